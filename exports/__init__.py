@@ -1,0 +1,1 @@
+"""Exports and reports: datasets, data dictionary, CDISC ODM, reports."""

@@ -1,0 +1,1 @@
+"""Monitoring: audit-trail review, data queries, source data verification, signatures and locks."""

@@ -1,0 +1,1 @@
+"""Randomisation: allocation lists, the randomise service, blinding and emergency unblinding."""

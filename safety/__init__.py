@@ -1,0 +1,1 @@
+"""Safety: adverse events, SAE reports, laboratory safety alerts."""

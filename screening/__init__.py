@@ -1,0 +1,1 @@
+"""Screening and eligibility: participants, consent, screening forms, eligibility, screening log."""

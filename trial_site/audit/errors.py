@@ -1,0 +1,46 @@
+"""Errors the audit kernel raises. Each is a ``ValidationError`` so forms and views show it to the user."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+
+class ReasonForChangeRequired(ValidationError):
+    """Saved clinical data was about to be changed or deleted without a reason."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            _("A reason for change is required to change or delete saved data."), code="reason_required"
+        )
+
+
+class AttributionRequired(ValidationError):
+    """A change to clinical data had no acting user: every change must be attributable."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            _("Every change to clinical data must name the user who makes it."), code="actor_required"
+        )
+
+
+class AppendOnlyViolation(ValidationError):
+    """An append-only record (history, access log) was about to be changed or deleted."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            _("%(what)s is append-only: it cannot be changed or deleted."),
+            code="append_only",
+            params={"what": what},
+        )
+
+
+class BulkChangeRefused(ValidationError):
+    """A queryset-wide update or delete would bypass reasons and history."""
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(
+            _("Bulk %(operation)s of clinical data is not allowed: change records one by one, with a reason."),
+            code="bulk_refused",
+            params={"operation": operation},
+        )

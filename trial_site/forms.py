@@ -1,0 +1,39 @@
+"""Kernel forms: the one-time code of two-factor login, and the access-log filter."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
+
+from trial_site.models import AccessEvent
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form; the username field is focused and described for screen readers."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": _(
+            "That username and password do not match. After 5 failed attempts the account is locked for 30 minutes."
+        ),
+    }
+
+
+class OneTimeCodeForm(forms.Form):
+    token = forms.RegexField(
+        label=_("6-digit code from your authenticator app"),
+        regex=r"^\s*\d{6}\s*$",
+        error_messages={"invalid": _("Enter the 6 digits your authenticator app shows now.")},
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
+    )
+
+    def clean_token(self) -> str:
+        return self.cleaned_data["token"].strip()
+
+
+class AccessLogFilterForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=_("Event"), required=False, choices=[("", _("All events")), *AccessEvent.Kind.choices]
+    )
+    username = forms.CharField(label=_("Username"), required=False, max_length=150)

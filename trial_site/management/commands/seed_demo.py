@@ -1,0 +1,75 @@
+"""Create the demo: the site "BSMMU Dhaka" and one user per role, printing each new password once.
+
+Safe to run again: existing users keep their passwords unless ``--reset-passwords`` is given.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from trial_site.audit.actor import acting_as
+from trial_site.models import Site
+from trial_site.roles import Role
+from trial_site.services import membership_grant
+
+DEMO_SITE = {
+    "code": "DHK",
+    "name": "BSMMU Dhaka",
+    "country": "Bangladesh",
+    "time_zone": "Asia/Dhaka",
+    "phone": "+8809666700100",
+}
+
+DEMO_USERS: tuple[tuple[str, Role, str, str], ...] = (
+    ("coordinator", Role.COORDINATOR, "Nasrin", "Akter"),
+    ("investigator", Role.INVESTIGATOR, "Rafiq", "Islam"),
+    ("assessor", Role.BLINDED_ASSESSOR, "Tahmina", "Haque"),
+    ("monitor", Role.MONITOR, "Kamal", "Hossain"),
+    ("datamanager", Role.DATA_MANAGER, "Shirin", "Rahman"),
+    ("statistician", Role.STATISTICIAN, "Anisur", "Chowdhury"),
+    ("admin", Role.ADMINISTRATOR, "Farida", "Begum"),
+)
+
+
+def demo_password() -> str:
+    """A random 16-character password (letters and digits), well above the 12-character minimum."""
+    return secrets.token_urlsafe(12)
+
+
+class Command(BaseCommand):
+    help = "Create the demo site and one user per role; print new passwords once."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--reset-passwords", action="store_true", help="give every demo user a new password")
+
+    @transaction.atomic
+    def handle(self, *args: Any, reset_passwords: bool, **options: Any) -> None:
+        user_model = get_user_model()
+        system, _ = user_model.objects.get_or_create(
+            username="system", defaults={"first_name": "System", "is_active": False}
+        )
+        with acting_as(system):
+            site, created = Site.objects.get_or_create(code=DEMO_SITE["code"], defaults=DEMO_SITE)
+        self.stdout.write(f"Site {site} {'created' if created else 'already there'}.")
+        rows = []
+        for username, role, first_name, last_name in DEMO_USERS:
+            user, created = user_model.objects.get_or_create(
+                username=username,
+                defaults={"first_name": first_name, "last_name": last_name, "email": f"{username}@example.org"},
+            )
+            password = ""
+            if created or reset_passwords:
+                password = demo_password()
+                user.set_password(password)
+                user.save(update_fields=["password"])
+            membership_grant(user=user, site=site, role=role, by=system)
+            rows.append((username, role.label, password or "(unchanged)"))
+        width = max(len(name) for name, _, _ in rows)
+        self.stdout.write("Demo logins (passwords are shown only when set; keep them):")
+        for username, role_label, password in rows:
+            self.stdout.write(f"  {username.ljust(width)}  {password:<18}  {role_label}")

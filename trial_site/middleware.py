@@ -1,0 +1,66 @@
+"""Request middleware of the kernel: the acting user, the site's time zone, and mandatory two-factor."""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from trial_site.audit.actor import acting_as
+from trial_site.selectors import time_zone_for_user
+
+
+class ActingUserMiddleware:
+    """Every change made while handling a request is attributed to the request's user."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with acting_as(request.user):
+            return self.get_response(request)
+
+
+class SiteTimeZoneMiddleware:
+    """Times are stored in UTC and shown in the time zone of the user's site."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        zone_name = time_zone_for_user(request.user) if request.user.is_authenticated else None
+        if zone_name:
+            timezone.activate(zoneinfo.ZoneInfo(zone_name))
+        else:
+            timezone.deactivate()
+        return self.get_response(request)
+
+
+TWO_FACTOR_EXEMPT_URL_NAMES = ("two_factor_setup", "two_factor_verify", "logout", "set_language", "login")
+
+
+class TwoFactorRequiredMiddleware:
+    """With ``TWO_FACTOR_REQUIRED``, a logged-in user must pass a TOTP check before any other page.
+
+    A user without a confirmed device is sent to enrolment, one with a device to verification.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if settings.TWO_FACTOR_REQUIRED and user.is_authenticated and not user.is_verified():
+            exempt = {reverse(name) for name in TWO_FACTOR_EXEMPT_URL_NAMES}
+            if request.path not in exempt and not request.path.startswith(settings.STATIC_URL):
+                has_device = TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+                target = "two_factor_verify" if has_device else "two_factor_setup"
+                return redirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")
+        return self.get_response(request)

@@ -1,0 +1,81 @@
+"""Navigation per role: which sections each role sees in the menu and on its home page.
+
+Sections are defined once here; the menu, the home page and the tests read this table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from trial_site.roles import Role
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    label: str | Promise
+    url_name: str
+    roles: frozenset[Role]
+    summary: str | Promise
+
+
+ALL_ROLES = frozenset(Role)
+
+SECTIONS: tuple[Section, ...] = (
+    Section(
+        "screening", _("Screening"), "screening:index",
+        frozenset({Role.COORDINATOR, Role.INVESTIGATOR, Role.MONITOR, Role.DATA_MANAGER}),
+        _("Register patients, record consent and screening forms, and see the eligibility decision."),
+    ),
+    Section(
+        "randomization", _("Randomisation"), "randomization:index",
+        frozenset({Role.INVESTIGATOR, Role.COORDINATOR, Role.STATISTICIAN}),
+        _("Randomise eligible participants; allocation lists for the statistician."),
+    ),
+    Section(
+        "visits", _("Visits"), "visits:index",
+        frozenset({Role.COORDINATOR, Role.INVESTIGATOR, Role.BLINDED_ASSESSOR, Role.MONITOR, Role.DATA_MANAGER}),
+        _("Visits due and in window, case report forms, missing forms."),
+    ),
+    Section(
+        "safety", _("Safety"), "safety:index",
+        frozenset({Role.COORDINATOR, Role.INVESTIGATOR, Role.MONITOR, Role.DATA_MANAGER}),
+        _("Adverse events, SAE reports and their 24-hour clock, laboratory alerts."),
+    ),
+    Section(
+        "monitoring", _("Monitoring"), "monitoring:index",
+        frozenset({Role.MONITOR, Role.DATA_MANAGER, Role.INVESTIGATOR, Role.ADMINISTRATOR}),
+        _("Audit trail, data queries, source data verification, signatures and locks."),
+    ),
+    Section(
+        "exports", _("Exports"), "exports:index",
+        frozenset({Role.DATA_MANAGER, Role.STATISTICIAN, Role.ADMINISTRATOR}),
+        _("Datasets, data dictionary, CDISC ODM and reports."),
+    ),
+    Section(
+        "sites", _("Sites and staff"), "site_list", ALL_ROLES,
+        _("Your sites, their phone numbers and who works there."),
+    ),
+    Section(
+        "access_log", _("Access log"), "access_log", frozenset({Role.MONITOR, Role.ADMINISTRATOR}),
+        _("Logins, failed logins, lockouts and refused access."),
+    ),
+)
+
+ROLE_DUTIES: dict[Role, str | Promise] = {
+    Role.COORDINATOR: _("Screen patients, enter case report forms visit by visit, report adverse events."),
+    Role.INVESTIGATOR: _("Confirm eligibility, randomise, assess causality and sign forms."),
+    Role.BLINDED_ASSESSOR: _("Score the mRSS without knowing the participant's treatment."),
+    Role.MONITOR: _("Review the audit history, verify source data, raise and close queries."),
+    Role.DATA_MANAGER: _("Clean, lock and export the data."),
+    Role.STATISTICIAN: _("Prepare the allocation lists and the analysis datasets."),
+    Role.ADMINISTRATOR: _("Manage sites, staff accounts and roles; export data."),
+}
+
+
+def sections_for(roles: frozenset[Role], *, superuser: bool = False) -> list[Section]:
+    """The sections a user with ``roles`` sees, in menu order."""
+    return [section for section in SECTIONS if superuser or section.roles & roles]

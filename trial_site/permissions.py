@@ -1,0 +1,51 @@
+"""Who may do what, where: roles from memberships, permissions from ``trial_site.roles``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+from trial_site.models import Site, StaffMembership
+from trial_site.roles import ROLE_PERMISSIONS, Role
+
+
+def user_roles(user: Any, site: Site | None = None) -> frozenset[Role]:
+    """The roles ``user`` holds now, at ``site`` or at any site. Cached on the user for the request."""
+    if not getattr(user, "is_authenticated", False):
+        return frozenset()
+    cache: dict[int | None, frozenset[Role]] | None = getattr(user, "_trial_roles_cache", None)
+    if cache is None:
+        rows = list(StaffMembership.objects.filter(user_id=user.pk, is_active=True).values_list("site_id", "role"))
+        cache = {None: frozenset(Role(role) for _, role in rows)}
+        for site_id, role in rows:
+            cache[site_id] = cache.get(site_id, frozenset()) | {Role(role)}
+        user._trial_roles_cache = cache
+    return cache.get(site.pk if site is not None else None, frozenset())
+
+
+def user_can(user: Any, permission: str, site: Site | None = None) -> bool:
+    """True when a role the user holds (at ``site``, or anywhere if ``site`` is None) grants ``permission``."""
+    if getattr(user, "is_superuser", False) and user.is_active:
+        return True
+    return any(permission in ROLE_PERMISSIONS[role] for role in user_roles(user, site))
+
+
+def permission_required(permission: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """View decorator: log in first; then 403 (logged by the 403 handler) without ``permission``."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        @login_required
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not user_can(request.user, permission):
+                raise PermissionDenied(f"needs {permission}")
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator

@@ -1,0 +1,55 @@
+"""The roles of the trial and what each may do: permissions are defined here, in code, and nowhere else.
+
+``apply_role_permissions`` mirrors this table into one Django group per role after every ``migrate``
+(idempotently), so the admin site and ``user.has_perm`` agree with it. Site-level decisions use
+``trial_site.permissions.user_can``, which reads this table and the user's memberships at that site.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    COORDINATOR = "coordinator", _("Coordinator")
+    INVESTIGATOR = "investigator", _("Investigator")
+    BLINDED_ASSESSOR = "blinded_assessor", _("Blinded assessor")
+    MONITOR = "monitor", _("Monitor")
+    DATA_MANAGER = "data_manager", _("Data manager")
+    STATISTICIAN = "statistician", _("Statistician")
+    ADMINISTRATOR = "administrator", _("Administrator")
+
+
+_SEE_SITE = frozenset({"trial_site.view_site", "trial_site.view_staffmembership"})
+_READ_ACCESS_LOG = frozenset({"trial_site.view_accessevent"})
+_MANAGE_STAFF = frozenset(
+    {
+        "trial_site.add_site",
+        "trial_site.change_site",
+        "trial_site.add_staffmembership",
+        "trial_site.change_staffmembership",
+        "auth.view_user",
+        "auth.add_user",
+        "auth.change_user",
+    }
+)
+
+# Each later feature adds its permissions (``<app>.<codename>``) to the roles that need them.
+ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
+    Role.COORDINATOR: _SEE_SITE,
+    Role.INVESTIGATOR: _SEE_SITE,
+    Role.BLINDED_ASSESSOR: _SEE_SITE,
+    Role.MONITOR: _SEE_SITE | _READ_ACCESS_LOG,
+    Role.DATA_MANAGER: _SEE_SITE,
+    Role.STATISTICIAN: _SEE_SITE,
+    Role.ADMINISTRATOR: _SEE_SITE | _READ_ACCESS_LOG | _MANAGE_STAFF,
+}
+
+# Roles whose holders may use the Django admin site (it shows only what their permissions allow).
+ADMIN_SITE_ROLES = frozenset({Role.ADMINISTRATOR})
+
+
+def group_name(role: Role) -> str:
+    """The Django group that mirrors ``role``."""
+    return f"role: {role.value}"

@@ -1,0 +1,58 @@
+"""Site scoping: the one helper that limits any participant-owned queryset to the user's sites.
+
+A record of another site is answered with 404 (its existence is not revealed) and the attempt is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, TypeVar
+
+from django.db import models
+from django.http import Http404, HttpRequest
+
+from trial_site.models import Site, StaffMembership
+
+logger = logging.getLogger("trial_site.security")
+
+ModelT = TypeVar("ModelT", bound=models.Model)
+
+
+def user_site_ids(user: Any) -> models.QuerySet:
+    """The ids of the sites where ``user`` holds an active membership, as a subquery (no query of its own)."""
+    return StaffMembership.objects.filter(user_id=user.pk, is_active=True).values("site_id")
+
+
+def scope_to_user_sites(
+    queryset: models.QuerySet[ModelT], user: Any, *, site_field: str = "site"
+) -> models.QuerySet[ModelT]:
+    """``queryset`` limited to rows whose ``site_field`` is one of the user's sites (nothing if anonymous)."""
+    if not getattr(user, "is_authenticated", False):
+        return queryset.none()
+    if user.is_superuser:
+        return queryset
+    lookup = "id__in" if queryset.model is Site and site_field == "site" else f"{site_field}__in"
+    return queryset.filter(**{lookup: user_site_ids(user)})
+
+
+def get_scoped_object_or_404(
+    queryset: models.QuerySet[ModelT],
+    request: HttpRequest,
+    *,
+    site_field: str = "site",
+    **lookup: Any,
+) -> ModelT:
+    """The one object matching ``lookup`` at one of the user's sites; 404 otherwise.
+
+    When the object exists at another site, the refusal is logged and kept in the access log.
+    """
+    try:
+        return scope_to_user_sites(queryset, request.user, site_field=site_field).get(**lookup)
+    except queryset.model.DoesNotExist:
+        if queryset.filter(**lookup).exists():
+            from trial_site.services import access_event_record
+
+            detail = f"{queryset.model._meta.label} at another site"
+            logger.warning("cross-site access refused: user=%s path=%s %s", request.user, request.path, detail)
+            access_event_record(kind="access_denied", request=request, detail=detail)
+        raise Http404(f"No {queryset.model._meta.verbose_name} matches the given query.") from None

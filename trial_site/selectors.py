@@ -1,0 +1,42 @@
+"""Reads of the kernel, scoped to the user's sites, with a fixed number of queries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+
+from trial_site.models import AccessEvent, Site, StaffMembership
+from trial_site.scoping import scope_to_user_sites
+
+
+def sites_for_user(user: Any) -> QuerySet[Site]:
+    """The user's sites with the number of active staff at each."""
+    return scope_to_user_sites(Site.objects.all(), user).annotate(
+        staff_count=Count("memberships__user", filter=Q(memberships__is_active=True), distinct=True)
+    )
+
+
+def site_with_staff(site: Site) -> list[StaffMembership]:
+    return list(
+        StaffMembership.objects.filter(site=site, is_active=True).select_related("user").order_by("role", "user__username")
+    )
+
+
+def access_events(*, kind: str = "", username: str = "") -> QuerySet[AccessEvent]:
+    events = AccessEvent.objects.all()
+    if kind:
+        events = events.filter(kind=kind)
+    if username:
+        events = events.filter(username__iexact=username)
+    return events
+
+
+def time_zone_for_user(user: Any) -> str | None:
+    """The time zone of the user's first site (by code), shown on every page; None without a site."""
+    return (
+        StaffMembership.objects.filter(user_id=user.pk, is_active=True)
+        .order_by("site__code")
+        .values_list("site__time_zone", flat=True)
+        .first()
+    )

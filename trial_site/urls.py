@@ -1,0 +1,35 @@
+"""URL map. Each app has its own namespace; the kernel's pages sit at the top level."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from trial_site import views
+from trial_site.forms import LoginForm
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(authentication_form=LoginForm, redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/two-factor/setup/", views.two_factor_setup, name="two_factor_setup"),
+    path("accounts/two-factor/verify/", views.two_factor_verify, name="two_factor_verify"),
+    path("sites/", views.site_list, name="site_list"),
+    path("sites/<str:code>/", views.site_detail, name="site_detail"),
+    path("access-log/", views.access_log, name="access_log"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("screening/", include("screening.urls")),
+    path("randomization/", include("randomization.urls")),
+    path("visits/", include("visits.urls")),
+    path("safety/", include("safety.urls")),
+    path("monitoring/", include("monitoring.urls")),
+    path("exports/", include("exports.urls")),
+    path("admin/", admin.site.urls),
+]
+
+handler403 = "trial_site.views.permission_denied"
+handler404 = "trial_site.views.page_not_found"
+handler500 = "trial_site.views.server_error"

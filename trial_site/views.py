@@ -1,0 +1,157 @@
+"""Kernel pages: home per role, sites and staff, the access log, two-factor enrolment, error pages."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import Any
+
+import segno
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+from django_otp import login as otp_login
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from trial_site import selectors
+from trial_site.forms import AccessLogFilterForm, OneTimeCodeForm
+from trial_site.models import AccessEvent, Site
+from trial_site.navigation import ROLE_DUTIES, SECTIONS, sections_for
+from trial_site.permissions import permission_required, user_roles
+from trial_site.roles import Role
+from trial_site.scoping import get_scoped_object_or_404
+from trial_site.services import access_event_record
+
+logger = logging.getLogger("trial_site.security")
+
+ACCESS_LOG_PAGE_SIZE = 50
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    roles = user_roles(request.user)
+    duties = [(role.label, ROLE_DUTIES[role]) for role in Role if role in roles]
+    return render(
+        request,
+        "trial_site/home.html",
+        {"duties": duties, "sections": sections_for(roles, superuser=request.user.is_superuser)},
+    )
+
+
+@permission_required("trial_site.view_site")
+def site_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "trial_site/site_list.html", {"sites": selectors.sites_for_user(request.user)})
+
+
+@permission_required("trial_site.view_site")
+def site_detail(request: HttpRequest, code: str) -> HttpResponse:
+    site = get_scoped_object_or_404(Site.objects.all(), request, site_field="site", code=code)
+    return render(
+        request, "trial_site/site_detail.html", {"site": site, "memberships": selectors.site_with_staff(site)}
+    )
+
+
+@permission_required("trial_site.view_accessevent")
+def access_log(request: HttpRequest) -> HttpResponse:
+    form = AccessLogFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    events = selectors.access_events(kind=filters.get("kind", ""), username=filters.get("username", ""))
+    page = Paginator(events, ACCESS_LOG_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "trial_site/access_log.html", {"form": form, "page": page, "query": query.urlencode()})
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return reverse(settings.LOGIN_REDIRECT_URL)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def two_factor_setup(request: HttpRequest) -> HttpResponse:
+    """Enrol a TOTP device: scan the QR code (or type the key), then confirm with one code."""
+    if TOTPDevice.objects.filter(user=request.user, confirmed=True).exists():
+        return redirect(f"{reverse('two_factor_verify')}?{urlencode({'next': _safe_next(request)})}")
+    device, _created = TOTPDevice.objects.get_or_create(
+        user=request.user, confirmed=False, defaults={"name": "authenticator"}
+    )
+    form = OneTimeCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if device.verify_token(form.cleaned_data["token"]):
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            otp_login(request, device)
+            access_event_record(kind=AccessEvent.Kind.TWO_FACTOR_ENROLLED, request=request)
+            return redirect(_safe_next(request))
+        access_event_record(kind=AccessEvent.Kind.TWO_FACTOR_FAILED, request=request, detail="enrolment")
+        form.add_error("token", _("That code is not right. Check the time on your phone and try the new code."))
+    qr_svg = segno.make(device.config_url, error="m").svg_inline(scale=5, dark="#212529")
+    secret = base64.b32encode(device.bin_key).decode()
+    return render(
+        request,
+        "registration/two_factor_setup.html",
+        {"form": form, "qr_svg": qr_svg, "secret": secret, "next": _safe_next(request)},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def two_factor_verify(request: HttpRequest) -> HttpResponse:
+    """Second step of login for a user with a confirmed device."""
+    devices = list(TOTPDevice.objects.filter(user=request.user, confirmed=True))
+    if not devices:
+        return redirect(f"{reverse('two_factor_setup')}?{urlencode({'next': _safe_next(request)})}")
+    form = OneTimeCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        for device in devices:
+            allowed, _why = device.verify_is_allowed()
+            if allowed and device.verify_token(form.cleaned_data["token"]):
+                otp_login(request, device)
+                return redirect(_safe_next(request))
+        access_event_record(kind=AccessEvent.Kind.TWO_FACTOR_FAILED, request=request, detail="login")
+        form.add_error("token", _("That code is not right. Wait for the next code and try again."))
+    return render(request, "registration/two_factor_verify.html", {"form": form, "next": _safe_next(request)})
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """403: friendly page; the refusal is logged and kept in the access log."""
+    logger.warning("permission denied: user=%s path=%s reason=%s", request.user, request.path, exception)
+    if getattr(request, "user", None) is not None and request.user.is_authenticated:
+        access_event_record(kind=AccessEvent.Kind.ACCESS_DENIED, request=request, detail=str(exception or "")[:500])
+    return render(request, "403.html", status=403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    # No context processors or database access: the error may be the database itself.
+    from django.template import loader
+
+    return HttpResponse(loader.get_template("500.html").render({}), status=500)
+
+
+def section_placeholder(section_key: str, *, issue: str) -> Any:
+    """A page that says what a section will hold, for the roles that use it; replaced as features land."""
+    section = next(section for section in SECTIONS if section.key == section_key)
+
+    @login_required
+    def view(request: HttpRequest) -> HttpResponse:
+        if not request.user.is_superuser and not (section.roles & user_roles(request.user)):
+            raise PermissionDenied(f"section {section.key} is not for the user's roles")
+        return render(
+            request, "trial_site/section_placeholder.html", {"section": section, "issue": issue}
+        )
+
+    return view

@@ -1,0 +1,1 @@
+"""Visit schedule and case report forms."""
