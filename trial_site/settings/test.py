@@ -6,7 +6,7 @@ from trial_site.settings.base import *  # noqa: F403
 from trial_site.settings.base import INSTALLED_APPS, STORAGES
 
 # A clinical model that exists only for the tests of the audit kernel.
-INSTALLED_APPS = [*INSTALLED_APPS, "tests.audit_probe"]
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.audit_probe.apps.AuditProbeConfig"]
 
 # The test database is thrown away after each transactional test, history and all.
 HISTORY_FLUSH_ALLOWED = True
