@@ -11,7 +11,9 @@ INSTALLED_APPS = [*INSTALLED_APPS, "tests.audit_probe.apps.AuditProbeConfig"]
 # The test database is thrown away after each transactional test, history and all.
 HISTORY_FLUSH_ALLOWED = True
 
-# No collectstatic needed for tests.
+# No collectstatic needed for tests: static files are served from their sources.
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 
 # Faster password hashing; the validators (12 characters minimum) still apply.
