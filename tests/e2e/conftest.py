@@ -66,6 +66,8 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
         SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
         try:
+            # Web fonts (the Bengali one) load lazily; the picture should show the page as a person sees it.
+            new_page.evaluate("document.fonts.ready.then(() => true)")
             new_page.screenshot(path=SCREENSHOT_DIR / f"{name}.png", full_page=True)
         except Exception:  # a crashed page must not hide the test's own failure
             if not failed:
@@ -95,4 +97,3 @@ def coordinator(user_with_role: Any) -> Any:
 @pytest.fixture
 def monitor(user_with_role: Any) -> Any:
     return user_with_role(Role.MONITOR, username="tanvir")
-

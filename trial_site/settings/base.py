@@ -119,6 +119,8 @@ else:
         "control_folder": str(CELERY_DATA_DIR / "control"),
         "store_processed": False,
     }
+    for _folder in ("queue", "control", "results"):
+        (CELERY_DATA_DIR / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -129,7 +131,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(CELERY_DATA_DIR / "beat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {
         "task": "trial_site.tasks.heartbeat",
-        "schedule": timedelta(minutes=env_int("CELERY_HEARTBEAT_MINUTES", 5)),
+        "schedule": timedelta(seconds=env_int("CELERY_HEARTBEAT_SECONDS", 300)),
     },
 }
 
@@ -181,6 +183,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [
     BASE_DIR / "static",
     ("vendor/bootstrap", BASE_DIR / "node_modules" / "bootstrap" / "dist"),
+    # Bangla text renders the same on every computer, without a font download from outside.
+    ("vendor/noto-sans-bengali", BASE_DIR / "node_modules" / "@fontsource" / "noto-sans-bengali"),
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
