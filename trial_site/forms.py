@@ -20,16 +20,21 @@ class LoginForm(AuthenticationForm):
     }
 
 
+BANGLA_DIGITS = str.maketrans("০১২৩৪৫৬৭৮৯", "0123456789")
+
+
 class OneTimeCodeForm(forms.Form):
+    """Six digits, typed with Latin or Bangla digits (a Bangla keyboard gives ০–৯)."""
+
     token = forms.RegexField(
         label=_("6-digit code from your authenticator app"),
-        regex=r"^\s*\d{6}\s*$",
+        regex=r"^\s*[0-9০-৯]{6}\s*$",
         error_messages={"invalid": _("Enter the 6 digits your authenticator app shows now.")},
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
     )
 
     def clean_token(self) -> str:
-        return self.cleaned_data["token"].strip()
+        return self.cleaned_data["token"].strip().translate(BANGLA_DIGITS)
 
 
 class AccessLogFilterForm(forms.Form):

@@ -198,3 +198,11 @@ def test_production_settings_refuse_to_start_without_a_secret_key() -> None:
     result = _production_settings_value("settings.SECRET_KEY")
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_a_code_typed_with_bangla_digits_is_understood() -> None:
+    from trial_site.forms import OneTimeCodeForm
+
+    form = OneTimeCodeForm({"token": "১২৩৪৫৬"})
+    assert form.is_valid() and form.cleaned_data["token"] == "123456"
+    assert not OneTimeCodeForm({"token": "১২৩৪৫"}).is_valid()

@@ -36,11 +36,13 @@ class AppendOnlyViolation(ValidationError):
 
 
 class BulkChangeRefused(ValidationError):
-    """A queryset-wide update or delete would bypass reasons and history."""
+    """A queryset-wide create, update or delete would bypass reasons and history."""
+
+    MESSAGES = {
+        "create": _("Creating clinical records in bulk is not allowed: create them one by one."),
+        "update": _("Changing clinical records in bulk is not allowed: change them one by one, with a reason."),
+        "delete": _("Deleting clinical records in bulk is not allowed: delete them one by one, with a reason."),
+    }
 
     def __init__(self, operation: str) -> None:
-        super().__init__(
-            _("Bulk %(operation)s of clinical data is not allowed: change records one by one, with a reason."),
-            code="bulk_refused",
-            params={"operation": operation},
-        )
+        super().__init__(self.MESSAGES[operation], code="bulk_refused", params={"operation": operation})
