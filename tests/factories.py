@@ -26,7 +26,9 @@ def make_site(*, code: str, name: str = "", phone: str = "+8809666700100", time_
         )
 
 
-def make_user(username: str, *, role: Role | None = None, site: Site | None = None, password: str = DEFAULT_PASSWORD) -> Any:
+def make_user(
+    username: str, *, role: Role | None = None, site: Site | None = None, password: str = DEFAULT_PASSWORD
+) -> Any:
     user = get_user_model().objects.create_user(
         username=username, password=password, first_name=username.title(), email=f"{username}@example.org"
     )

@@ -35,7 +35,9 @@ def user_can(user: Any, permission: str, site: Site | None = None) -> bool:
     return any(permission in ROLE_PERMISSIONS[role] for role in user_roles(user, site))
 
 
-def permission_required(permission: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+def permission_required(
+    permission: str,
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """View decorator: log in first; then 403 (logged by the 403 handler) without ``permission``."""
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -39,7 +39,12 @@ PROTOCOL = Protocol(
     sponsor="Bangabandhu Sheikh Mujib Medical University, Department of Rheumatology",
     arms=(
         Arm(code="A", drug="baricitinib", dose="4 mg orally", frequency="once daily"),
-        Arm(code="B", drug="methotrexate", dose="25 mg orally (plus folic acid 5 mg weekly)", frequency="once weekly"),
+        Arm(
+            code="B",
+            drug="methotrexate",
+            dose="25 mg orally (plus folic acid 5 mg weekly)",
+            frequency="once weekly",
+        ),
     ),
     planned_enrolment=24,
 )

@@ -19,7 +19,9 @@ def sites_for_user(user: Any) -> QuerySet[Site]:
 
 def site_with_staff(site: Site) -> list[StaffMembership]:
     return list(
-        StaffMembership.objects.filter(site=site, is_active=True).select_related("user").order_by("role", "user__username")
+        StaffMembership.objects.filter(site=site, is_active=True)
+        .select_related("user")
+        .order_by("role", "user__username")
     )
 
 

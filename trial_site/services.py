@@ -65,9 +65,7 @@ def role_groups_apply() -> list[str]:
 
 
 def _user_groups_sync(user: Any) -> None:
-    roles = set(
-        StaffMembership.objects.filter(user=user, is_active=True).values_list("role", flat=True).distinct()
-    )
+    roles = set(StaffMembership.objects.filter(user=user, is_active=True).values_list("role", flat=True).distinct())
     user.groups.set(Group.objects.filter(name__in=[group_name(Role(role)) for role in roles]))
     is_staff = bool(roles & {role.value for role in ADMIN_SITE_ROLES}) or user.is_superuser
     if user.is_staff != is_staff:

@@ -150,8 +150,6 @@ def section_placeholder(section_key: str, *, issue: str) -> Any:
     def view(request: HttpRequest) -> HttpResponse:
         if not request.user.is_superuser and not (section.roles & user_roles(request.user)):
             raise PermissionDenied(f"section {section.key} is not for the user's roles")
-        return render(
-            request, "trial_site/section_placeholder.html", {"section": section, "issue": issue}
-        )
+        return render(request, "trial_site/section_placeholder.html", {"section": section, "issue": issue})
 
     return view

@@ -172,7 +172,8 @@ class TestTwoFactor:
         device = TOTPDevice.objects.create(user=coordinator, name="phone", confirmed=True)
         log_in(client, "coordinator", password)
         response = client.post(
-            reverse("two_factor_verify"), {"token": f"{totp(device.bin_key):06d}", "next": "https://evil.example/"}
+            reverse("two_factor_verify"),
+            {"token": f"{totp(device.bin_key):06d}", "next": "https://evil.example/"},
         )
         assert response["Location"] == reverse("home")
 
@@ -182,7 +183,12 @@ def _production_settings_value(expression: str, **env: str) -> subprocess.Comple
     environment.update({"DJANGO_SETTINGS_MODULE": "trial_site.settings.production", **env})
     code = f"import django; django.setup(); from django.conf import settings; print({expression})"
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, check=False
+        [sys.executable, "-c", code],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 

@@ -81,7 +81,11 @@ def test_round_trip_reports_clearly_when_no_worker_runs(tmp_path: Path) -> None:
     env = service_env(tmp_path)
     result = subprocess.run(
         [sys.executable, "manage.py", "celery_roundtrip", "--timeout", "2"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False,
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode != 0
     assert "no Celery worker answered within 2 s" in result.stderr

@@ -28,7 +28,12 @@ def settings_in_subprocess(expression: str, **env: str) -> str:
     environment.update({"DJANGO_SETTINGS_MODULE": "trial_site.settings.base", **env})
     code = f"import django; django.setup(); from django.conf import settings; print({expression})"
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, check=False
+        [sys.executable, "-c", code],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
@@ -42,7 +47,9 @@ def test_demo_defaults_sqlite_under_var_debug_off_and_a_secret_key_generated_onc
     key_file = tmp_path / "secret_key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert settings_in_subprocess("settings.DEBUG", **env) == "False"
-    database = settings_in_subprocess("settings.DATABASES['default']['ENGINE'], settings.DATABASES['default']['NAME']", **env)
+    database = settings_in_subprocess(
+        "settings.DATABASES['default']['ENGINE'], settings.DATABASES['default']['NAME']", **env
+    )
     assert database == f"django.db.backends.sqlite3 {tmp_path / 'trial.sqlite3'}"
     assert settings_in_subprocess("settings.CELERY_BROKER_URL", **env) == "filesystem://"
 
@@ -65,10 +72,19 @@ def test_environment_overrides_database_redis_debug_and_secret(tmp_path: Path) -
 
 
 def test_a_bad_yes_no_value_is_a_clear_error(tmp_path: Path) -> None:
-    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "trial_site.settings.base", "VAR_DIR": str(tmp_path), "DEBUG": "maybe"}
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "trial_site.settings.base",
+        "VAR_DIR": str(tmp_path),
+        "DEBUG": "maybe",
+    }
     result = subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
-        cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, check=False,
+        cwd=PROJECT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode != 0 and "DEBUG='maybe' is not a yes/no value" in result.stderr
 
@@ -89,7 +105,7 @@ def test_pages_carry_the_security_headers(client: Client) -> None:
 
 def test_bootstrap_comes_from_our_own_static_files(client: Client) -> None:
     page = client.get("/accounts/login/").content.decode()
-    assert '/static/vendor/bootstrap/css/bootstrap.min.css' in page
+    assert "/static/vendor/bootstrap/css/bootstrap.min.css" in page
     assert "cdn" not in page.lower()
     assert client.get("/static/vendor/bootstrap/css/bootstrap.min.css").status_code == 200
 
@@ -106,7 +122,9 @@ def test_switching_to_bangla_translates_the_pages(client: Client, user_with_role
     assert "Log out" in client.get("/").content.decode()
 
 
-def test_times_are_shown_in_the_time_zone_of_the_users_site(client: Client, user_with_role: Any, other_site: Any) -> None:
+def test_times_are_shown_in_the_time_zone_of_the_users_site(
+    client: Client, user_with_role: Any, other_site: Any
+) -> None:
     from tests.factories import make_site, make_user
 
     make_site(code="LON", name="London", time_zone="Europe/London", phone="+442070000000")

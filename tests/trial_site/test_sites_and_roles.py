@@ -168,7 +168,13 @@ def test_admin_history_of_a_site_names_the_user_of_the_request(site: Site, user_
     client = logged_in(admin)
     response = client.post(
         f"/admin/trial_site/site/{site.pk}/change/",
-        {"code": "DHK", "name": "BSMMU Dhaka", "country": "Bangladesh", "time_zone": "Asia/Dhaka", "phone": "+8809666700111"},
+        {
+            "code": "DHK",
+            "name": "BSMMU Dhaka",
+            "country": "Bangladesh",
+            "time_zone": "Asia/Dhaka",
+            "phone": "+8809666700111",
+        },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     latest = site.history.first()

@@ -47,9 +47,7 @@ class ClinicalRecordQuerySet(models.QuerySet):
 class ClinicalRecord(models.Model):
     """Base of every clinical model: site-owned, attributable, versioned, and audited on every change."""
 
-    site = models.ForeignKey(
-        "trial_site.Site", on_delete=models.PROTECT, related_name="+", verbose_name=_("site")
-    )
+    site = models.ForeignKey("trial_site.Site", on_delete=models.PROTECT, related_name="+", verbose_name=_("site"))
     protocol_version = models.CharField(_("protocol version"), max_length=20, editable=False)
     created_at = models.DateTimeField(_("created at"), editable=False)
     created_by = models.ForeignKey(

@@ -10,18 +10,14 @@ class ReasonForChangeRequired(ValidationError):
     """Saved clinical data was about to be changed or deleted without a reason."""
 
     def __init__(self) -> None:
-        super().__init__(
-            _("A reason for change is required to change or delete saved data."), code="reason_required"
-        )
+        super().__init__(_("A reason for change is required to change or delete saved data."), code="reason_required")
 
 
 class AttributionRequired(ValidationError):
     """A change to clinical data had no acting user: every change must be attributable."""
 
     def __init__(self) -> None:
-        super().__init__(
-            _("Every change to clinical data must name the user who makes it."), code="actor_required"
-        )
+        super().__init__(_("Every change to clinical data must name the user who makes it."), code="actor_required")
 
 
 class AppendOnlyViolation(ValidationError):

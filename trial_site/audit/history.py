@@ -37,6 +37,8 @@ class AuditedHistoricalRecords(HistoricalRecords):
 
 def is_history_model(model: type[models.Model]) -> bool:
     """True for the history models django-simple-history generates (``Historical<Model>``)."""
-    return hasattr(model, "instance_type") and hasattr(model, "history_type") and "history_id" in {
-        field.name for field in model._meta.fields
-    }
+    return (
+        hasattr(model, "instance_type")
+        and hasattr(model, "history_type")
+        and "history_id" in {field.name for field in model._meta.fields}
+    )

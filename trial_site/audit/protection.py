@@ -7,7 +7,6 @@ database, raw SQL from the application included. Only ``manage.py flush`` lifts 
 
 from __future__ import annotations
 
-
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 REFUSAL = "audit history is append-only"
@@ -74,5 +73,3 @@ def protected_tables(connection: BaseDatabaseWrapper) -> list[str]:
             return sorted(row[0] for row in cursor.fetchall())
         cursor.execute("SELECT tbl_name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%_append_only_update'")
         return sorted(row[0] for row in cursor.fetchall())
-
-

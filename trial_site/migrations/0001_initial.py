@@ -3,15 +3,14 @@
 import django.core.validators
 import django.db.models.deletion
 import simple_history.models
-import trial_site.models.sites
 from django.conf import settings
 from django.db import migrations, models
 
+import trial_site.models.sites
 from trial_site.audit.operations import ProtectAppendOnly
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -20,101 +19,309 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Site',
+            name="Site",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=10, unique=True, validators=[django.core.validators.RegexValidator('^[A-Z][A-Z0-9]{1,9}$', 'Use 2 to 10 capital letters or digits, starting with a letter (e.g. DHK).')], verbose_name='code')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('country', models.CharField(max_length=100, verbose_name='country')),
-                ('time_zone', models.CharField(default='Asia/Dhaka', max_length=64, validators=[trial_site.models.sites.validate_time_zone], verbose_name='time zone')),
-                ('phone', models.CharField(help_text='Printed in visit reminders so patients can call the site.', max_length=16, validators=[django.core.validators.RegexValidator('^\\+[1-9][0-9]{7,14}$', 'Enter the number in international form, e.g. +8801712345678.')], verbose_name='phone shown to patients')),
+                (
+                    "id",
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
+                ),
+                (
+                    "code",
+                    models.CharField(
+                        max_length=10,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Z][A-Z0-9]{1,9}$",
+                                "Use 2 to 10 capital letters or digits, starting with a letter (e.g. DHK).",
+                            )
+                        ],
+                        verbose_name="code",
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                ("country", models.CharField(max_length=100, verbose_name="country")),
+                (
+                    "time_zone",
+                    models.CharField(
+                        default="Asia/Dhaka",
+                        max_length=64,
+                        validators=[trial_site.models.sites.validate_time_zone],
+                        verbose_name="time zone",
+                    ),
+                ),
+                (
+                    "phone",
+                    models.CharField(
+                        help_text="Printed in visit reminders so patients can call the site.",
+                        max_length=16,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^\\+[1-9][0-9]{7,14}$",
+                                "Enter the number in international form, e.g. +8801712345678.",
+                            )
+                        ],
+                        verbose_name="phone shown to patients",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'site',
-                'verbose_name_plural': 'sites',
-                'ordering': ['code'],
+                "verbose_name": "site",
+                "verbose_name_plural": "sites",
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='AccessEvent',
+            name="AccessEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='time')),
-                ('kind', models.CharField(choices=[('login', 'Login'), ('logout', 'Logout'), ('login_failed', 'Failed login'), ('lockout', 'Account locked out'), ('two_factor_failed', 'Failed two-factor code'), ('two_factor_enrolled', 'Two-factor device enrolled'), ('access_denied', 'Access refused')], db_index=True, max_length=32, verbose_name='event')),
-                ('username', models.CharField(blank=True, db_index=True, max_length=150, verbose_name='username')),
-                ('ip_address', models.GenericIPAddressField(blank=True, null=True, verbose_name='IP address')),
-                ('user_agent', models.CharField(blank=True, max_length=300, verbose_name='browser')),
-                ('path', models.CharField(blank=True, max_length=500, verbose_name='page')),
-                ('detail', models.CharField(blank=True, max_length=500, verbose_name='detail')),
-                ('user', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='user')),
+                (
+                    "id",
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
+                ),
+                ("at", models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="time")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("login", "Login"),
+                            ("logout", "Logout"),
+                            ("login_failed", "Failed login"),
+                            ("lockout", "Account locked out"),
+                            ("two_factor_failed", "Failed two-factor code"),
+                            ("two_factor_enrolled", "Two-factor device enrolled"),
+                            ("access_denied", "Access refused"),
+                        ],
+                        db_index=True,
+                        max_length=32,
+                        verbose_name="event",
+                    ),
+                ),
+                (
+                    "username",
+                    models.CharField(blank=True, db_index=True, max_length=150, verbose_name="username"),
+                ),
+                (
+                    "ip_address",
+                    models.GenericIPAddressField(blank=True, null=True, verbose_name="IP address"),
+                ),
+                ("user_agent", models.CharField(blank=True, max_length=300, verbose_name="browser")),
+                ("path", models.CharField(blank=True, max_length=500, verbose_name="page")),
+                ("detail", models.CharField(blank=True, max_length=500, verbose_name="detail")),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="user",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'access event',
-                'verbose_name_plural': 'access log',
-                'ordering': ['-at', '-id'],
+                "verbose_name": "access event",
+                "verbose_name_plural": "access log",
+                "ordering": ["-at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='HistoricalSite',
+            name="HistoricalSite",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('code', models.CharField(db_index=True, max_length=10, validators=[django.core.validators.RegexValidator('^[A-Z][A-Z0-9]{1,9}$', 'Use 2 to 10 capital letters or digits, starting with a letter (e.g. DHK).')], verbose_name='code')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('country', models.CharField(max_length=100, verbose_name='country')),
-                ('time_zone', models.CharField(default='Asia/Dhaka', max_length=64, validators=[trial_site.models.sites.validate_time_zone], verbose_name='time zone')),
-                ('phone', models.CharField(help_text='Printed in visit reminders so patients can call the site.', max_length=16, validators=[django.core.validators.RegexValidator('^\\+[1-9][0-9]{7,14}$', 'Enter the number in international form, e.g. +8801712345678.')], verbose_name='phone shown to patients')),
-                ('history_change_reason', models.TextField(null=True)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID"),
+                ),
+                (
+                    "code",
+                    models.CharField(
+                        db_index=True,
+                        max_length=10,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Z][A-Z0-9]{1,9}$",
+                                "Use 2 to 10 capital letters or digits, starting with a letter (e.g. DHK).",
+                            )
+                        ],
+                        verbose_name="code",
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                ("country", models.CharField(max_length=100, verbose_name="country")),
+                (
+                    "time_zone",
+                    models.CharField(
+                        default="Asia/Dhaka",
+                        max_length=64,
+                        validators=[trial_site.models.sites.validate_time_zone],
+                        verbose_name="time zone",
+                    ),
+                ),
+                (
+                    "phone",
+                    models.CharField(
+                        help_text="Printed in visit reminders so patients can call the site.",
+                        max_length=16,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^\\+[1-9][0-9]{7,14}$",
+                                "Enter the number in international form, e.g. +8801712345678.",
+                            )
+                        ],
+                        verbose_name="phone shown to patients",
+                    ),
+                ),
+                ("history_change_reason", models.TextField(null=True)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical site',
-                'verbose_name_plural': 'historical sites',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical site",
+                "verbose_name_plural": "historical sites",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='HistoricalStaffMembership',
+            name="HistoricalStaffMembership",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('role', models.CharField(choices=[('coordinator', 'Coordinator'), ('investigator', 'Investigator'), ('blinded_assessor', 'Blinded assessor'), ('monitor', 'Monitor'), ('data_manager', 'Data manager'), ('statistician', 'Statistician'), ('administrator', 'Administrator')], max_length=32, verbose_name='role')),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
-                ('granted_at', models.DateTimeField(blank=True, editable=False, verbose_name='granted at')),
-                ('history_change_reason', models.TextField(null=True)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('user', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='user')),
-                ('site', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='trial_site.site', verbose_name='site')),
+                (
+                    "id",
+                    models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID"),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("coordinator", "Coordinator"),
+                            ("investigator", "Investigator"),
+                            ("blinded_assessor", "Blinded assessor"),
+                            ("monitor", "Monitor"),
+                            ("data_manager", "Data manager"),
+                            ("statistician", "Statistician"),
+                            ("administrator", "Administrator"),
+                        ],
+                        max_length=32,
+                        verbose_name="role",
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
+                ("granted_at", models.DateTimeField(blank=True, editable=False, verbose_name="granted at")),
+                ("history_change_reason", models.TextField(null=True)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="user",
+                    ),
+                ),
+                (
+                    "site",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="trial_site.site",
+                        verbose_name="site",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical staff membership',
-                'verbose_name_plural': 'historical staff memberships',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical staff membership",
+                "verbose_name_plural": "historical staff memberships",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.CreateModel(
-            name='StaffMembership',
+            name="StaffMembership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('coordinator', 'Coordinator'), ('investigator', 'Investigator'), ('blinded_assessor', 'Blinded assessor'), ('monitor', 'Monitor'), ('data_manager', 'Data manager'), ('statistician', 'Statistician'), ('administrator', 'Administrator')], max_length=32, verbose_name='role')),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
-                ('granted_at', models.DateTimeField(auto_now_add=True, verbose_name='granted at')),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='memberships', to='trial_site.site', verbose_name='site')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='memberships', to=settings.AUTH_USER_MODEL, verbose_name='user')),
+                (
+                    "id",
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("coordinator", "Coordinator"),
+                            ("investigator", "Investigator"),
+                            ("blinded_assessor", "Blinded assessor"),
+                            ("monitor", "Monitor"),
+                            ("data_manager", "Data manager"),
+                            ("statistician", "Statistician"),
+                            ("administrator", "Administrator"),
+                        ],
+                        max_length=32,
+                        verbose_name="role",
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
+                ("granted_at", models.DateTimeField(auto_now_add=True, verbose_name="granted at")),
+                (
+                    "site",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="memberships",
+                        to="trial_site.site",
+                        verbose_name="site",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="user",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'staff membership',
-                'verbose_name_plural': 'staff memberships',
-                'ordering': ['site__code', 'role', 'user__username'],
-                'constraints': [models.UniqueConstraint(fields=('user', 'site', 'role'), name='one_membership_per_user_site_role')],
+                "verbose_name": "staff membership",
+                "verbose_name_plural": "staff memberships",
+                "ordering": ["site__code", "role", "user__username"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("user", "site", "role"), name="one_membership_per_user_site_role")
+                ],
             },
         ),
         # History and the access log are append-only, enforced by database triggers.

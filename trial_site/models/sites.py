@@ -32,11 +32,11 @@ class Site(models.Model):
     code = models.CharField(_("code"), max_length=10, unique=True, validators=[site_code_validator])
     name = models.CharField(_("name"), max_length=200)
     country = models.CharField(_("country"), max_length=100)
-    time_zone = models.CharField(
-        _("time zone"), max_length=64, default="Asia/Dhaka", validators=[validate_time_zone]
-    )
+    time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Dhaka", validators=[validate_time_zone])
     phone = models.CharField(
-        _("phone shown to patients"), max_length=16, validators=[phone_validator],
+        _("phone shown to patients"),
+        max_length=16,
+        validators=[phone_validator],
         help_text=_("Printed in visit reminders so patients can call the site."),
     )
     history = AuditedHistoricalRecords()

@@ -12,8 +12,8 @@ from django.core.exceptions import ImproperlyConfigured
 if not os.environ.get("SECRET_KEY"):
     raise ImproperlyConfigured("SECRET_KEY must be set in the environment for production settings.")
 
-from trial_site.settings.base import *  # noqa: E402,F403
-from trial_site.settings.env import env_bool, env_int  # noqa: E402
+from trial_site.settings.base import *  # noqa: F403
+from trial_site.settings.env import env_bool, env_int
 
 DEBUG = False
 TWO_FACTOR_REQUIRED = True

@@ -9,59 +9,142 @@ from trial_site.audit.operations import ProtectAppendOnly
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('trial_site', '0001_initial'),
+        ("trial_site", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AuditProbe',
+            name="AuditProbe",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('protocol_version', models.CharField(editable=False, max_length=20, verbose_name='protocol version')),
-                ('created_at', models.DateTimeField(editable=False, verbose_name='created at')),
-                ('modified_at', models.DateTimeField(editable=False, verbose_name='last changed at')),
-                ('label', models.CharField(max_length=50)),
-                ('severity', models.IntegerField(choices=[(1, 'mild'), (2, 'moderate'), (3, 'severe')])),
-                ('score', models.PositiveSmallIntegerField(default=0)),
-                ('note', models.TextField(blank=True)),
-                ('created_by', models.ForeignKey(editable=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='created by')),
-                ('modified_by', models.ForeignKey(editable=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='last changed by')),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='trial_site.site', verbose_name='site')),
+                (
+                    "id",
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
+                ),
+                (
+                    "protocol_version",
+                    models.CharField(editable=False, max_length=20, verbose_name="protocol version"),
+                ),
+                ("created_at", models.DateTimeField(editable=False, verbose_name="created at")),
+                ("modified_at", models.DateTimeField(editable=False, verbose_name="last changed at")),
+                ("label", models.CharField(max_length=50)),
+                ("severity", models.IntegerField(choices=[(1, "mild"), (2, "moderate"), (3, "severe")])),
+                ("score", models.PositiveSmallIntegerField(default=0)),
+                ("note", models.TextField(blank=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        editable=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="created by",
+                    ),
+                ),
+                (
+                    "modified_by",
+                    models.ForeignKey(
+                        editable=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="last changed by",
+                    ),
+                ),
+                (
+                    "site",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="trial_site.site",
+                        verbose_name="site",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='HistoricalAuditProbe',
+            name="HistoricalAuditProbe",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('protocol_version', models.CharField(editable=False, max_length=20, verbose_name='protocol version')),
-                ('created_at', models.DateTimeField(editable=False, verbose_name='created at')),
-                ('modified_at', models.DateTimeField(editable=False, verbose_name='last changed at')),
-                ('history_change_reason', models.TextField(null=True)),
-                ('label', models.CharField(max_length=50)),
-                ('severity', models.IntegerField(choices=[(1, 'mild'), (2, 'moderate'), (3, 'severe')])),
-                ('score', models.PositiveSmallIntegerField(default=0)),
-                ('note', models.TextField(blank=True)),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
-                ('created_by', models.ForeignKey(blank=True, db_constraint=False, editable=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='created by')),
-                ('history_user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('modified_by', models.ForeignKey(blank=True, db_constraint=False, editable=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='last changed by')),
-                ('site', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='trial_site.site', verbose_name='site')),
+                (
+                    "id",
+                    models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name="ID"),
+                ),
+                (
+                    "protocol_version",
+                    models.CharField(editable=False, max_length=20, verbose_name="protocol version"),
+                ),
+                ("created_at", models.DateTimeField(editable=False, verbose_name="created at")),
+                ("modified_at", models.DateTimeField(editable=False, verbose_name="last changed at")),
+                ("history_change_reason", models.TextField(null=True)),
+                ("label", models.CharField(max_length=50)),
+                ("severity", models.IntegerField(choices=[(1, "mild"), (2, "moderate"), (3, "severe")])),
+                ("score", models.PositiveSmallIntegerField(default=0)),
+                ("note", models.TextField(blank=True)),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                (
+                    "history_type",
+                    models.CharField(choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="created by",
+                    ),
+                ),
+                (
+                    "history_user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "modified_by",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="last changed by",
+                    ),
+                ),
+                (
+                    "site",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="trial_site.site",
+                        verbose_name="site",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical audit probe',
-                'verbose_name_plural': 'historical audit probes',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical audit probe",
+                "verbose_name_plural": "historical audit probes",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),

@@ -60,7 +60,11 @@ class Command(BaseCommand):
         for username, role, first_name, last_name in DEMO_USERS:
             user, created = user_model.objects.get_or_create(
                 username=username,
-                defaults={"first_name": first_name, "last_name": last_name, "email": f"{username}@example.org"},
+                defaults={
+                    "first_name": first_name,
+                    "last_name": last_name,
+                    "email": f"{username}@example.org",
+                },
             )
             password = ""
             if created or reset_passwords:
