@@ -51,7 +51,7 @@ def test_demo_defaults_sqlite_under_var_debug_off_and_a_secret_key_generated_onc
         "settings.DATABASES['default']['ENGINE'], settings.DATABASES['default']['NAME']", **env
     )
     assert database == f"django.db.backends.sqlite3 {tmp_path / 'trial.sqlite3'}"
-    assert settings_in_subprocess("settings.CELERY_BROKER_URL", **env) .startswith("filesystem://")
+    assert settings_in_subprocess("settings.CELERY_BROKER_URL", **env).startswith("filesystem://")
 
 
 def test_environment_overrides_database_redis_debug_and_secret(tmp_path: Path) -> None:
