@@ -32,6 +32,9 @@ _MANAGE_STAFF = frozenset(
         "auth.view_user",
         "auth.add_user",
         "auth.change_user",
+        # Unlocking an account locked after failed logins = deleting its django-axes attempt record.
+        "axes.view_accessattempt",
+        "axes.delete_accessattempt",
     }
 )
 

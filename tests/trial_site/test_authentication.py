@@ -212,3 +212,22 @@ def test_a_code_typed_with_bangla_digits_is_understood() -> None:
     form = OneTimeCodeForm({"token": "১২৩৪৫৬"})
     assert form.is_valid() and form.cleaned_data["token"] == "123456"
     assert not OneTimeCodeForm({"token": "১২৩৪৫"}).is_valid()
+
+
+def test_an_administrator_unlocks_a_locked_account_in_the_admin(
+    client: Client, coordinator: Any, user_with_role: Any, password: str
+) -> None:
+    from axes.models import AccessAttempt
+
+    for _ in range(5):
+        log_in(client, "coordinator", "wrong-password-123")
+    assert log_in(client, "coordinator", password).status_code == 429
+
+    administrator = Client()
+    administrator.force_login(user_with_role(Role.ADMINISTRATOR))
+    attempt = AccessAttempt.objects.get(username="coordinator")
+    listing = administrator.get("/admin/axes/accessattempt/")
+    assert listing.status_code == 200 and "coordinator" in listing.content.decode()
+    response = administrator.post(f"/admin/axes/accessattempt/{attempt.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert log_in(client, "coordinator", password).status_code == 302
