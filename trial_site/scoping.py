@@ -12,6 +12,7 @@ from django.db import models
 from django.http import Http404, HttpRequest
 
 from trial_site.models import Site, StaffMembership
+from trial_site.services import access_event_record
 
 logger = logging.getLogger("trial_site.security")
 
@@ -50,8 +51,6 @@ def get_scoped_object_or_404(
         return scope_to_user_sites(queryset, request.user, site_field=site_field).get(**lookup)
     except queryset.model.DoesNotExist:
         if queryset.filter(**lookup).exists():
-            from trial_site.services import access_event_record
-
             detail = f"{queryset.model._meta.label} at another site"
             logger.warning("cross-site access refused: user=%s path=%s %s", request.user, request.path, detail)
             access_event_record(kind="access_denied", request=request, detail=detail)

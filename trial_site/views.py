@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template import loader
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
@@ -137,19 +138,18 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     # No context processors or database access: the error may be the database itself.
-    from django.template import loader
-
     return HttpResponse(loader.get_template("500.html").render({}), status=500)
 
 
 def section_placeholder(section_key: str, *, issue: str) -> Any:
-    """A page that says what a section will hold, for the roles that use it; replaced as features land."""
+    """A page that says what a section will hold, for the roles that use it; ``issue`` names the work that
+    replaces it."""
     section = next(section for section in SECTIONS if section.key == section_key)
 
     @login_required
     def view(request: HttpRequest) -> HttpResponse:
         if not request.user.is_superuser and not (section.roles & user_roles(request.user)):
             raise PermissionDenied(f"section {section.key} is not for the user's roles")
-        return render(request, "trial_site/section_placeholder.html", {"section": section, "issue": issue})
+        return render(request, "trial_site/section_placeholder.html", {"section": section})
 
     return view
