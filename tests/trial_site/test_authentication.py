@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,10 +15,11 @@ from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from tests.processes import read_settings
 from trial_site.models import AccessEvent
 from trial_site.roles import Role
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION = "trial_site.settings.production"
 LOGIN = "/accounts/login/"
 
 
@@ -178,30 +175,16 @@ class TestTwoFactor:
         assert response["Location"] == reverse("home")
 
 
-def _production_settings_value(expression: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {key: value for key, value in os.environ.items() if key not in {"SECRET_KEY", "TWO_FACTOR_REQUIRED"}}
-    environment.update({"DJANGO_SETTINGS_MODULE": "trial_site.settings.production", **env})
-    code = f"import django; django.setup(); from django.conf import settings; print({expression})"
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
 def test_production_settings_require_two_factor_even_if_the_environment_says_no() -> None:
-    result = _production_settings_value(
-        "settings.TWO_FACTOR_REQUIRED", SECRET_KEY="x" * 60, TWO_FACTOR_REQUIRED="false"
+    result = read_settings(
+        "settings.TWO_FACTOR_REQUIRED", module=PRODUCTION, SECRET_KEY="x" * 60, TWO_FACTOR_REQUIRED="false"
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True"
 
 
 def test_production_settings_refuse_to_start_without_a_secret_key() -> None:
-    result = _production_settings_value("settings.SECRET_KEY")
+    result = read_settings("settings.SECRET_KEY", module=PRODUCTION)
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +10,7 @@ import pytest
 from django.test import Client, RequestFactory
 from django.utils import timezone
 
+from tests.processes import read_settings
 from trial_site.roles import Role
 from trial_site.views import server_error
 
@@ -20,21 +18,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def settings_in_subprocess(expression: str, **env: str) -> str:
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
-    }
-    environment.update({"DJANGO_SETTINGS_MODULE": "trial_site.settings.base", **env})
-    code = f"import django; django.setup(); from django.conf import settings; print({expression})"
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = read_settings(expression, **env)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
@@ -72,20 +56,7 @@ def test_environment_overrides_database_redis_debug_and_secret(tmp_path: Path) -
 
 
 def test_a_bad_yes_no_value_is_a_clear_error(tmp_path: Path) -> None:
-    environment = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "trial_site.settings.base",
-        "VAR_DIR": str(tmp_path),
-        "DEBUG": "maybe",
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = read_settings("settings.DEBUG", VAR_DIR=str(tmp_path), DEBUG="maybe")
     assert result.returncode != 0 and "DEBUG='maybe' is not a yes/no value" in result.stderr
 
 

@@ -1,0 +1,27 @@
+"""Running the project's settings in a separate process, with an environment the test chooses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+# Variables a test must set itself when it means them: never inherited from the test run.
+CONFIGURATION_VARIABLES = frozenset(
+    {"SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "TWO_FACTOR_REQUIRED"}
+)
+
+
+def read_settings(
+    expression: str, *, module: str = "trial_site.settings.base", **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Print ``expression`` (Python, with ``settings`` in scope) from a fresh process on settings ``module``."""
+    environment = {key: value for key, value in os.environ.items() if key not in CONFIGURATION_VARIABLES}
+    environment.update({"DJANGO_SETTINGS_MODULE": module, **env})
+    code = f"import django; django.setup(); from django.conf import settings; print({expression})"
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, check=False
+    )
