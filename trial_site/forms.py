@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
@@ -42,3 +44,42 @@ class AccessLogFilterForm(forms.Form):
         label=_("Event"), required=False, choices=[("", _("All events")), *AccessEvent.Kind.choices]
     )
     username = forms.CharField(label=_("Username"), required=False, max_length=150)
+
+
+class ReasonForChangeMixin(forms.Form):
+    """For a form that edits saved clinical data: asks for the reason for change (required then)."""
+
+    reason_for_change = forms.CharField(
+        label=_("Reason for change"),
+        required=False,
+        max_length=500,
+        widget=forms.TextInput(attrs={"placeholder": _("e.g. transcription error, corrected from the source")}),
+        help_text=_("Needed because saved data are changed; it is kept in the audit trail."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        instance = getattr(self, "instance", None)
+        self.changes_saved_data = instance is not None and instance.pk is not None
+        if not self.changes_saved_data:
+            del self.fields["reason_for_change"]
+
+    def clean_reason_for_change(self) -> str:
+        reason = self.cleaned_data.get("reason_for_change", "").strip()
+        if self.changes_saved_data and self.has_changed() and not reason:
+            raise forms.ValidationError(_("Give the reason for changing saved data."))
+        return reason
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+class DateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)

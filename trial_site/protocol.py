@@ -7,6 +7,9 @@ source). Every clinical record stores ``PROTOCOL.version``, the version it was m
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
+
+from clinical.eligibility import EligibilityRules
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,22 @@ class Arm:
 
 
 @dataclass(frozen=True)
+class ConsentFormVersion:
+    """An approved version of the participant information sheet and consent form."""
+
+    version: str
+    effective_from: date
+    effective_to: date | None = None  # None: still in use
+
+    def in_effect_on(self, day: date) -> bool:
+        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
+
+    def __str__(self) -> str:
+        until = f" to {self.effective_to:%d %b %Y}" if self.effective_to else ""
+        return f"version {self.version} (from {self.effective_from:%d %b %Y}{until})"
+
+
+@dataclass(frozen=True)
 class Protocol:
     version: str
     short_title: str
@@ -26,6 +45,14 @@ class Protocol:
     sponsor: str
     arms: tuple[Arm, ...]
     planned_enrolment: int
+    consent_forms: tuple[ConsentFormVersion, ...]
+    # A person may be screened this many times in all (the first screening and one re-screening).
+    max_screening_episodes: int
+    # The thresholds of the eligibility criteria (TRIAL.md); clinical.eligibility applies them.
+    eligibility: EligibilityRules
+
+    def consent_form(self, version: str) -> ConsentFormVersion | None:
+        return next((form for form in self.consent_forms if form.version == version), None)
 
 
 PROTOCOL = Protocol(
@@ -47,4 +74,26 @@ PROTOCOL = Protocol(
         ),
     ),
     planned_enrolment=24,
+    consent_forms=(ConsentFormVersion(version="1.0", effective_from=date(2025, 5, 1)),),
+    max_screening_episodes=2,
+    eligibility=EligibilityRules(
+        acr_eular_min_score=9,
+        max_disease_duration_months=60,
+        min_mrss=10,
+        surgery_window_days=56,
+        max_prednisone_mg_day=10.0,
+        max_mycophenolate_g_day=2.0,
+        min_fvc_percent_exclusive=50.0,
+        min_dlco_percent_exclusive=40.0,
+        hepatitis_test_window_days=30,
+        malignancy_window_years=5,
+        renal_crisis_window_months=6,
+        min_hb_g_dl=8.0,
+        min_wbc=3.0,
+        min_anc=1.2,
+        min_platelets=100.0,
+        min_alc=0.75,
+        max_alt_uln_multiple=3.0,
+        min_egfr=60.0,
+    ),
 )

@@ -38,13 +38,35 @@ _MANAGE_STAFF = frozenset(
     }
 )
 
+_SEE_SCREENING = frozenset({"screening.view_participant"})
+_SCREEN = _SEE_SCREENING | frozenset(
+    {
+        "screening.add_participant",
+        "screening.change_participant",
+        "screening.add_consentwithdrawal",
+        "screening.add_screenfailure",
+        *(
+            f"screening.{action}_{form}"
+            for action in ("add", "change")
+            for form in (
+                "classificationcriteria",
+                "diseasehistory",
+                "screeningmrss",
+                "exclusionhistory",
+                "screeninglabs",
+            )
+        ),
+    }
+)
+_SCORE_SKIN = _SEE_SCREENING | frozenset({"screening.add_screeningmrss", "screening.change_screeningmrss"})
+
 # Each later feature adds its permissions (``<app>.<codename>``) to the roles that need them.
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
-    Role.COORDINATOR: _SEE_SITE,
-    Role.INVESTIGATOR: _SEE_SITE,
-    Role.BLINDED_ASSESSOR: _SEE_SITE,
-    Role.MONITOR: _SEE_SITE | _READ_ACCESS_LOG,
-    Role.DATA_MANAGER: _SEE_SITE,
+    Role.COORDINATOR: _SEE_SITE | _SCREEN,
+    Role.INVESTIGATOR: _SEE_SITE | _SCREEN | {"screening.confirm_eligibility"},
+    Role.BLINDED_ASSESSOR: _SEE_SITE | _SCORE_SKIN,
+    Role.MONITOR: _SEE_SITE | _READ_ACCESS_LOG | _SEE_SCREENING,
+    Role.DATA_MANAGER: _SEE_SITE | _SEE_SCREENING,
     Role.STATISTICIAN: _SEE_SITE,
     Role.ADMINISTRATOR: _SEE_SITE | _READ_ACCESS_LOG | _MANAGE_STAFF,
 }

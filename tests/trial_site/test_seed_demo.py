@@ -48,3 +48,23 @@ def test_seed_demo_again_keeps_passwords_unless_asked(db: Any) -> None:
     assert can_log_in("monitor", reset["monitor"])
     assert not can_log_in("monitor", first["monitor"])
     assert Site.objects.count() == 1
+
+
+def test_seed_demo_screens_about_forty_participants_with_varied_outcomes(db: Any) -> None:
+    from collections import Counter
+
+    from screening.models import Participant
+    from screening.selectors import participants_with_screening, screening_row
+    from screening.status import ScreeningStatus
+
+    seed()
+    rows = [screening_row(p) for p in participants_with_screening(Participant.objects.all())]
+    statuses = Counter(row.status for row in rows)
+    assert 36 <= len(rows) <= 44
+    assert statuses[ScreeningStatus.CONFIRMED] == 24
+    assert statuses[ScreeningStatus.SCREEN_FAILED] >= 8
+    assert statuses[ScreeningStatus.SCREENING] >= 2  # incomplete: labs not back yet
+    failed_codes = {code for row in rows for code in row.decision.failed_codes}
+    assert {"I2", "I3", "I4", "E6", "E8", "E10", "E13", "E14", "E17"} <= failed_codes
+    seed()
+    assert Participant.objects.count() == len(rows)

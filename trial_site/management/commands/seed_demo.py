@@ -1,6 +1,8 @@
-"""Create the demo: the site "BSMMU Dhaka" and one user per role, printing each new password once.
+"""Create the demo: the site "BSMMU Dhaka", one user per role (printing each new password once), and about
+40 screened participants (24 eligible and confirmed, the others failing on different criteria or incomplete).
 
-Safe to run again: existing users keep their passwords unless ``--reset-passwords`` is given.
+Safe to run again: existing users keep their passwords unless ``--reset-passwords`` is given, and participants
+are added only to a site that has none.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from screening.demo import seed_screening_demo
 from trial_site.audit.actor import acting_as
 from trial_site.models import Site
 from trial_site.roles import Role
@@ -57,6 +60,7 @@ class Command(BaseCommand):
             site, created = Site.objects.get_or_create(code=DEMO_SITE["code"], defaults=DEMO_SITE)
         self.stdout.write(f"Site {site} {'created' if created else 'already there'}.")
         rows = []
+        users = {}
         for username, role, first_name, last_name in DEMO_USERS:
             user, created = user_model.objects.get_or_create(
                 username=username,
@@ -72,7 +76,15 @@ class Command(BaseCommand):
                 user.set_password(password)
                 user.save(update_fields=["password"])
             membership_grant(user=user, site=site, role=role, by=system)
+            users[role] = user
             rows.append((username, role.label, password or "(unchanged)"))
+        screened = seed_screening_demo(
+            site=site,
+            coordinator=users[Role.COORDINATOR],
+            investigator=users[Role.INVESTIGATOR],
+            assessor=users[Role.BLINDED_ASSESSOR],
+        )
+        self.stdout.write(f"{screened} screened participants added." if screened else "Participants already there.")
         width = max(len(name) for name, _, _ in rows)
         self.stdout.write("Demo logins (passwords are shown only when set; keep them):")
         for username, role_label, password in rows:

@@ -1,0 +1,115 @@
+"""Forms of screening: registration with consent, the screening CRFs, withdrawal, re-screening."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.forms import modelform_factory
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from screening.models import Consent, ConsentWithdrawal, Participant
+from screening.models.crfs import ScreeningForm, ScreeningMrss
+from trial_site.forms import DateInput, DateTimeInput, ReasonForChangeMixin
+from trial_site.models import Site, StaffMembership
+from trial_site.phone import mobile_e164
+from trial_site.protocol import PROTOCOL
+
+
+class ParticipantForm(ReasonForChangeMixin, forms.ModelForm):
+    class Meta:
+        model = Participant
+        fields = [
+            "screening_date", "initials", "date_of_birth", "sex", "mobile_phone", "email", "preferred_language",
+            "reminder_channel", "reminder_consent",
+        ]  # fmt: skip
+        widgets = {"screening_date": DateInput(), "date_of_birth": DateInput()}
+
+    def __init__(self, *args: Any, site: Site, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.instance.site = site
+
+    def clean_initials(self) -> str:
+        return self.cleaned_data["initials"].strip().upper()
+
+    def clean_mobile_phone(self) -> str:
+        return mobile_e164(self.cleaned_data["mobile_phone"])
+
+
+def staff_at(site: Site) -> Any:
+    staff_ids = StaffMembership.objects.filter(site=site, is_active=True).values("user_id")
+    return get_user_model().objects.filter(pk__in=staff_ids, is_active=True).order_by("first_name", "username")
+
+
+def full_name(user: Any) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+class ConsentForm(forms.ModelForm):
+    prefix = "consent"
+
+    class Meta:
+        model = Consent
+        fields = ["form_version", "consented_at", "obtained_by", "signature_method", "witness_name", "copy_given"]
+        widgets = {"consented_at": DateTimeInput()}
+
+    def __init__(self, *args: Any, site: Site, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.instance.site = site
+        self.fields["obtained_by"].queryset = staff_at(site)
+        self.fields["obtained_by"].label_from_instance = full_name
+        self.fields["obtained_by"].initial = user.pk
+        in_effect = [form for form in PROTOCOL.consent_forms if form.in_effect_on(timezone.localdate())]
+        if in_effect:
+            self.fields["form_version"].initial = in_effect[-1].version
+        self.fields["consented_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
+
+
+class WithdrawalForm(forms.ModelForm):
+    class Meta:
+        model = ConsentWithdrawal
+        fields = ["withdrawn_on", "scope", "note"]
+        widgets = {"withdrawn_on": DateInput()}
+
+
+class ScreenFailureForm(forms.Form):
+    note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class RescreenForm(forms.Form):
+    screening_date = forms.DateField(label=_("Date of the new screening"), widget=DateInput())
+
+
+class ScreeningFormBase(ReasonForChangeMixin, forms.ModelForm):
+    """Base of the screening CRF forms; the participant is set by the view."""
+
+
+def screening_form_class(model: type[ScreeningForm]) -> type[forms.ModelForm]:
+    """A ModelForm for one screening CRF: every editable field, dates as date pickers, yes/no/unknown choices."""
+    fields = [
+        field.name
+        for field in model._meta.get_fields()
+        if getattr(field, "editable", False) and field.concrete and not field.auto_created
+        and field.name not in {"participant", "site"}
+    ]  # fmt: skip
+    widgets = {
+        field.name: DateInput()
+        for field in model._meta.get_fields()
+        if field.name in fields and field.get_internal_type() == "DateField"
+    }
+    return modelform_factory(model, form=ScreeningFormBase, fields=fields, widgets=widgets)
+
+
+def build_screening_form(model: type[ScreeningForm], *, participant: Participant, user: Any, data: Any = None) -> Any:
+    """The bound or unbound form for ``model``, editing the participant's saved record when there is one."""
+    accessor = model.participant_accessor()
+    instance = getattr(participant, accessor, None) or model(participant=participant, site=participant.site)
+    form = screening_form_class(model)(data, instance=instance)
+    if model is ScreeningMrss and "assessor" in form.fields:
+        form.fields["assessor"].queryset = staff_at(participant.site)
+        form.fields["assessor"].label_from_instance = full_name
+        form.fields["assessor"].initial = user.pk
+        form.fields["assessed_on"].initial = participant.screening_date
+    return form

@@ -1,0 +1,28 @@
+"""Screening: participants, informed consent, the screening case report forms, confirmation and failure."""
+
+from screening.models.consent import Consent, ConsentWithdrawal
+from screening.models.crfs import (
+    SCREENING_FORMS,
+    ClassificationCriteria,
+    DiseaseHistory,
+    ExclusionHistory,
+    ScreeningLabs,
+    ScreeningMrss,
+)
+from screening.models.outcome import EligibilityConfirmation, ScreenFailure
+from screening.models.participant import IDENTIFYING_FIELDS, Participant
+
+__all__ = [
+    "IDENTIFYING_FIELDS",
+    "SCREENING_FORMS",
+    "ClassificationCriteria",
+    "Consent",
+    "ConsentWithdrawal",
+    "DiseaseHistory",
+    "EligibilityConfirmation",
+    "ExclusionHistory",
+    "Participant",
+    "ScreenFailure",
+    "ScreeningLabs",
+    "ScreeningMrss",
+]

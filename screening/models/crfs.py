@@ -1,0 +1,320 @@
+"""The screening case report forms, one of each per participant (screening episode).
+
+No form can be saved before the participant's informed consent: ``ScreeningForm.clean`` refuses it, and
+``ClinicalRecord.save`` runs ``full_clean`` on every save, whatever the path.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from clinical.egfr import creatinine_mg_dl, egfr_ckd_epi_2021
+from clinical.steroids import PREDNISONE_EQUIVALENT_FACTOR, prednisone_equivalent_mg
+from screening.instruments import MrssScores
+from trial_site.audit.base import ClinicalRecord
+
+
+def yes_no(label: Any, help_text: Any = "") -> models.BooleanField:
+    """A yes / no question that may still be unanswered (None)."""
+    return models.BooleanField(label, null=True, blank=True, help_text=help_text)
+
+
+def measured(label: Any, low: float, high: float, unit: str, help_text: Any = "") -> models.FloatField:
+    """A measured value with its unit and a plausible range (values outside it are refused as typing errors)."""
+    return models.FloatField(
+        f"{label} ({unit})" if unit else label,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(low), MaxValueValidator(high)],
+        help_text=help_text,
+    )
+
+
+class ScreeningForm(ClinicalRecord):
+    """Base of the screening forms: belongs to one participant, at the participant's site, after consent."""
+
+    slug: ClassVar[str]
+    # Date fields that must not lie after the screening date (checked in clean()).
+    dates_not_after_screening: ClassVar[tuple[str, ...]] = ()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.participant_id is not None:
+            self.site_id = self.participant.site_id
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        if self.participant_id is None:
+            return
+        participant = self.participant
+        consent = getattr(participant, "consent", None)
+        if consent is None or consent.consented_at > timezone.now():
+            raise ValidationError(_("Record the participant's informed consent before any screening data."))
+        errors: dict[str, Any] = {}
+        today = timezone.localdate()
+        for name in self.dates_not_after_screening:
+            value: date | None = getattr(self, name)
+            if value is None:
+                continue
+            if value > today:
+                errors[name] = _("This date is in the future.")
+            elif value > participant.screening_date:
+                errors[name] = _("This date is after the screening date (%(day)s).") % {
+                    "day": participant.screening_date.isoformat()
+                }
+        if errors:
+            raise ValidationError(errors)
+
+    @classmethod
+    def participant_accessor(cls) -> str:
+        return cls._meta.get_field("participant").remote_field.related_name
+
+
+class ClassificationCriteria(ScreeningForm):
+    """The 2013 ACR/EULAR classification items; the score is computed."""
+
+    slug = "classification"
+    participant = models.OneToOneField(
+        "screening.Participant", on_delete=models.PROTECT, related_name="classification_criteria"
+    )
+    skin_thickening_proximal_to_mcp = yes_no(
+        _("Skin thickening of the fingers of both hands extending proximal to the MCP joints (sufficient: 9)")
+    )
+    puffy_fingers = yes_no(_("Puffy fingers (2)"))
+    sclerodactyly = yes_no(_("Sclerodactyly of the fingers, distal to the MCP joints (4)"))
+    digital_tip_ulcers = yes_no(_("Digital tip ulcers (2)"))
+    fingertip_pitting_scars = yes_no(_("Fingertip pitting scars (3)"))
+    telangiectasia = yes_no(_("Telangiectasia (2)"))
+    abnormal_nailfold_capillaries = yes_no(_("Abnormal nailfold capillaries (2)"))
+    pulmonary_arterial_hypertension = yes_no(_("Pulmonary arterial hypertension (2)"))
+    interstitial_lung_disease = yes_no(_("Interstitial lung disease (2)"))
+    raynaud_phenomenon = yes_no(_("Raynaud's phenomenon (3)"))
+    anticentromere = yes_no(_("Anticentromere antibodies (3)"))
+    anti_topoisomerase_i = yes_no(_("Anti-topoisomerase I (anti-Scl-70) antibodies (3)"))
+    anti_rna_polymerase_iii = yes_no(_("Anti-RNA polymerase III antibodies (3)"))
+    skin_thickening_spares_fingers = yes_no(_("Skin thickening spares the fingers (criteria not applicable)"))
+    better_explained_by_other_disorder = yes_no(
+        _("A scleroderma-like disorder explains the picture better (criteria not applicable)")
+    )
+
+    class Meta:
+        verbose_name = _("ACR/EULAR classification criteria")
+
+
+class DiseaseHistory(ScreeningForm):
+    """Disease onset and skin involvement at any time (for the LeRoy & Medsger subset)."""
+
+    slug = "disease"
+    dates_not_after_screening = ("first_non_raynaud_date",)
+    participant = models.OneToOneField(
+        "screening.Participant", on_delete=models.PROTECT, related_name="disease_history"
+    )
+    first_non_raynaud_date = models.DateField(
+        _("date of the first manifestation other than Raynaud's phenomenon"), null=True, blank=True
+    )
+    fingers = yes_no(_("Fingers"))
+    hands = yes_no(_("Hands"))
+    forearms = yes_no(_("Forearms"))
+    upper_arms = yes_no(_("Upper arms"))
+    face = yes_no(_("Face"))
+    neck = yes_no(_("Neck"))
+    chest = yes_no(_("Chest"))
+    abdomen = yes_no(_("Abdomen"))
+    thighs = yes_no(_("Thighs"))
+    lower_legs = yes_no(_("Lower legs"))
+    feet = yes_no(_("Feet"))
+
+    class Meta:
+        verbose_name = _("disease history and skin involvement")
+
+
+class ScreeningMrss(ScreeningForm, MrssScores):
+    """The baseline modified Rodnan skin score at screening (17 areas, 0–3 each)."""
+
+    slug = "mrss"
+    dates_not_after_screening = ("assessed_on",)
+    participant = models.OneToOneField("screening.Participant", on_delete=models.PROTECT, related_name="screening_mrss")
+    assessed_on = models.DateField(_("date of assessment"))
+    assessor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("assessor")
+    )
+
+    class Meta:
+        verbose_name = _("screening mRSS")
+
+
+class SteroidDrug(models.TextChoices):
+    NONE = "none", _("No oral corticosteroid")
+    PREDNISONE = "prednisone", _("Prednisone")
+    PREDNISOLONE = "prednisolone", _("Prednisolone")
+    METHYLPREDNISOLONE = "methylprednisolone", _("Methylprednisolone")
+    DEFLAZACORT = "deflazacort", _("Deflazacort")
+    HYDROCORTISONE = "hydrocortisone", _("Hydrocortisone")
+    DEXAMETHASONE = "dexamethasone", _("Dexamethasone")
+    BETAMETHASONE = "betamethasone", _("Betamethasone")
+
+
+class ExclusionHistory(ScreeningForm):
+    """Explicit answers to exclusion criteria E1–E16, with the dates the time windows need."""
+
+    slug = "exclusions"
+    dates_not_after_screening = ("major_surgery_date", "malignancy_date", "renal_crisis_date")
+    participant = models.OneToOneField(
+        "screening.Participant", on_delete=models.PROTECT, related_name="exclusion_history"
+    )
+    other_rheumatic_disease = yes_no(
+        _("E1 Another rheumatic disease"), _("Fibromyalgia and scleroderma-associated myopathy do not count.")
+    )
+    major_surgery = yes_no(_("E3 Major surgery (joint surgery included)"))
+    major_surgery_date = models.DateField(_("date of the major surgery"), null=True, blank=True)
+    infected_ulcer = yes_no(_("E4 An infected ulcer"))
+    serious_bacterial_infection = yes_no(
+        _("E5 Serious bacterial infection"), _("e.g. chronic pyelonephritis, osteomyelitis, bronchiectasis")
+    )
+    steroid_drug = models.CharField(_("E6 Oral corticosteroid"), max_length=20, choices=SteroidDrug.choices, blank=True)
+    steroid_dose_mg_day = measured(_("daily dose"), 0, 1000, "mg/day")
+    mycophenolate_g_day = measured(_("E7 Mycophenolate mofetil"), 0, 5, "g/day", _("0 if not taken"))
+    active_tuberculosis = yes_no(_("E9 Active tuberculosis (clinical, radiographic or laboratory evidence)"))
+    uncontrolled_significant_disease = yes_no(
+        _("E12 Uncontrolled significant renal, hepatic, haematologic, GI, metabolic, endocrine, pulmonary, "
+          "cardiac or neurologic disease")
+    )  # fmt: skip
+    pregnant_or_breastfeeding = yes_no(_("E13 Pregnant or breastfeeding"))
+    childbearing_potential = yes_no(_("Woman of childbearing potential"))
+    willing_to_use_contraception = yes_no(
+        _("Willing to use highly effective contraception during the study and 28 days after")
+    )
+    malignancy = yes_no(_("E14 Malignancy"))
+    malignancy_date = models.DateField(_("date of the malignancy diagnosis"), null=True, blank=True)
+    renal_crisis = yes_no(_("E15 Scleroderma renal crisis"))
+    renal_crisis_date = models.DateField(_("date of the renal crisis"), null=True, blank=True)
+    anaphylaxis_to_study_drugs = yes_no(_("E16 Anaphylaxis to baricitinib or methotrexate"))
+
+    class Meta:
+        verbose_name = _("exclusion history")
+
+    @property
+    def prednisone_equivalent_mg_day(self) -> float | None:
+        if self.steroid_drug == SteroidDrug.NONE:
+            return 0.0
+        if not self.steroid_drug or self.steroid_dose_mg_day is None:
+            return None
+        return prednisone_equivalent_mg(self.steroid_drug, self.steroid_dose_mg_day)
+
+    def clean(self) -> None:
+        super().clean()
+        errors: dict[str, Any] = {}
+        for flag, day in (("major_surgery", "major_surgery_date"), ("malignancy", "malignancy_date"),
+                          ("renal_crisis", "renal_crisis_date")):  # fmt: skip
+            if getattr(self, flag) is False and getattr(self, day) is not None:
+                errors[day] = _("Leave the date empty when the answer is no.")
+        if self.steroid_drug and self.steroid_drug != SteroidDrug.NONE:
+            if self.steroid_drug not in PREDNISONE_EQUIVALENT_FACTOR:
+                errors["steroid_drug"] = _("Unknown corticosteroid.")
+        elif self.steroid_dose_mg_day:
+            errors["steroid_dose_mg_day"] = _("Choose the corticosteroid, or leave the dose empty.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class TestResult(models.TextChoices):
+    NEGATIVE = "negative", _("Negative")
+    POSITIVE = "positive", _("Positive")
+
+
+class CreatinineUnit(models.TextChoices):
+    MG_DL = "mg/dL", "mg/dL"
+    UMOL_L = "µmol/L", "µmol/L"
+
+
+CREATININE_RANGE = {CreatinineUnit.MG_DL: (0.1, 20.0), CreatinineUnit.UMOL_L: (9.0, 1800.0)}
+
+
+class ScreeningLabs(ScreeningForm):
+    """Screening laboratory values, with units; eGFR is computed from creatinine, age and sex."""
+
+    slug = "labs"
+    dates_not_after_screening = ("sampled_on", "hbsag_date", "hcv_date", "pregnancy_test_date")
+    participant = models.OneToOneField("screening.Participant", on_delete=models.PROTECT, related_name="screening_labs")
+    sampled_on = models.DateField(_("date of sampling"), null=True, blank=True)
+    hb_g_dl = measured(_("Haemoglobin"), 2, 25, "g/dL")
+    wbc = measured(_("White cells"), 0, 200, "×10⁹/L")
+    anc = measured(_("Neutrophils (ANC)"), 0, 200, "×10⁹/L")
+    platelets = measured(_("Platelets"), 0, 3000, "×10⁹/L")
+    alc = measured(_("Lymphocytes (ALC)"), 0, 200, "×10⁹/L")
+    alt = measured(_("ALT"), 0, 10000, "U/L")
+    alt_uln = measured(_("ALT upper limit of normal"), 1, 500, "U/L", _("The laboratory's own upper limit."))
+    creatinine = models.FloatField(_("creatinine"), null=True, blank=True)
+    creatinine_unit = models.CharField(
+        _("creatinine unit"), max_length=8, choices=CreatinineUnit.choices, default=CreatinineUnit.MG_DL
+    )
+    fvc_percent = measured(_("FVC"), 5, 200, "% predicted")
+    dlco_percent = measured(_("DLCO, uncorrected for Hb"), 5, 200, "% predicted")
+    hbsag = models.CharField(_("HBsAg"), max_length=8, choices=TestResult.choices, blank=True)
+    hbsag_date = models.DateField(_("date of the HBsAg test"), null=True, blank=True)
+    hcv_antigen = models.CharField(_("HCV antigen"), max_length=8, choices=TestResult.choices, blank=True)
+    hcv_date = models.DateField(_("date of the HCV antigen test"), null=True, blank=True)
+    pregnancy_test = models.CharField(_("pregnancy test"), max_length=8, choices=TestResult.choices, blank=True)
+    pregnancy_test_date = models.DateField(_("date of the pregnancy test"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("screening laboratory values")
+        verbose_name_plural = _("screening laboratory values")
+
+    @property
+    def creatinine_mg_dl(self) -> float | None:
+        if self.creatinine is None:
+            return None
+        return creatinine_mg_dl(self.creatinine, self.creatinine_unit)
+
+    @property
+    def egfr(self) -> float | None:
+        """eGFR (CKD-EPI 2021) in mL/min/1.73 m², from creatinine and the participant's age and sex."""
+        creatinine = self.creatinine_mg_dl
+        if creatinine is None:
+            return None
+        participant = self.participant
+        return egfr_ckd_epi_2021(
+            creatinine_mg_dl=creatinine, age_years=participant.age_at_screening, sex=participant.sex
+        )
+
+    def clean(self) -> None:
+        super().clean()
+        errors: dict[str, Any] = {}
+        if self.creatinine is not None:
+            low, high = CREATININE_RANGE[CreatinineUnit(self.creatinine_unit)]
+            if not low <= self.creatinine <= high:
+                errors["creatinine"] = _("Creatinine in %(unit)s should lie between %(low)s and %(high)s.") % {
+                    "unit": self.creatinine_unit,
+                    "low": low,
+                    "high": high,
+                }
+        for result, day in (("hbsag", "hbsag_date"), ("hcv_antigen", "hcv_date"),
+                            ("pregnancy_test", "pregnancy_test_date")):  # fmt: skip
+            if getattr(self, result) and getattr(self, day) is None:
+                errors[day] = _("Give the date of the test.")
+        if self.alt is not None and self.alt_uln is None:
+            errors["alt_uln"] = _("ALT needs the laboratory's upper limit of normal.")
+        if self.anc is not None and self.wbc is not None and self.anc > self.wbc:
+            errors["anc"] = _("Neutrophils cannot exceed the white cell count.")
+        if errors:
+            raise ValidationError(errors)
+
+
+SCREENING_FORMS: tuple[type[ScreeningForm], ...] = (
+    ClassificationCriteria,
+    DiseaseHistory,
+    ScreeningMrss,
+    ExclusionHistory,
+    ScreeningLabs,
+)

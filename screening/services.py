@@ -1,0 +1,193 @@
+"""Writes of screening. Each is one transaction, checks permission and invariants, and is audited."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from datetime import date
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from clinical.eligibility import Decision
+from screening.models import (
+    Consent,
+    ConsentWithdrawal,
+    EligibilityConfirmation,
+    Participant,
+    ScreenFailure,
+)
+from screening.models.crfs import ScreeningForm
+from screening.models.participant import screening_number_for
+from screening.selectors import confirmation_in_force, screening_decision
+from trial_site.models import Site
+from trial_site.permissions import user_can
+from trial_site.protocol import PROTOCOL
+
+logger = logging.getLogger(__name__)
+
+PARTICIPANT_FIELDS = (
+    "initials", "date_of_birth", "sex", "mobile_phone", "email", "preferred_language", "reminder_channel",
+    "reminder_consent",
+)  # fmt: skip
+
+
+def _require(user: Any, permission: str, site: Site) -> None:
+    if not user_can(user, permission, site):
+        raise PermissionDenied(f"{user} lacks {permission} at {site.code}")
+
+
+def _next_screening_number(site: Site) -> str:
+    """The site's next screening number. Call inside a transaction holding the site's row lock."""
+    return screening_number_for(site.code, Participant.objects.filter(site=site).count() + 1)
+
+
+@transaction.atomic
+def participant_register(*, participant: Participant, consent: Consent, by: Any) -> Participant:
+    """Register a participant together with their informed consent.
+
+    The site's row is locked for the numbering, so two staff registering at the same moment get consecutive,
+    distinct screening numbers.
+    """
+    site = Site.objects.select_for_update().get(pk=participant.site_id)
+    _require(by, "screening.add_participant", site)
+    participant.screening_number = _next_screening_number(site)
+    participant.save(by=by)
+    consent.participant = participant
+    consent.site = site
+    consent.save(by=by)
+    logger.info("participant %s registered at %s by %s", participant.screening_number, site.code, by)
+    return participant
+
+
+@transaction.atomic
+def participant_rescreen(*, previous: Participant, screening_date: date, consent: Consent, by: Any) -> Participant:
+    """Screen the same person again, as a new episode with its own number and consent."""
+    site = Site.objects.select_for_update().get(pk=previous.site_id)
+    _require(by, "screening.add_participant", site)
+    first = previous.first_episode or previous
+    episodes = Participant.objects.filter(first_episode=first).count() + 1
+    if not hasattr(previous, "screen_failure"):
+        raise ValidationError(_("Only a participant who failed screening can be screened again."))
+    if Participant.objects.filter(first_episode=first, episode__gt=previous.episode).exists():
+        raise ValidationError(_("This person has already been screened again."))
+    if episodes >= PROTOCOL.max_screening_episodes:
+        raise ValidationError(
+            _("This person has been screened %(count)s times; the protocol allows %(max)s.")
+            % {"count": episodes, "max": PROTOCOL.max_screening_episodes}
+        )
+    episode = Participant(
+        site=site,
+        screening_date=screening_date,
+        first_episode=first,
+        episode=episodes + 1,
+        **{name: getattr(previous, name) for name in PARTICIPANT_FIELDS},
+    )
+    episode.screening_number = _next_screening_number(site)
+    episode.save(by=by)
+    consent.participant = episode
+    consent.site = site
+    consent.save(by=by)
+    return episode
+
+
+@transaction.atomic
+def participant_details_change(*, participant: Participant, by: Any, reason: str) -> Participant:
+    """Save corrected contact or identity details (a reason is required: the data are saved already)."""
+    _require(by, "screening.change_participant", participant.site)
+    participant.save(by=by, reason=reason)
+    return participant
+
+
+@transaction.atomic
+def screening_form_save(*, record: ScreeningForm, by: Any, reason: str | None = None) -> ScreeningForm:
+    """Save one screening form (validated already by its form or by the caller).
+
+    Saving new data needs no reason; changing saved data does. If eligibility was confirmed, the change voids
+    the confirmation, visibly: the investigator must confirm again on the new data.
+    """
+    participant = record.participant
+    _require(by, f"screening.change_{record._meta.model_name}", participant.site)
+    if hasattr(participant, "withdrawal"):
+        raise ValidationError(_("This participant has withdrawn consent; no further screening data can be saved."))
+    changing = record.pk is not None
+    record.save(by=by, reason=reason if changing else None)
+    confirmation = confirmation_in_force(participant)
+    if confirmation is not None:
+        confirmation.voided_at = timezone.now()
+        confirmation.void_reason = _("%(form)s changed after confirmation: %(reason)s") % {
+            "form": record._meta.verbose_name,
+            "reason": reason or _("new data"),
+        }
+        confirmation.save(by=by, reason=confirmation.void_reason)
+        participant.__dict__.pop("confirmations_in_force", None)
+        logger.info("confirmation of %s voided by a change to %s", participant, record._meta.verbose_name)
+    return record
+
+
+@transaction.atomic
+def eligibility_confirm(*, participant: Participant, by: Any) -> EligibilityConfirmation:
+    """The investigator confirms eligibility: only when the computed decision is "eligible"."""
+    participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    _require(by, "screening.confirm_eligibility", participant.site)
+    if hasattr(participant, "withdrawal"):
+        raise ValidationError(_("This participant has withdrawn consent."))
+    if hasattr(participant, "screen_failure"):
+        raise ValidationError(_("This participant is recorded as a screen failure."))
+    if confirmation_in_force(participant) is not None:
+        raise ValidationError(_("Eligibility is already confirmed."))
+    decision = screening_decision(participant)
+    if decision.decision != Decision.ELIGIBLE:
+        raise ValidationError(
+            _(
+                "Eligibility can be confirmed only when every criterion is met. "
+                "Failed: %(failed)s. Unknown: %(unknown)s."
+            )
+            % {
+                "failed": ", ".join(decision.failed_codes) or "—",
+                "unknown": ", ".join(decision.unknown_codes) or "—",
+            }
+        )
+    confirmation = EligibilityConfirmation(
+        site=participant.site,
+        participant=participant,
+        confirmed_by=by,
+        confirmed_at=timezone.now(),
+        criteria=[{**asdict(criterion), "status": str(criterion.status)} for criterion in decision.criteria],
+    )
+    confirmation.save(by=by)
+    logger.info("eligibility of %s confirmed by %s", participant, by)
+    return confirmation
+
+
+@transaction.atomic
+def screen_failure_record(*, participant: Participant, by: Any, note: str = "") -> ScreenFailure:
+    """Record that the participant failed screening, keeping the failing criteria."""
+    _require(by, "screening.add_screenfailure", participant.site)
+    if hasattr(participant, "screen_failure"):
+        raise ValidationError(_("The screen failure is recorded already."))
+    decision = screening_decision(participant)
+    if decision.decision != Decision.NOT_ELIGIBLE:
+        raise ValidationError(_("A screen failure needs at least one failed criterion."))
+    failure = ScreenFailure(
+        site=participant.site,
+        participant=participant,
+        failed_codes=list(decision.failed_codes),
+        recorded_at=timezone.now(),
+        note=note,
+    )
+    failure.save(by=by)
+    return failure
+
+
+@transaction.atomic
+def consent_withdraw(*, withdrawal: ConsentWithdrawal, by: Any) -> ConsentWithdrawal:
+    participant = withdrawal.participant
+    _require(by, "screening.add_consentwithdrawal", participant.site)
+    withdrawal.site = participant.site
+    withdrawal.save(by=by)
+    logger.info("%s withdrew consent (%s)", participant, withdrawal.scope)
+    return withdrawal

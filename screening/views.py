@@ -1,0 +1,230 @@
+"""Screening pages: the log, registration with consent, the summary with the decision, the CRFs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from screening import selectors, services
+from screening.forms import (
+    ConsentForm,
+    ParticipantForm,
+    RescreenForm,
+    ScreenFailureForm,
+    WithdrawalForm,
+    build_screening_form,
+)
+from screening.models import SCREENING_FORMS, ConsentWithdrawal, Participant
+from screening.status import ScreeningStatus
+from trial_site.models import Site
+from trial_site.permissions import permission_required, user_can
+from trial_site.scoping import get_scoped_object_or_404, scope_to_user_sites
+
+FORMS_BY_SLUG = {form.slug: form for form in SCREENING_FORMS}
+
+
+def _participant(request: HttpRequest, number: str) -> Participant:
+    queryset = selectors.participants_with_screening(Participant.objects.all())
+    return get_scoped_object_or_404(queryset, request, screening_number=number)
+
+
+def _add_errors(form: Any, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, problems in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, problems)
+    else:
+        form.add_error(None, error)
+
+
+@permission_required("screening.view_participant")
+def screening_log(request: HttpRequest) -> HttpResponse:
+    sites = scope_to_user_sites(Site.objects.all(), request.user)
+    site_code = request.GET.get("site", "")
+    status = request.GET.get("status", "")
+    if status and status not in ScreeningStatus.__members__.values():
+        status = ""
+    log = selectors.screening_log(request.user, site_code=site_code, status=status)
+    can_register = [site for site in sites if user_can(request.user, "screening.add_participant", site)]
+    return render(
+        request,
+        "screening/log.html",
+        {
+            "log": log,
+            "sites": sites,
+            "statuses": list(ScreeningStatus),
+            "site_code": site_code,
+            "status": status,
+            "register_sites": can_register,
+        },
+    )
+
+
+@permission_required("screening.add_participant")
+@require_http_methods(["GET", "POST"])
+def participant_register(request: HttpRequest, site_code: str) -> HttpResponse:
+    site = get_scoped_object_or_404(Site.objects.all(), request, site_field="site", code=site_code)
+    if not user_can(request.user, "screening.add_participant", site):
+        raise PermissionDenied(f"cannot register at {site.code}")
+    data = request.POST if request.method == "POST" else None
+    participant_form = ParticipantForm(data, site=site)
+    consent_form = ConsentForm(data, site=site, user=request.user)
+    if request.method == "POST" and participant_form.is_valid() and consent_form.is_valid():
+        try:
+            participant = services.participant_register(
+                participant=participant_form.instance, consent=consent_form.instance, by=request.user
+            )
+        except ValidationError as error:
+            _add_errors(participant_form, error)
+        else:
+            messages.success(request, _("%(number)s registered with consent.") % {"number": participant})
+            return redirect("screening:participant", number=participant.screening_number)
+    return render(
+        request,
+        "screening/register.html",
+        {"site": site, "participant_form": participant_form, "consent_form": consent_form},
+    )
+
+
+@permission_required("screening.view_participant")
+def participant_summary(request: HttpRequest, number: str) -> HttpResponse:
+    participant = _participant(request, number)
+    row = selectors.screening_row(participant)
+    site = participant.site
+    forms = [
+        {
+            "slug": form.slug,
+            "title": form._meta.verbose_name,
+            "entered": selectors.form_of(participant, form) is not None,
+            "can_edit": user_can(request.user, f"screening.change_{form._meta.model_name}", site),
+        }
+        for form in SCREENING_FORMS
+    ]
+    context = {
+        "participant": participant,
+        "row": row,
+        "decision": row.decision,
+        "forms": forms,
+        "confirmation": selectors.confirmation_in_force(participant),
+        "voided": participant.confirmations.exclude(voided_at=None).select_related("confirmed_by"),
+        "computed": selectors.computed_values(participant),
+        "can_confirm": user_can(request.user, "screening.confirm_eligibility", site)
+        and row.status == ScreeningStatus.ELIGIBLE,
+        "can_fail": user_can(request.user, "screening.add_screenfailure", site)
+        and row.decision.decision == "not_eligible"
+        and not hasattr(participant, "screen_failure"),
+        "can_withdraw": user_can(request.user, "screening.add_consentwithdrawal", site)
+        and not hasattr(participant, "withdrawal"),
+        "can_rescreen": user_can(request.user, "screening.add_participant", site)
+        and row.status == ScreeningStatus.SCREEN_FAILED,
+        "screen_failure_form": ScreenFailureForm(),
+    }
+    return render(request, "screening/summary.html", context)
+
+
+@permission_required("screening.view_participant")
+@require_http_methods(["GET", "POST"])
+def screening_form_edit(request: HttpRequest, number: str, slug: str) -> HttpResponse:
+    participant = _participant(request, number)
+    model = FORMS_BY_SLUG.get(slug)
+    if model is None:
+        raise Http404("no such screening form")
+    if not user_can(request.user, f"screening.change_{model._meta.model_name}", participant.site):
+        raise PermissionDenied(f"cannot edit {slug}")
+    form = build_screening_form(
+        model, participant=participant, user=request.user, data=request.POST if request.method == "POST" else None
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.screening_form_save(
+                record=form.instance, by=request.user, reason=form.cleaned_data.get("reason_for_change")
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("%(form)s saved.") % {"form": model._meta.verbose_name})
+            return redirect("screening:participant", number=participant.screening_number)
+    return render(
+        request, "screening/crf.html", {"participant": participant, "form": form, "title": model._meta.verbose_name}
+    )
+
+
+def _act(request: HttpRequest, number: str, action: Any, success: str) -> HttpResponse:
+    participant = _participant(request, number)
+    try:
+        action(participant)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, success)
+    return redirect("screening:participant", number=participant.screening_number)
+
+
+@permission_required("screening.confirm_eligibility")
+@require_POST
+def eligibility_confirm(request: HttpRequest, number: str) -> HttpResponse:
+    return _act(
+        request,
+        number,
+        lambda participant: services.eligibility_confirm(participant=participant, by=request.user),
+        _("Eligibility confirmed."),
+    )
+
+
+@permission_required("screening.add_screenfailure")
+@require_POST
+def screen_failure_record(request: HttpRequest, number: str) -> HttpResponse:
+    form = ScreenFailureForm(request.POST)
+    note = form.cleaned_data["note"] if form.is_valid() else ""
+    return _act(
+        request,
+        number,
+        lambda participant: services.screen_failure_record(participant=participant, by=request.user, note=note),
+        _("Screen failure recorded."),
+    )
+
+
+@permission_required("screening.add_consentwithdrawal")
+@require_http_methods(["GET", "POST"])
+def consent_withdraw(request: HttpRequest, number: str) -> HttpResponse:
+    participant = _participant(request, number)
+    form = WithdrawalForm(
+        request.POST if request.method == "POST" else None,
+        instance=ConsentWithdrawal(participant=participant, site=participant.site),
+    )
+    if request.method == "POST" and form.is_valid():
+        services.consent_withdraw(withdrawal=form.instance, by=request.user)
+        messages.success(request, _("Withdrawal of consent recorded."))
+        return redirect("screening:participant", number=participant.screening_number)
+    return render(request, "screening/withdraw.html", {"participant": participant, "form": form})
+
+
+@permission_required("screening.add_participant")
+@require_http_methods(["GET", "POST"])
+def participant_rescreen(request: HttpRequest, number: str) -> HttpResponse:
+    previous = _participant(request, number)
+    data = request.POST if request.method == "POST" else None
+    form = RescreenForm(data)
+    consent_form = ConsentForm(data, site=previous.site, user=request.user)
+    if request.method == "POST" and form.is_valid() and consent_form.is_valid():
+        try:
+            episode = services.participant_rescreen(
+                previous=previous,
+                screening_date=form.cleaned_data["screening_date"],
+                consent=consent_form.instance,
+                by=request.user,
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("%(number)s: new screening of the same person.") % {"number": episode})
+            return redirect("screening:participant", number=episode.screening_number)
+    return render(
+        request, "screening/rescreen.html", {"participant": previous, "form": form, "consent_form": consent_form}
+    )
