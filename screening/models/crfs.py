@@ -260,6 +260,13 @@ class ScreeningLabs(ScreeningForm):
     )
     fvc_percent = measured(_("FVC"), 5, 200, "% predicted")
     dlco_percent = measured(_("DLCO, uncorrected for Hb"), 5, 200, "% predicted")
+    tb_test = models.CharField(
+        _("TB test (IGRA or tuberculin skin test)"),
+        max_length=8,
+        choices=TestResult.choices,
+        blank=True,
+        help_text=_("Recorded for the investigator; active tuberculosis itself is answered in the exclusion history."),
+    )
     hbsag = models.CharField(_("HBsAg"), max_length=8, choices=TestResult.choices, blank=True)
     hbsag_date = models.DateField(_("date of the HBsAg test"), null=True, blank=True)
     hcv_antigen = models.CharField(_("HCV antigen"), max_length=8, choices=TestResult.choices, blank=True)

@@ -221,3 +221,11 @@ def test_rescreening_needs_the_site_role(site: Any, coordinator: Any) -> None:
             consent=consent_for(site, outsider),
             by=outsider,
         )  # fmt: skip
+
+
+def test_identifying_fields_are_named_in_one_place_and_exist() -> None:
+    from screening.models import IDENTIFYING_FIELDS
+
+    names = {field.name for field in Participant._meta.get_fields()}
+    assert set(IDENTIFYING_FIELDS) <= names
+    assert {"initials", "date_of_birth", "mobile_phone", "email"} == set(IDENTIFYING_FIELDS)
