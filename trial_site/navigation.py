@@ -29,7 +29,7 @@ SECTIONS: tuple[Section, ...] = (
         "screening",
         _("Screening"),
         "screening:index",
-        frozenset({Role.COORDINATOR, Role.INVESTIGATOR, Role.MONITOR, Role.DATA_MANAGER}),
+        frozenset({Role.COORDINATOR, Role.INVESTIGATOR, Role.BLINDED_ASSESSOR, Role.MONITOR, Role.DATA_MANAGER}),
         _("Register patients, record consent and screening forms, and see the eligibility decision."),
     ),
     Section(
