@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.screening_log, name="index"),
     path("register/<str:site_code>/", views.participant_register, name="register"),
     path("<str:number>/", views.participant_summary, name="participant"),
+    path("<str:number>/details/", views.participant_details_edit, name="details"),
     path("<str:number>/forms/<slug:slug>/", views.screening_form_edit, name="form"),
     path("<str:number>/confirm/", views.eligibility_confirm, name="confirm"),
     path("<str:number>/screen-failure/", views.screen_failure_record, name="screen_failure"),

@@ -122,7 +122,7 @@ def participant_summary(request: HttpRequest, number: str) -> HttpResponse:
         and not hasattr(participant, "withdrawal"),
         "can_rescreen": user_can(request.user, "screening.add_participant", site)
         and row.status == ScreeningStatus.SCREEN_FAILED,
-        "screen_failure_form": ScreenFailureForm(),
+        "can_edit_details": user_can(request.user, "screening.change_participant", site),
     }
     return render(request, "screening/summary.html", context)
 
@@ -227,4 +227,28 @@ def participant_rescreen(request: HttpRequest, number: str) -> HttpResponse:
             return redirect("screening:participant", number=episode.screening_number)
     return render(
         request, "screening/rescreen.html", {"participant": previous, "form": form, "consent_form": consent_form}
+    )
+
+
+@permission_required("screening.change_participant")
+@require_http_methods(["GET", "POST"])
+def participant_details_edit(request: HttpRequest, number: str) -> HttpResponse:
+    """Correct the participant's details or contact choices (a reason is asked: the data are saved already)."""
+    participant = _participant(request, number)
+    if not user_can(request.user, "screening.change_participant", participant.site):
+        raise PermissionDenied(f"cannot change participants at {participant.site.code}")
+    form = ParticipantForm(
+        request.POST if request.method == "POST" else None, instance=participant, site=participant.site
+    )
+    if request.method == "POST" and form.is_valid():
+        if form.has_changed():
+            services.participant_details_change(
+                participant=form.instance, by=request.user, reason=form.cleaned_data["reason_for_change"]
+            )
+            messages.success(request, _("Details of %(number)s saved.") % {"number": participant})
+        return redirect("screening:participant", number=participant.screening_number)
+    return render(
+        request,
+        "screening/crf.html",
+        {"participant": participant, "form": form, "title": _("Participant details and reminders")},
     )

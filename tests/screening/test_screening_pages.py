@@ -173,3 +173,27 @@ def test_other_sites_are_not_in_the_log(site: Any, coordinator: Any) -> None:
     register(site, coordinator)
     page = logged_in(coordinator).get("/screening/").content.decode()
     assert "DHK-S-0001" in page and "RAJ-S-0001" not in page
+
+
+def test_correcting_a_phone_number_needs_a_reason_and_is_audited(site: Any, coordinator: Any) -> None:
+    participant = register(site, coordinator)
+    client = logged_in(coordinator)
+    url = f"/screening/{participant.screening_number}/details/"
+    data = {
+        "screening_date": participant.screening_date.isoformat(),
+        "initials": participant.initials,
+        "date_of_birth": participant.date_of_birth.isoformat(),
+        "sex": participant.sex,
+        "mobile_phone": "01912 000111",
+        "email": "",
+        "preferred_language": "bn",
+        "reminder_channel": "sms",
+        "reminder_consent": "on",
+    }
+    refused = client.post(url, data)
+    assert refused.status_code == 200 and "Give the reason for changing saved data" in refused.content.decode()
+    assert Participant.objects.get().mobile_phone == "+8801712345678"
+    assert client.post(url, {**data, "reason_for_change": "new number"}).status_code == 302
+    latest, previous = Participant.objects.get().history.all()[:2]
+    assert (previous.mobile_phone, latest.mobile_phone) == ("+8801712345678", "+8801912000111")
+    assert latest.history_change_reason == "new number" and latest.history_user == coordinator
