@@ -6,6 +6,7 @@ from typing import Any
 
 from django import template
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 register = template.Library()
@@ -55,3 +56,59 @@ def status_badge(status: Any) -> str:
 @register.filter
 def get_item(mapping: dict[Any, Any], key: Any) -> Any:
     return mapping.get(key)
+
+
+STATUS_FILL = {
+    "consented": "#6c757d", "screening": "#0dcaf0", "eligible": "#75b798", "confirmed": "#198754",
+    "screen_failed": "#dc3545", "randomised": "#0d6efd", "withdrawn": "#212529",
+}  # fmt: skip
+
+
+@register.simple_tag
+def status_bar(status_counts: dict[Any, int], planned: int = 0) -> str:
+    """A stacked SVG bar of participants by status (SVG attributes, not inline styles: the CSP allows it)."""
+    from screening.status import ScreeningStatus
+
+    total = sum(status_counts.values())
+    if not total:
+        return ""
+    width, height, x = 1000, 28, 0.0
+    parts = []
+    for status in ScreeningStatus:
+        count = status_counts.get(status, 0)
+        if not count:
+            continue
+        span = width * count / total
+        parts.append(
+            format_html(
+                '<rect x="{}" y="0" width="{}" height="{}" fill="{}"><title>{}: {}</title></rect>',
+                f"{x:.1f}",
+                f"{span:.1f}",
+                height,
+                STATUS_FILL[status],
+                status.label,
+                count,
+            )
+        )
+        if span > 40:
+            parts.append(
+                format_html(
+                    '<text x="{}" y="19" fill="#fff" font-size="14" text-anchor="middle">{}</text>',
+                    f"{x + span / 2:.1f}",
+                    count,
+                )
+            )
+        x += span
+    title = _("Participants by screening status")
+    return format_html(
+        '<svg class="status-bar" viewBox="0 0 {} {}" role="img" aria-label="{}" preserveAspectRatio="none">{}</svg>',
+        width,
+        height,
+        title,
+        mark_safe("".join(parts)),  # noqa: S308 (every part is built by format_html)
+    )
+
+
+@register.simple_tag
+def status_fill(status: Any) -> str:
+    return STATUS_FILL[str(status)]

@@ -140,6 +140,7 @@ def test_the_log_filters_by_status_and_counts_failures(site: Any, coordinator: A
     page = client.get("/screening/").content.decode()
     assert page.count("/screening/DHK-S-") >= 3
     assert 'data-testid="failures-by-code"' in page and "I4" in page
+    assert 'data-testid="status-bar"' in page and "<title>Screen failed: 1</title>" in page
     only_failed = client.get("/screening/?status=screen_failed").content.decode()
     assert failed.screening_number in only_failed and eligible.screening_number not in only_failed
 
