@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -147,7 +148,7 @@ def screening_form_edit(request: HttpRequest, number: str, slug: str) -> HttpRes
         except ValidationError as error:
             _add_errors(form, error)
         else:
-            messages.success(request, _("%(form)s saved.") % {"form": model._meta.verbose_name})
+            messages.success(request, _("%(form)s saved.") % {"form": capfirst(model._meta.verbose_name)})
             return redirect("screening:participant", number=participant.screening_number)
     return render(
         request, "screening/crf.html", {"participant": participant, "form": form, "title": model._meta.verbose_name}
