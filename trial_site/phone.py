@@ -8,18 +8,18 @@ from django.utils.translation import gettext_lazy as _
 
 DEFAULT_REGION = "BD"
 MOBILE_TYPES = frozenset({phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE})
-EXAMPLE = "01712 345678 or +8801712345678"
+EXAMPLES = {"local": "01712 345678", "international": "+8801712345678"}
 
 
 def mobile_e164(raw: str, *, region: str = DEFAULT_REGION) -> str:
     """``raw`` as an E.164 mobile number (``+8801712345678``); ValidationError if it cannot be a mobile number."""
-    message = _("Enter a mobile phone number, for example %(example)s.")
+    message = _("Enter a mobile phone number, for example %(local)s or %(international)s.")
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException as error:
-        raise ValidationError(message, code="invalid_phone", params={"example": EXAMPLE}) from error
+        raise ValidationError(message, code="invalid_phone", params=EXAMPLES) from error
     if not phonenumbers.is_valid_number(number) or phonenumbers.number_type(number) not in MOBILE_TYPES:
-        raise ValidationError(message, code="invalid_phone", params={"example": EXAMPLE})
+        raise ValidationError(message, code="invalid_phone", params=EXAMPLES)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

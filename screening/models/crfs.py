@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from clinical.egfr import creatinine_mg_dl, egfr_ckd_epi_2021
@@ -30,7 +31,7 @@ def yes_no(label: Any, help_text: Any = "") -> models.BooleanField:
 def measured(label: Any, low: float, high: float, unit: str, help_text: Any = "") -> models.FloatField:
     """A measured value with its unit and a plausible range (values outside it are refused as typing errors)."""
     return models.FloatField(
-        f"{label} ({unit})" if unit else label,
+        format_lazy("{} ({})", label, unit) if unit else label,
         null=True,
         blank=True,
         validators=[MinValueValidator(low), MaxValueValidator(high)],

@@ -198,3 +198,13 @@ def test_correcting_a_phone_number_needs_a_reason_and_is_audited(site: Any, coor
     latest, previous = Participant.objects.get().history.all()[:2]
     assert (previous.mobile_phone, latest.mobile_phone) == ("+8801712345678", "+8801912000111")
     assert latest.history_change_reason == "new number" and latest.history_user == coordinator
+
+
+def test_the_screening_forms_speak_bangla(site: Any, coordinator: Any) -> None:
+    participant = register(site, coordinator)
+    client = logged_in(coordinator)
+    client.post("/i18n/setlang/", {"language": "bn", "next": "/"})
+    labs = client.get(f"/screening/{participant.screening_number}/forms/labs/").content.decode()
+    assert "হিমোগ্লোবিন" in labs and "(g/dL)" in labs  # "Haemoglobin (g/dL)", the unit kept as it is
+    log = client.get("/screening/").content.decode()
+    assert "সম্মতি দিয়েছেন" in log  # status "Consented"
