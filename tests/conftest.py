@@ -70,3 +70,13 @@ def user_with_role(site: Any) -> Callable[..., Any]:
 @pytest.fixture
 def password() -> str:
     return DEFAULT_PASSWORD
+
+
+@pytest.fixture(autouse=True)
+def _fresh_language_and_time_zone() -> Any:
+    """A request activates the user's language and site time zone in the thread; do not carry them over."""
+    yield
+    from django.utils import timezone, translation
+
+    translation.activate("en")
+    timezone.deactivate()
