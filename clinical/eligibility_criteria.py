@@ -323,7 +323,7 @@ def _alt_excludes(alt: float, uln: float, multiple: float) -> bool:
 
 
 def _e16(facts: ScreeningFacts, rules: EligibilityRules) -> Outcome:
-    return _yes_no(facts.anaphylaxis_to_study_drugs, "anaphylaxis to baricitinib or methotrexate")
+    return _yes_no(facts.anaphylaxis_to_study_drugs, "anaphylaxis to a study drug")
 
 
 def _e17(facts: ScreeningFacts, rules: EligibilityRules) -> Outcome:
@@ -417,7 +417,7 @@ def rule_text(code: str, r: EligibilityRules) -> str:
         f"{r.malignancy_window_years} years before screening is within)",
         "E15": f"excluded if SSc renal crisis within the last {r.renal_crisis_window_months} months (exactly "
         f"{r.renal_crisis_window_months} months before screening is within)",
-        "E16": "excluded if anaphylaxis to baricitinib or methotrexate",
+        "E16": "excluded if anaphylaxis to either study drug",
         "E17": f"excluded if Hb < {n(r.min_hb_g_dl)} g/dL, WBC < {n(r.min_wbc)}, ANC < {n(r.min_anc)}, "
         f"platelets < {n(r.min_platelets)} or ALC < {n(r.min_alc)} {PER_L}, ALT > "
         f"{n(r.max_alt_uln_multiple)} × ULN, or eGFR < {n(r.min_egfr)} {EGFR_UNIT}",

@@ -30,7 +30,10 @@ FORM_ACCESSORS = tuple(form.participant_accessor() for form in SCREENING_FORMS)
 
 def participants_with_screening(queryset: QuerySet[Participant]) -> QuerySet[Participant]:
     """Participants with everything screening shows, in a fixed number of queries."""
-    return queryset.select_related("site", "consent", "withdrawal", "screen_failure", *FORM_ACCESSORS).prefetch_related(
+    # "allocation" is the reverse relation the randomisation app adds: read here, never imported.
+    return queryset.select_related(
+        "site", "consent", "withdrawal", "screen_failure", "allocation", *FORM_ACCESSORS
+    ).prefetch_related(
         Prefetch(
             "confirmations",
             queryset=EligibilityConfirmation.objects.filter(voided_at__isnull=True).select_related("confirmed_by"),
@@ -145,6 +148,7 @@ def screening_row(participant: Participant) -> ScreeningRow:
         confirmed=confirmation_in_force(participant) is not None,
         screen_failed=hasattr(participant, "screen_failure"),
         withdrawn=hasattr(participant, "withdrawal"),
+        randomised=hasattr(participant, "allocation"),
     )
     return ScreeningRow(participant=participant, decision=decision, status=status, forms_entered=entered)
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from trial_site.navigation import sections_for
-from trial_site.permissions import user_roles
+from trial_site.permissions import user_can, user_roles
 from trial_site.protocol import PROTOCOL
 from trial_site.roles import Role
 
@@ -15,9 +15,18 @@ from trial_site.roles import Role
 def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"nav_sections": [], "protocol": PROTOCOL}
+        return {
+            "nav_sections": [],
+            "protocol": PROTOCOL,
+            "trial_title": PROTOCOL.blinded_title,
+            "trial_short_title": PROTOCOL.blinded_title,
+        }
     roles = user_roles(user)
+    unblinded = user_can(user, "randomization.view_arm")
     return {
+        # Blinded staff never read a drug name, not even in the trial's title.
+        "trial_title": PROTOCOL.title if unblinded else PROTOCOL.blinded_title,
+        "trial_short_title": PROTOCOL.short_title if unblinded else PROTOCOL.blinded_title,
         "nav_sections": sections_for(roles, superuser=user.is_superuser),
         "nav_roles": [role for role in Role if role in roles],
         "protocol": PROTOCOL,

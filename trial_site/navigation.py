@@ -36,8 +36,8 @@ SECTIONS: tuple[Section, ...] = (
         "randomization",
         _("Randomisation"),
         "randomization:index",
-        frozenset({Role.INVESTIGATOR, Role.COORDINATOR, Role.STATISTICIAN}),
-        _("Randomise eligible participants; allocation lists for the statistician."),
+        ALL_ROLES,
+        _("Randomise eligible participants and see allocations; allocation lists for the statistician."),
     ),
     Section(
         "visits",

@@ -29,10 +29,17 @@ def user_roles(user: Any, site: Site | None = None) -> frozenset[Role]:
 
 
 def user_can(user: Any, permission: str, site: Site | None = None) -> bool:
-    """True when a role the user holds (at ``site``, or anywhere if ``site`` is None) grants ``permission``."""
+    """True when a role the user holds (at ``site``, or anywhere if ``site`` is None) grants ``permission``.
+
+    A permission may also be delegated to one person (an administrator gives it to the user directly, e.g. a
+    coordinator allowed to randomise); it then holds at every site where the user holds a role.
+    """
     if getattr(user, "is_superuser", False) and user.is_active:
         return True
-    return any(permission in ROLE_PERMISSIONS[role] for role in user_roles(user, site))
+    roles = user_roles(user, site)
+    if any(permission in ROLE_PERMISSIONS[role] for role in roles):
+        return True
+    return bool(roles) and permission in user.get_user_permissions()
 
 
 def permission_required(

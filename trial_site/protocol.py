@@ -37,10 +37,31 @@ class ConsentFormVersion:
 
 
 @dataclass(frozen=True)
+class DurationStratification:
+    """Randomisation is stratified by site and by disease duration: early (≤ threshold months) or late.
+
+    Why: the skin score of early diffuse disease tends to worsen and then improve on its own, while late disease
+    changes little, so disease duration predicts the primary outcome (change in mRSS); balancing it between the
+    arms protects the comparison in a trial of 24 participants.
+    """
+
+    threshold_months: int
+
+    def level(self, duration_months: int) -> str:
+        return "early" if duration_months <= self.threshold_months else "late"
+
+    @property
+    def levels(self) -> tuple[str, ...]:
+        return ("early", "late")
+
+
+@dataclass(frozen=True)
 class Protocol:
     version: str
     short_title: str
     title: str
+    # Shown instead of the titles to staff who are blinded to the allocation: no drug names.
+    blinded_title: str
     registration: str
     sponsor: str
     arms: tuple[Arm, ...]
@@ -50,6 +71,11 @@ class Protocol:
     max_screening_episodes: int
     # The thresholds of the eligibility criteria (TRIAL.md); clinical.eligibility applies them.
     eligibility: EligibilityRules
+    stratification: DurationStratification
+    block_sizes: tuple[int, ...]
+
+    def arm(self, code: str) -> Arm:
+        return next(arm for arm in self.arms if arm.code == code)
 
     def consent_form(self, version: str) -> ConsentFormVersion | None:
         return next((form for form in self.consent_forms if form.version == version), None)
@@ -61,6 +87,9 @@ PROTOCOL = Protocol(
     title=(
         "Safety and Efficacy of Baricitinib on Skin Tightening in Diffuse Cutaneous Systemic Sclerosis: "
         "A Comparative Study With Methotrexate"
+    ),
+    blinded_title=(
+        "A randomised comparison of two treatments for skin tightening in diffuse cutaneous systemic sclerosis"
     ),
     registration="NCT06936215",
     sponsor="Bangabandhu Sheikh Mujib Medical University, Department of Rheumatology",
@@ -96,4 +125,6 @@ PROTOCOL = Protocol(
         max_alt_uln_multiple=3.0,
         min_egfr=60.0,
     ),
+    stratification=DurationStratification(threshold_months=18),
+    block_sizes=(2, 4),
 )

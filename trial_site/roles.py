@@ -60,15 +60,29 @@ _SCREEN = _SEE_SCREENING | frozenset(
 )
 _SCORE_SKIN = _SEE_SCREENING | frozenset({"screening.add_screeningmrss", "screening.change_screeningmrss"})
 
+_SEE_ALLOCATION = frozenset({"randomization.view_allocation"})
+_UNBLINDED = _SEE_ALLOCATION | {"randomization.view_arm"}
+_RANDOMISE = _UNBLINDED | {"randomization.randomise", "randomization.flag_error"}
+_KEEP_LISTS = _UNBLINDED | frozenset(
+    {
+        "randomization.view_allocationlist",
+        "randomization.add_allocationlist",
+        "randomization.change_allocationlist",
+        "randomization.view_allocationslot",
+    }
+)
+_UNBLIND = _SEE_ALLOCATION | {"randomization.unblind"}
+
 # Each later feature adds its permissions (``<app>.<codename>``) to the roles that need them.
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
-    Role.COORDINATOR: _SEE_SITE | _SCREEN,
-    Role.INVESTIGATOR: _SEE_SITE | _SCREEN | {"screening.confirm_eligibility"},
-    Role.BLINDED_ASSESSOR: _SEE_SITE | _SCORE_SKIN,
-    Role.MONITOR: _SEE_SITE | _READ_ACCESS_LOG | _SEE_SCREENING,
-    Role.DATA_MANAGER: _SEE_SITE | _SEE_SCREENING,
-    Role.STATISTICIAN: _SEE_SITE,
-    Role.ADMINISTRATOR: _SEE_SITE | _READ_ACCESS_LOG | _MANAGE_STAFF,
+    Role.COORDINATOR: _SEE_SITE | _SCREEN | _UNBLINDED,
+    Role.INVESTIGATOR: _SEE_SITE | _SCREEN | {"screening.confirm_eligibility"} | _RANDOMISE,
+    # Blinded: sees that a participant is randomised, never the arm, unless unblinded in an emergency.
+    Role.BLINDED_ASSESSOR: _SEE_SITE | _SCORE_SKIN | _UNBLIND,
+    Role.MONITOR: _SEE_SITE | _READ_ACCESS_LOG | _SEE_SCREENING | _UNBLINDED,
+    Role.DATA_MANAGER: _SEE_SITE | _SEE_SCREENING | _UNBLINDED,
+    Role.STATISTICIAN: _SEE_SITE | _KEEP_LISTS,
+    Role.ADMINISTRATOR: _SEE_SITE | _READ_ACCESS_LOG | _MANAGE_STAFF | _UNBLINDED | {"auth.change_user"},
 }
 
 # Roles whose holders may use the Django admin site (it shows only what their permissions allow).

@@ -199,7 +199,7 @@ class ExclusionHistory(ScreeningForm):
     malignancy_date = models.DateField(_("date of the malignancy diagnosis"), null=True, blank=True)
     renal_crisis = yes_no(_("E15 Scleroderma renal crisis"))
     renal_crisis_date = models.DateField(_("date of the renal crisis"), null=True, blank=True)
-    anaphylaxis_to_study_drugs = yes_no(_("E16 Anaphylaxis to baricitinib or methotrexate"))
+    anaphylaxis_to_study_drugs = yes_no(_("E16 Anaphylaxis to either study drug"))
 
     class Meta:
         verbose_name = _("exclusion history")

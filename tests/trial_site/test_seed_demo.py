@@ -61,7 +61,8 @@ def test_seed_demo_screens_about_forty_participants_with_varied_outcomes(db: Any
     rows = [screening_row(p) for p in participants_with_screening(Participant.objects.all())]
     statuses = Counter(row.status for row in rows)
     assert 36 <= len(rows) <= 44
-    assert statuses[ScreeningStatus.CONFIRMED] == 24
+    assert statuses[ScreeningStatus.RANDOMISED] == 20
+    assert statuses[ScreeningStatus.CONFIRMED] == 4
     assert statuses[ScreeningStatus.SCREEN_FAILED] >= 8
     assert statuses[ScreeningStatus.SCREENING] >= 2  # incomplete: labs not back yet
     failed_codes = {code for row in rows for code in row.decision.failed_codes}

@@ -135,6 +135,10 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# What happens after a randomisation is committed, in order (each gets the allocation's id). The visits
+# feature adds the creation of the visit schedule here.
+AFTER_RANDOMISATION: tuple[str, ...] = ("randomization.tasks.queue_randomisation_email",)
+
 # --- Authentication -------------------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",

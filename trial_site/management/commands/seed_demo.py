@@ -1,5 +1,6 @@
 """Create the demo: the site "BSMMU Dhaka", one user per role (printing each new password once), and about
-40 screened participants (24 eligible and confirmed, the others failing on different criteria or incomplete).
+40 screened participants (24 eligible and confirmed, the others failing on different criteria or incomplete), an
+allocation list in use and 20 of the confirmed participants randomised.
 
 Safe to run again: existing users keep their passwords unless ``--reset-passwords`` is given, and participants
 are added only to a site that has none.
@@ -14,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from randomization.demo import seed_randomisation_demo
 from screening.demo import seed_screening_demo
 from trial_site.audit.actor import acting_as
 from trial_site.models import Site
@@ -85,6 +87,11 @@ class Command(BaseCommand):
             assessor=users[Role.BLINDED_ASSESSOR],
         )
         self.stdout.write(f"{screened} screened participants added." if screened else "Participants already there.")
+        randomised = seed_randomisation_demo(
+            site=site, statistician=users[Role.STATISTICIAN], investigator=users[Role.INVESTIGATOR]
+        )
+        if randomised:
+            self.stdout.write(f"{randomised} participants randomised.")
         width = max(len(name) for name, _, _ in rows)
         self.stdout.write("Demo logins (passwords are shown only when set; keep them):")
         for username, role_label, password in rows:

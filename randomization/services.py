@@ -1,0 +1,275 @@
+"""Writes of randomisation: allocation lists, the randomise service, error flags, emergency unblinding."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+
+from clinical.allocation import (
+    AllocationError,
+    PlannedSlot,
+    allocation_checksum,
+    generate_allocation,
+    parse_allocation_csv,
+)
+from randomization import tasks
+from randomization.models import Allocation, AllocationList, AllocationSlot, Unblinding
+from randomization.strata import strata_for_sites, stratum_for
+from screening.models import Participant
+from screening.selectors import confirmation_in_force
+from trial_site.audit.actor import acting_as
+from trial_site.models import AccessEvent, Site
+from trial_site.permissions import user_can
+from trial_site.protocol import PROTOCOL
+from trial_site.services import access_event_record
+
+logger = logging.getLogger(__name__)
+
+
+class AllocationExhausted(ValidationError):
+    def __init__(self, stratum: str) -> None:
+        super().__init__(
+            _("The allocation list has no free slot left for stratum %(stratum)s. The statistician and the "
+              "administrator have been alerted; no one was randomised.") % {"stratum": stratum},
+            code="exhausted",
+        )  # fmt: skip
+        self.stratum = stratum
+
+
+def _require(user: Any, permission: str, site: Site | None = None) -> None:
+    if not user_can(user, permission, site):
+        raise PermissionDenied(f"{user} lacks {permission}")
+
+
+# --- Allocation lists --------------------------------------------------------------------------------------
+
+
+def _store_list(
+    *,
+    name: str,
+    method: str,
+    slots: Sequence[PlannedSlot],
+    by: Any,
+    block_sizes: Sequence[int],
+    per_stratum: int | None,
+) -> AllocationList:
+    if AllocationList.objects.filter(name=name).exists():
+        raise ValidationError({"name": _("A list with this name exists already.")})
+    with acting_as(by):
+        allocation_list = AllocationList.objects.create(
+            name=name,
+            method=method,
+            block_sizes=sorted(set(block_sizes)),
+            slots_per_stratum=per_stratum,
+            checksum=allocation_checksum(slots),
+            created_by=by,
+        )
+    AllocationSlot.objects.bulk_create(
+        AllocationSlot(
+            allocation_list=allocation_list,
+            stratum=slot.stratum,
+            sequence=slot.sequence,
+            block=slot.block,
+            block_size=slot.block_size,
+            arm=slot.arm,
+        )
+        for slot in slots
+    )
+    logger.info("allocation list %s (%s, %s slots) stored by %s", name, method, len(slots), by)
+    return allocation_list
+
+
+@transaction.atomic
+def allocation_list_generate(
+    *,
+    name: str,
+    slots_per_stratum: int,
+    by: Any,
+    block_sizes: Sequence[int] = PROTOCOL.block_sizes,
+    seed: int | None = None,
+) -> AllocationList:
+    """Generate a permuted-block list for every stratum of every site. The seed is secret and never stored:
+    a fresh random one unless the statistician supplies their own (to reproduce a list)."""
+    _require(by, "randomization.add_allocationlist")
+    strata = strata_for_sites(list(Site.objects.order_by("code").values_list("code", flat=True)))
+    try:
+        slots = generate_allocation(
+            seed=seed if seed is not None else secrets.randbits(128),
+            strata=strata,
+            slots_per_stratum=slots_per_stratum,
+            block_sizes=block_sizes,
+            arms=tuple(arm.code for arm in PROTOCOL.arms),
+        )
+    except AllocationError as error:
+        raise ValidationError(str(error)) from error
+    return _store_list(
+        name=name, method=AllocationList.Method.GENERATED, slots=slots, by=by, block_sizes=block_sizes,
+        per_stratum=slots_per_stratum,
+    )  # fmt: skip
+
+
+@transaction.atomic
+def allocation_list_import(*, name: str, csv_text: str, by: Any) -> AllocationList:
+    """Import an externally generated list; any problem refuses the whole file, with every problem listed."""
+    _require(by, "randomization.add_allocationlist")
+    try:
+        slots = parse_allocation_csv(csv_text, arms=tuple(arm.code for arm in PROTOCOL.arms))
+    except AllocationError as error:
+        raise ValidationError(str(error).splitlines()) from error
+    known = set(strata_for_sites(list(Site.objects.values_list("code", flat=True))))
+    unknown = sorted({slot.stratum for slot in slots} - known)
+    if unknown:
+        raise ValidationError(
+            _("Unknown strata: %(strata)s (strata are site/early or site/late, e.g. DHK/early).")
+            % {"strata": ", ".join(unknown)}
+        )
+    return _store_list(
+        name=name, method=AllocationList.Method.IMPORTED, slots=slots, by=by,
+        block_sizes=sorted({slot.block_size for slot in slots}), per_stratum=None,
+    )  # fmt: skip
+
+
+@transaction.atomic
+def allocation_list_activate(*, allocation_list: AllocationList, by: Any) -> AllocationList:
+    """Put a list in use; the list in use before it stops taking randomisations (its used slots stay used)."""
+    _require(by, "randomization.change_allocationlist")
+    with acting_as(by):
+        for previous in (
+            AllocationList.objects.select_for_update().filter(is_active=True).exclude(pk=allocation_list.pk)
+        ):
+            previous.is_active = False
+            previous._change_reason = f"replaced by {allocation_list.name}"
+            previous.save()
+        allocation_list.is_active = True
+        allocation_list._change_reason = "put in use"
+        allocation_list.save()
+    return allocation_list
+
+
+# --- Randomise ---------------------------------------------------------------------------------------------
+
+
+def randomisation_refusal(participant: Participant) -> str | None:
+    """Why ``participant`` cannot be randomised now, or None."""
+    if hasattr(participant, "withdrawal"):
+        return _("The participant has withdrawn consent.")
+    if getattr(participant, "consent", None) is None:
+        return _("The participant has no recorded informed consent.")
+    if hasattr(participant, "screen_failure"):
+        return _("The participant failed screening.")
+    if confirmation_in_force(participant) is None:
+        return _("An investigator must confirm eligibility first.")
+    history = getattr(participant, "disease_history", None)
+    if history is None or history.first_non_raynaud_date is None:
+        return _("The disease duration (for the stratum) is not recorded.")
+    return None
+
+
+def participant_randomize(*, participant: Participant, by: Any) -> Allocation:
+    """Randomise: the next unused slot of the participant's stratum, under the site's row lock, in one
+    transaction. A second request returns the same allocation. The database refuses a second allocation for a
+    participant and a second participant for a slot."""
+    try:
+        return _randomize(participant_id=participant.pk, by=by)
+    except AllocationExhausted as error:
+        tasks.alert_exhausted_list.delay(participant.site_id, error.stratum)
+        raise
+
+
+@transaction.atomic
+def _randomize(*, participant_id: int, by: Any) -> Allocation:
+    participant = Participant.objects.select_related("site").get(pk=participant_id)
+    site = Site.objects.select_for_update().get(pk=participant.site_id)
+    _require(by, "randomization.randomise", site)
+    existing = Allocation.objects.filter(participant_id=participant_id).first()
+    if existing is not None:
+        return existing
+    participant = Participant.objects.select_related("consent", "withdrawal", "screen_failure", "disease_history").get(
+        pk=participant_id
+    )
+    refusal = randomisation_refusal(participant)
+    if refusal:
+        raise ValidationError(refusal, code="not_randomisable")
+    allocation_list = AllocationList.objects.filter(is_active=True).first()
+    if allocation_list is None:
+        raise ValidationError(_("No allocation list is in use. Ask the statistician to put one in use."))
+    stratum = stratum_for(
+        site_code=site.code,
+        first_non_raynaud_date=participant.disease_history.first_non_raynaud_date,
+        screening_date=participant.screening_date,
+    )
+    slot = (
+        AllocationSlot.objects.filter(allocation_list=allocation_list, stratum=stratum, allocation__isnull=True)
+        .order_by("sequence")
+        .first()
+    )
+    if slot is None:
+        raise AllocationExhausted(stratum)
+    allocation = Allocation(
+        site=site,
+        participant=participant,
+        slot=slot,
+        randomisation_number=f"{site.code}-R-{Allocation.objects.filter(site=site).count() + 1:03d}",
+        stratum=stratum,
+        arm=slot.arm,
+        randomised_at=timezone.now(),
+        randomised_by=by,
+    )
+    allocation.save(by=by)
+    transaction.on_commit(lambda: after_randomisation(allocation.pk))
+    logger.info("%s randomised as %s by %s", participant, allocation.randomisation_number, by)
+    return allocation
+
+
+def after_randomisation(allocation_id: int) -> None:
+    """The next steps, run after commit: each callable named in ``AFTER_RANDOMISATION`` (settings) in order.
+    The visit schedule hooks in here (``visits``), without randomisation importing the visits app."""
+    for path in settings.AFTER_RANDOMISATION:
+        import_string(path)(allocation_id)
+
+
+@transaction.atomic
+def allocation_flag_error(*, allocation: Allocation, by: Any, reason: str) -> Allocation:
+    """Mark an allocation as made in error. It is never deleted and its slot stays used."""
+    _require(by, "randomization.flag_error", allocation.site)
+    if not reason.strip():
+        raise ValidationError({"reason": _("Give the reason.")})
+    allocation.in_error = True
+    allocation.error_reason = reason
+    allocation.save(by=by, reason=f"randomised in error: {reason}")
+    return allocation
+
+
+@transaction.atomic
+def allocation_unblind(
+    *, allocation: Allocation, by: Any, reason: str, password: str, request: Any = None
+) -> Unblinding:
+    """Emergency unblinding for a blinded user: a reason, the user's password again; logged and notified."""
+    _require(by, "randomization.unblind", allocation.site)
+    errors = {}
+    if not reason.strip():
+        errors["reason"] = _("Give the reason for unblinding.")
+    if not by.check_password(password):
+        errors["password"] = _("The password is not right.")
+    if errors:
+        raise ValidationError(errors)
+    unblinding = Unblinding(
+        site=allocation.site, allocation=allocation, requested_by=by, reason=reason, unblinded_at=timezone.now()
+    )
+    unblinding.save(by=by)
+    access_event_record(
+        kind=AccessEvent.Kind.UNBLINDING, request=request, user=by,
+        detail=f"{allocation.randomisation_number}: {reason}"[:500],
+    )  # fmt: skip
+    transaction.on_commit(lambda: tasks.notify_unblinding.delay(unblinding.pk))
+    logger.warning("emergency unblinding of %s for %s: %s", allocation, by, reason)
+    return unblinding

@@ -1,0 +1,186 @@
+"""Randomisation pages: the overview, a participant's allocation and treatment, unblinding, the lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from randomization import selectors, services
+from randomization.forms import GenerateListForm, ImportListForm, ReasonForm, UnblindForm
+from randomization.models import AllocationList
+from screening.models import Participant
+from screening.selectors import participants_with_screening
+from trial_site.permissions import permission_required, user_can
+from trial_site.scoping import get_scoped_object_or_404
+
+
+def _participant(request: HttpRequest, number: str) -> Participant:
+    queryset = participants_with_screening(Participant.objects.select_related("allocation"))
+    return get_scoped_object_or_404(queryset, request, screening_number=number)
+
+
+def _errors_to_messages(request: HttpRequest, error: ValidationError) -> None:
+    for message in error.messages:
+        messages.error(request, message)
+
+
+@permission_required("randomization.view_allocation")
+def overview(request: HttpRequest) -> HttpResponse:
+    data = selectors.randomisation_overview(request.user)
+    rows = [
+        {
+            "allocation": allocation,
+            "arm": selectors.treatment_of(allocation) if selectors.arm_visible_to(request.user, allocation) else None,
+        }
+        for allocation in data.randomised
+    ]
+    return render(
+        request,
+        "randomization/overview.html",
+        {
+            "awaiting": data.awaiting,
+            "rows": rows,
+            "can_keep_lists": user_can(request.user, "randomization.view_allocationlist"),
+        },
+    )
+
+
+@permission_required("randomization.view_allocation")
+def participant_allocation(request: HttpRequest, number: str) -> HttpResponse:
+    participant = _participant(request, number)
+    allocation = getattr(participant, "allocation", None)
+    site = participant.site
+    visible = allocation is not None and selectors.arm_visible_to(request.user, allocation)
+    context = {
+        "participant": participant,
+        "allocation": allocation,
+        "treatment": selectors.treatment_of(allocation) if visible else None,
+        "refusal": services.randomisation_refusal(participant) if allocation is None else None,
+        "can_randomise": allocation is None and user_can(request.user, "randomization.randomise", site),
+        "can_flag_error": allocation is not None
+        and not allocation.in_error
+        and user_can(request.user, "randomization.flag_error", site),
+        "can_unblind": allocation is not None and not visible and user_can(request.user, "randomization.unblind", site),
+        "reason_form": ReasonForm(),
+    }
+    return render(request, "randomization/participant.html", context)
+
+
+@permission_required("randomization.randomise")
+@require_POST
+def randomise(request: HttpRequest, number: str) -> HttpResponse:
+    participant = _participant(request, number)
+    if not user_can(request.user, "randomization.randomise", participant.site):
+        raise PermissionDenied("cannot randomise at this site")
+    if (refusal := services.randomisation_refusal(participant)) and not hasattr(participant, "allocation"):
+        raise PermissionDenied(refusal)
+    try:
+        allocation = services.participant_randomize(participant=participant, by=request.user)
+    except ValidationError as error:
+        _errors_to_messages(request, error)
+    else:
+        messages.success(request, _("Randomised: %(number)s.") % {"number": allocation.randomisation_number})
+    return redirect("randomization:participant", number=number)
+
+
+@permission_required("randomization.flag_error")
+@require_POST
+def flag_error(request: HttpRequest, number: str) -> HttpResponse:
+    participant = _participant(request, number)
+    allocation = getattr(participant, "allocation", None)
+    form = ReasonForm(request.POST)
+    if allocation is None or not form.is_valid():
+        messages.error(request, _("Give the reason the randomisation was made in error."))
+    else:
+        try:
+            services.allocation_flag_error(allocation=allocation, by=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as error:
+            _errors_to_messages(request, error)
+        else:
+            messages.warning(request, _("Flagged as randomised in error. The allocation and its slot are kept."))
+    return redirect("randomization:participant", number=number)
+
+
+@permission_required("randomization.unblind")
+@require_http_methods(["GET", "POST"])
+def unblind(request: HttpRequest, number: str) -> HttpResponse:
+    participant = _participant(request, number)
+    allocation = getattr(participant, "allocation", None)
+    if allocation is None:
+        return redirect("randomization:participant", number=number)
+    form = UnblindForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.allocation_unblind(
+                allocation=allocation,
+                by=request.user,
+                reason=form.cleaned_data["reason"],
+                password=form.cleaned_data["password"],
+                request=request,
+            )
+        except ValidationError as error:
+            for field, problems in error.message_dict.items():
+                form.add_error(field, problems)
+        else:
+            messages.warning(request, _("Unblinded. The investigator and the administrator have been told."))
+            return redirect("randomization:participant", number=number)
+    return render(request, "randomization/unblind.html", {"participant": participant, "form": form})
+
+
+@permission_required("randomization.view_allocationlist")
+@require_http_methods(["GET", "POST"])
+def lists(request: HttpRequest) -> HttpResponse:
+    generate_form = GenerateListForm(request.POST if request.POST.get("action") == "generate" else None)
+    import_form = ImportListForm(
+        request.POST if request.POST.get("action") == "import" else None,
+        request.FILES if request.POST.get("action") == "import" else None,
+    )
+    for form, action in ((generate_form, "generate"), (import_form, "import")):
+        if request.method == "POST" and request.POST.get("action") == action and form.is_valid():
+            try:
+                created = _store(request, action, form.cleaned_data)
+            except ValidationError as error:
+                for message in error.messages:
+                    form.add_error(None, message)
+            else:
+                messages.success(request, _("List %(name)s stored.") % {"name": created.name})
+                return redirect("randomization:list", pk=created.pk)
+    return render(
+        request,
+        "randomization/lists.html",
+        {"lists": selectors.allocation_lists(), "generate_form": generate_form, "import_form": import_form},
+    )
+
+
+def _store(request: HttpRequest, action: str, data: dict[str, Any]) -> AllocationList:
+    if action == "generate":
+        return services.allocation_list_generate(
+            name=data["name"], slots_per_stratum=data["slots_per_stratum"], block_sizes=data["block_sizes"],
+            by=request.user,
+        )  # fmt: skip
+    return services.allocation_list_import(name=data["name"], csv_text=data["csv_file"], by=request.user)
+
+
+@permission_required("randomization.view_allocationlist")
+def list_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    allocation_list = get_object_or_404(AllocationList, pk=pk)
+    return render(
+        request,
+        "randomization/list_detail.html",
+        {"list": allocation_list, "usage": selectors.list_usage(allocation_list)},
+    )
+
+
+@permission_required("randomization.change_allocationlist")
+@require_POST
+def list_activate(request: HttpRequest, pk: int) -> HttpResponse:
+    allocation_list = get_object_or_404(AllocationList, pk=pk)
+    services.allocation_list_activate(allocation_list=allocation_list, by=request.user)
+    messages.success(request, _("%(name)s is now in use.") % {"name": allocation_list.name})
+    return redirect("randomization:list", pk=pk)

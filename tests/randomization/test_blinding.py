@@ -1,0 +1,85 @@
+"""Blinding: a blinded user never sees an arm or a drug name, on any page, and no page depends on the arm.
+
+The test walks the whole URL configuration, so a page added later is covered without editing this test.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from randomization import services
+from randomization.models import Allocation, AllocationList
+from tests.randomization.factories import confirmed_participant, list_in_use
+from trial_site.protocol import PROTOCOL
+
+FORBIDDEN = [re.compile(rf"\b{re.escape(arm.drug)}\b", re.IGNORECASE) for arm in PROTOCOL.arms] + [
+    re.compile(rf"\barm {arm.code}\b", re.IGNORECASE) for arm in PROTOCOL.arms
+] + [re.compile(re.escape(arm.dose), re.IGNORECASE) for arm in PROTOCOL.arms]  # fmt: skip
+VOLATILE = re.compile(r'name="csrfmiddlewaretoken" value="[^"]+"|\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?')
+
+
+def walk(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            yield from walk(entry.url_patterns, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            yield prefix + str(entry.pattern), entry
+
+
+def concrete_paths(values: dict[str, str]) -> list[str]:
+    """Every URL of the project, its parameters filled with the sample values (admin and i18n left out)."""
+    paths = []
+    for route, _pattern in walk(get_resolver().url_patterns):
+        if route.startswith(("admin/", "i18n/")) or "(?P" in route or route.startswith("^"):
+            continue
+        path = "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], route)
+        paths.append(path)
+    return sorted(set(paths))
+
+
+@pytest.fixture
+def randomised(site: Any, coordinator: Any, investigator: Any, statistician: Any) -> Allocation:
+    list_in_use(statistician)
+    participant = confirmed_participant(site, coordinator, investigator)
+    return services.participant_randomize(participant=participant, by=investigator)
+
+
+def render_all(client: Client, paths: list[str]) -> dict[str, str]:
+    pages = {}
+    for path in paths:
+        response = client.get(path)
+        assert response.status_code < 500, path
+        pages[path] = VOLATILE.sub("", response.content.decode()) if response.status_code == 200 else ""
+    return pages
+
+
+def test_a_blinded_user_sees_no_arm_and_no_drug_name_on_any_page(randomised: Allocation, assessor: Any) -> None:
+    client = Client()
+    client.force_login(assessor)
+    values = {
+        "number": randomised.participant.screening_number,
+        "code": "DHK",
+        "site_code": "DHK",
+        "slug": "mrss",
+        "pk": str(AllocationList.objects.get().pk),
+    }
+    paths = concrete_paths(values)
+    assert "/randomization/participants/DHK-S-0001/" in paths and "/screening/DHK-S-0001/" in paths
+    pages = render_all(client, paths)
+    seen = [path for path, page in pages.items() if page]
+    assert len(seen) >= 6, seen  # the walk really reached the blinded user's pages
+    for path, page in pages.items():
+        for pattern in FORBIDDEN:
+            assert not pattern.search(page), f"{path} shows {pattern.pattern!r} to a blinded user"
+
+    # The same pages with the other arm allocated are identical: nothing on them depends on the arm.
+    other = "B" if randomised.arm == "A" else "A"
+    randomised.arm = other
+    randomised.save(by=randomised.randomised_by, reason="blinding test: the other arm")
+    assert render_all(client, paths) == pages
