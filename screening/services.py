@@ -167,6 +167,8 @@ def eligibility_confirm(*, participant: Participant, by: Any) -> EligibilityConf
 def screen_failure_record(*, participant: Participant, by: Any, note: str = "") -> ScreenFailure:
     """Record that the participant failed screening, keeping the failing criteria."""
     _require(by, "screening.add_screenfailure", participant.site)
+    if hasattr(participant, "allocation"):
+        raise ValidationError(_("The participant is randomised; a screen failure no longer applies."))
     if hasattr(participant, "screen_failure"):
         raise ValidationError(_("The screen failure is recorded already."))
     decision = screening_decision(participant)

@@ -118,7 +118,7 @@ def participant_summary(request: HttpRequest, number: str) -> HttpResponse:
         and row.status == ScreeningStatus.ELIGIBLE,
         "can_fail": user_can(request.user, "screening.add_screenfailure", site)
         and row.decision.decision == "not_eligible"
-        and not hasattr(participant, "screen_failure"),
+        and row.status not in {ScreeningStatus.RANDOMISED, ScreeningStatus.SCREEN_FAILED, ScreeningStatus.WITHDRAWN},
         "can_withdraw": user_can(request.user, "screening.add_consentwithdrawal", site)
         and not hasattr(participant, "withdrawal"),
         "can_rescreen": user_can(request.user, "screening.add_participant", site)
