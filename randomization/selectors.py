@@ -24,6 +24,19 @@ def arm_visible_to(user: Any, allocation: Allocation) -> bool:
     return Unblinding.objects.filter(allocation=allocation, requested_by=user).exists()
 
 
+def allocations_with_visible_arm(user: Any, allocations: list[Allocation]) -> set[int]:
+    """The ids among ``allocations`` whose arm ``user`` may see, in one query at most (for list pages)."""
+    visible = {a.pk for a in allocations if user_can(user, "randomization.view_arm", a.site)}
+    hidden = [a.pk for a in allocations if a.pk not in visible]
+    if hidden:
+        visible |= set(
+            Unblinding.objects.filter(allocation_id__in=hidden, requested_by=user).values_list(
+                "allocation_id", flat=True
+            )
+        )
+    return visible
+
+
 def treatment_of(allocation: Allocation) -> Arm:
     return PROTOCOL.arm(allocation.arm)
 

@@ -33,11 +33,9 @@ def _errors_to_messages(request: HttpRequest, error: ValidationError) -> None:
 @permission_required("randomization.view_allocation")
 def overview(request: HttpRequest) -> HttpResponse:
     data = selectors.randomisation_overview(request.user)
+    visible = selectors.allocations_with_visible_arm(request.user, data.randomised)
     rows = [
-        {
-            "allocation": allocation,
-            "arm": selectors.treatment_of(allocation) if selectors.arm_visible_to(request.user, allocation) else None,
-        }
+        {"allocation": allocation, "arm": selectors.treatment_of(allocation) if allocation.pk in visible else None}
         for allocation in data.randomised
     ]
     return render(

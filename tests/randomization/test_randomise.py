@@ -166,3 +166,30 @@ def test_the_treatment_is_shown_with_drug_dose_and_frequency(
     for text in expected[allocation.arm]:
         assert text in page
     assert "Day 1 (start of treatment)" in page
+
+
+@pytest.mark.parametrize("role", [Role.INVESTIGATOR, Role.BLINDED_ASSESSOR], ids=["unblinded", "blinded"])
+def test_the_overview_runs_the_same_number_of_queries_for_5_and_25_allocations(
+    site: Any, coordinator: Any, investigator: Any, in_use: Any, user_with_role: Any, role: Role
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    viewer = investigator if role == Role.INVESTIGATOR else user_with_role(role)
+    client = logged_in(viewer)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/randomization/").status_code == 200
+        return len(captured.captured_queries)
+
+    def randomise(count: int) -> None:
+        for _ in range(count):
+            participant = confirmed_participant(site, coordinator, investigator)
+            services.participant_randomize(participant=participant, by=investigator)
+
+    randomise(5)
+    with_five = queries()
+    randomise(20)
+    assert Allocation.objects.count() == 25
+    assert queries() == with_five
