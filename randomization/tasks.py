@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from celery import shared_task
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
+from django.utils import timezone
 
 from trial_site.models import StaffMembership
 from trial_site.protocol import PROTOCOL
 from trial_site.roles import Role
 
 logger = logging.getLogger(__name__)
+
+
+def site_time(moment: datetime, site: Any) -> str:
+    """A time as the site reads it: its own time zone, named."""
+    return f"{timezone.localtime(moment, ZoneInfo(site.time_zone)):%Y-%m-%d %H:%M} ({site.time_zone})"
 
 
 def emails_of(site_id: int, roles: Iterable[Role]) -> list[str]:
@@ -38,8 +47,9 @@ def email_randomisation(allocation_id: int) -> int:
     recipients = emails_of(allocation.site_id, [Role.INVESTIGATOR])
     if not recipients:
         return 0
+    when = site_time(allocation.randomised_at, allocation.site)
     body = (
-        f"{allocation.participant.screening_number} was randomised on {allocation.randomised_at:%Y-%m-%d %H:%M} UTC.\n"
+        f"{allocation.participant.screening_number} was randomised on {when}.\n"
         f"Randomisation number: {allocation.randomisation_number}\n"
         f"Arm {arm.code}: {arm.drug} {arm.dose}, {arm.frequency}.\n"
         "Day 1 (first dose) is the day of randomisation.\n"
@@ -68,7 +78,9 @@ def notify_unblinding(unblinding_id: int) -> int:
     """Tell the investigators and administrators of the site that a blinded user was unblinded (no arm)."""
     from randomization.models import Unblinding
 
-    unblinding = Unblinding.objects.select_related("allocation__participant", "requested_by").get(pk=unblinding_id)
+    unblinding = Unblinding.objects.select_related("allocation__participant", "allocation__site", "requested_by").get(
+        pk=unblinding_id
+    )
     allocation = unblinding.allocation
     recipients = emails_of(allocation.site_id, [Role.INVESTIGATOR, Role.ADMINISTRATOR])
     if not recipients:
@@ -77,7 +89,7 @@ def notify_unblinding(unblinding_id: int) -> int:
         f"[{PROTOCOL.registration}] emergency unblinding of {allocation.randomisation_number}",
         f"{unblinding.requested_by.get_full_name() or unblinding.requested_by} was unblinded to "
         f"{allocation.participant.screening_number} ({allocation.randomisation_number}) on "
-        f"{unblinding.unblinded_at:%Y-%m-%d %H:%M} UTC.\nReason: {unblinding.reason}\n",
+        f"{site_time(unblinding.unblinded_at, allocation.site)}.\nReason: {unblinding.reason}\n",
         None,
         recipients,
     )
