@@ -56,7 +56,7 @@ def seed_screening_demo(*, site: Site, coordinator: Any, investigator: Any, asse
     plans += list(FAILURES) + [("incomplete", {"skip_labs": {}})] * INCOMPLETE
     rng.shuffle(plans)
     for index, (kind, changes) in enumerate(plans):
-        screening_date = today - timedelta(days=150 - index * 3)
+        screening_date = today - timedelta(days=230 - index * 5)
         participant = _register(rng, site, coordinator, screening_date)
         _enter_forms(rng, participant, coordinator, assessor, changes)
         participant = Participant.objects.get(pk=participant.pk)

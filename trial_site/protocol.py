@@ -56,6 +56,45 @@ class DurationStratification:
 
 
 @dataclass(frozen=True)
+class VisitDefinition:
+    """A scheduled visit: its study day (Day 1 = randomisation and first dose), window and required forms."""
+
+    code: str
+    name: str
+    target_day: int
+    days_before: int
+    days_after: int
+    forms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FollowUpDefinition:
+    """The safety follow-up visit: a number of days after the last dose, with a window after it only."""
+
+    code: str
+    name: str
+    days_after_last_dose: int
+    days_after: int
+    forms: tuple[str, ...]
+
+
+# The case report forms of the visits, by code (the visit CRFs themselves are built by the visits feature).
+VISIT_FORMS: dict[str, str] = {
+    "mrss": "mRSS",
+    "vitals": "Vital signs",
+    "labs": "Laboratory panel",
+    "inflammation": "ESR and CRP",
+    "lipids": "Lipids",
+    "haq": "HAQ-DI",
+    "globals": "Global assessments and CDAI",
+    "pft": "FVC and DLCO",
+    "drug": "Study drug",
+    "conmeds": "Concomitant medications",
+    "pregnancy": "Pregnancy test",
+}
+
+
+@dataclass(frozen=True)
 class Protocol:
     version: str
     short_title: str
@@ -73,6 +112,11 @@ class Protocol:
     eligibility: EligibilityRules
     stratification: DurationStratification
     block_sizes: tuple[int, ...]
+    visits: tuple[VisitDefinition, ...]
+    follow_up: FollowUpDefinition
+
+    def visit(self, code: str) -> VisitDefinition:
+        return next(visit for visit in self.visits if visit.code == code)
 
     def arm(self, code: str) -> Arm:
         return next(arm for arm in self.arms if arm.code == code)
@@ -127,4 +171,34 @@ PROTOCOL = Protocol(
     ),
     stratification=DurationStratification(threshold_months=18),
     block_sizes=(2, 4),
+    # TRIAL.md, "Visit schedule". Adverse events are reported at any time in the safety feature.
+    visits=(
+        VisitDefinition(
+            "D1",
+            "Baseline",
+            1,
+            0,
+            0,
+            ("mrss", "vitals", "labs", "inflammation", "haq", "globals", "pft", "drug", "pregnancy"),
+        ),
+        VisitDefinition("W2", "Week 2 safety labs", 15, 3, 3, ("labs", "drug", "conmeds")),
+        VisitDefinition(
+            "W4", "Week 4", 29, 3, 3, ("mrss", "labs", "inflammation", "haq", "globals", "drug", "conmeds")
+        ),
+        VisitDefinition("W8", "Week 8 safety labs", 57, 7, 7, ("labs", "drug", "conmeds")),
+        VisitDefinition(
+            "W12", "Week 12", 85, 7, 7, ("mrss", "labs", "inflammation", "lipids", "haq", "globals", "drug", "conmeds")
+        ),
+        VisitDefinition("W16", "Week 16 safety labs", 113, 7, 7, ("labs", "drug", "conmeds")),
+        VisitDefinition("W20", "Week 20 safety labs", 141, 7, 7, ("labs", "drug", "conmeds")),
+        VisitDefinition(
+            "W24",
+            "Week 24, end of treatment",
+            169,
+            7,
+            7,
+            ("mrss", "labs", "inflammation", "lipids", "haq", "globals", "pft", "drug", "conmeds", "pregnancy"),
+        ),
+    ),
+    follow_up=FollowUpDefinition("FU", "Safety follow-up", 28, 7, ("conmeds", "pregnancy")),
 )

@@ -72,15 +72,17 @@ _KEEP_LISTS = _UNBLINDED | frozenset(
     }
 )
 _UNBLIND = _SEE_ALLOCATION | {"randomization.unblind"}
+_SEE_VISITS = frozenset({"visits.view_visit", "visits.view_endofstudy"})
+_RUN_VISITS = _SEE_VISITS | frozenset({"visits.add_visit", "visits.change_visit", "visits.add_endofstudy"})
 
 # Each later feature adds its permissions (``<app>.<codename>``) to the roles that need them.
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
-    Role.COORDINATOR: _SEE_SITE | _SCREEN | _UNBLINDED,
-    Role.INVESTIGATOR: _SEE_SITE | _SCREEN | {"screening.confirm_eligibility"} | _RANDOMISE,
+    Role.COORDINATOR: _SEE_SITE | _SCREEN | _UNBLINDED | _RUN_VISITS,
+    Role.INVESTIGATOR: _SEE_SITE | _SCREEN | {"screening.confirm_eligibility"} | _RANDOMISE | _RUN_VISITS,
     # Blinded: sees that a participant is randomised, never the arm, unless unblinded in an emergency.
-    Role.BLINDED_ASSESSOR: _SEE_SITE | _SCORE_SKIN | _UNBLIND,
-    Role.MONITOR: _SEE_SITE | _READ_ACCESS_LOG | _SEE_SCREENING | _UNBLINDED,
-    Role.DATA_MANAGER: _SEE_SITE | _SEE_SCREENING | _UNBLINDED,
+    Role.BLINDED_ASSESSOR: _SEE_SITE | _SCORE_SKIN | _UNBLIND | _SEE_VISITS,
+    Role.MONITOR: _SEE_SITE | _READ_ACCESS_LOG | _SEE_SCREENING | _UNBLINDED | _SEE_VISITS,
+    Role.DATA_MANAGER: _SEE_SITE | _SEE_SCREENING | _UNBLINDED | _SEE_VISITS,
     Role.STATISTICIAN: _SEE_SITE | _KEEP_LISTS,
     Role.ADMINISTRATOR: _SEE_SITE | _READ_ACCESS_LOG | _MANAGE_STAFF | _UNBLINDED | {"auth.change_user"},
 }

@@ -1,9 +1,12 @@
 from django.urls import path
 
-from trial_site.views import section_placeholder
+from visits import views
 
 app_name = "visits"
 
 urlpatterns = [
-    path("", section_placeholder("visits", issue="#5"), name="index"),
+    path("", views.index, name="index"),
+    path("missing-forms/", views.missing_forms, name="missing_forms"),
+    path("participants/<str:number>/", views.participant_schedule, name="participant"),
+    path("<int:pk>/", views.visit_detail, name="visit"),
 ]

@@ -17,6 +17,7 @@ from randomization import services
 from randomization.models import Allocation, AllocationList
 from tests.randomization.factories import confirmed_participant, list_in_use
 from trial_site.protocol import PROTOCOL
+from visits.services import visit_schedule_create
 
 FORBIDDEN = [re.compile(rf"\b{re.escape(arm.drug)}\b", re.IGNORECASE) for arm in PROTOCOL.arms] + [
     re.compile(rf"\barm {arm.code}\b", re.IGNORECASE) for arm in PROTOCOL.arms
@@ -33,13 +34,20 @@ def walk(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, URLPatter
 
 
 def concrete_paths(values: dict[str, str]) -> list[str]:
-    """Every URL of the project, its parameters filled with the sample values (admin and i18n left out)."""
+    """Every URL of the project, its parameters filled with sample values (admin and i18n left out).
+
+    ``values`` maps a parameter name to its value, or ``"<app>:<name>"`` to the value for one app's URLs.
+    """
     paths = []
     for route, _pattern in walk(get_resolver().url_patterns):
         if route.startswith(("admin/", "i18n/")) or "(?P" in route or route.startswith("^"):
             continue
-        path = "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], route)
-        paths.append(path)
+        app = route.split("/", 1)[0]
+
+        def value(match: re.Match[str], app: str = app) -> str:
+            return values.get(f"{app}:{match.group(1)}", values[match.group(1)])
+
+        paths.append("/" + re.sub(r"<(?:\w+:)?(\w+)>", value, route))
     return sorted(set(paths))
 
 
@@ -47,7 +55,9 @@ def concrete_paths(values: dict[str, str]) -> list[str]:
 def randomised(site: Any, coordinator: Any, investigator: Any, statistician: Any) -> Allocation:
     list_in_use(statistician)
     participant = confirmed_participant(site, coordinator, investigator)
-    return services.participant_randomize(participant=participant, by=investigator)
+    allocation = services.participant_randomize(participant=participant, by=investigator)
+    visit_schedule_create(allocation.pk)
+    return allocation
 
 
 def render_all(client: Client, paths: list[str]) -> dict[str, str]:
@@ -68,9 +78,15 @@ def test_a_blinded_user_sees_no_arm_and_no_drug_name_on_any_page(randomised: All
         "site_code": "DHK",
         "slug": "mrss",
         "pk": str(AllocationList.objects.get().pk),
+        "visits:pk": str(randomised.participant.visits.get(code="W4").pk),
     }
     paths = concrete_paths(values)
-    assert "/randomization/participants/DHK-S-0001/" in paths and "/screening/DHK-S-0001/" in paths
+    for page in (
+        "/randomization/participants/DHK-S-0001/",
+        "/screening/DHK-S-0001/",
+        "/visits/participants/DHK-S-0001/",
+    ):
+        assert page in paths
     pages = render_all(client, paths)
     seen = [path for path, page in pages.items() if page]
     assert len(seen) >= 6, seen  # the walk really reached the blinded user's pages

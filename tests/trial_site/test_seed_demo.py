@@ -69,3 +69,18 @@ def test_seed_demo_screens_about_forty_participants_with_varied_outcomes(db: Any
     assert {"I2", "I3", "I4", "E6", "E8", "E10", "E13", "E14", "E17"} <= failed_codes
     seed()
     assert Participant.objects.count() == len(rows)
+
+
+def test_seed_demo_puts_visit_schedules_at_different_stages(db: Any) -> None:
+    from django.utils import timezone
+
+    from visits.models import EndOfStudy, Visit
+    from visits.status import VisitState, state_of
+
+    seed()
+    today = timezone.localdate()
+    states = [state_of(visit, today) for visit in Visit.objects.all()]
+    assert VisitState.DONE in states and VisitState.UPCOMING in states
+    assert VisitState.MISSED in states and VisitState.OVERDUE in states and VisitState.CANCELLED in states
+    assert Visit.objects.filter(code="W24", done_on__isnull=False).exists()
+    assert EndOfStudy.objects.filter(reason="withdrawn").count() == 1

@@ -135,9 +135,12 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# What happens after a randomisation is committed, in order (each gets the allocation's id). The visits
-# feature adds the creation of the visit schedule here.
-AFTER_RANDOMISATION: tuple[str, ...] = ("randomization.tasks.queue_randomisation_email",)
+# What happens after a randomisation is committed, in order (each gets the allocation's id): the visit schedule,
+# then the investigators' e-mail.
+AFTER_RANDOMISATION: tuple[str, ...] = (
+    "visits.services.visit_schedule_create",
+    "randomization.tasks.queue_randomisation_email",
+)
 
 # --- Authentication -------------------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

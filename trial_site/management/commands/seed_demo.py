@@ -1,6 +1,7 @@
 """Create the demo: the site "BSMMU Dhaka", one user per role (printing each new password once), and about
 40 screened participants (24 eligible and confirmed, the others failing on different criteria or incomplete), an
-allocation list in use and 20 of the confirmed participants randomised.
+allocation list in use, 20 of the confirmed participants randomised, and their visit schedules at different
+stages (some through W24, some mid-way, one missed visit, one overdue, one withdrawn).
 
 Safe to run again: existing users keep their passwords unless ``--reset-passwords`` is given, and participants
 are added only to a site that has none.
@@ -21,6 +22,7 @@ from trial_site.audit.actor import acting_as
 from trial_site.models import Site
 from trial_site.roles import Role
 from trial_site.services import membership_grant
+from visits.demo import seed_visits_demo
 
 DEMO_SITE = {
     "code": "DHK",
@@ -92,6 +94,11 @@ class Command(BaseCommand):
         )
         if randomised:
             self.stdout.write(f"{randomised} participants randomised.")
+        scheduled = seed_visits_demo(
+            site=site, coordinator=users[Role.COORDINATOR], investigator=users[Role.INVESTIGATOR]
+        )
+        if scheduled:
+            self.stdout.write(f"{scheduled} visit schedules at different stages.")
         width = max(len(name) for name, _, _ in rows)
         self.stdout.write("Demo logins (passwords are shown only when set; keep them):")
         for username, role_label, password in rows:

@@ -1,0 +1,96 @@
+"""The visit schedule: visits with their windows, the forms each requires (as rows), and end of study."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from trial_site.audit.base import ClinicalRecord
+from trial_site.protocol import VISIT_FORMS
+
+
+class Visit(ClinicalRecord):
+    """A scheduled visit (D1 … W24, FU) or an unscheduled one, with its window and what happened."""
+
+    participant = models.ForeignKey(
+        "screening.Participant", on_delete=models.PROTECT, related_name="visits", verbose_name=_("participant")
+    )
+    code = models.CharField(_("visit"), max_length=8, help_text=_("D1 … W24, FU; UNS for an unscheduled visit"))
+    name = models.CharField(_("name"), max_length=60)
+    sequence = models.PositiveSmallIntegerField(_("order"))
+    target_date = models.DateField(_("target date"))
+    earliest = models.DateField(_("window opens"))
+    latest = models.DateField(_("window closes"))
+    planned_date = models.DateField(_("planned date"))
+    done_on = models.DateField(_("done on"), null=True, blank=True)
+    deviation_reason = models.TextField(
+        _("protocol deviation"), blank=True, help_text=_("Why the visit was done outside its window.")
+    )
+    missed = models.BooleanField(_("missed"), default=False)
+    missed_reason = models.TextField(_("why it was missed"), blank=True)
+    cancelled = models.BooleanField(_("no longer due (end of study)"), default=False)
+    unscheduled_reason = models.TextField(_("reason for the unscheduled visit"), blank=True)
+
+    class Meta:
+        ordering = ["participant", "sequence", "target_date"]
+        verbose_name = _("visit")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "code"], condition=~models.Q(code="UNS"), name="one_scheduled_visit_per_code"
+            ),
+            models.CheckConstraint(
+                condition=~(models.Q(done_on__isnull=False) & models.Q(missed=True)), name="visit_not_done_and_missed"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant_id} {self.code} {self.target_date}"
+
+    @property
+    def is_unscheduled(self) -> bool:
+        return self.code == "UNS"
+
+
+class RequiredForm(models.Model):
+    """One form a visit requires: required (not yet entered), entered, or not required for this participant.
+
+    "Which forms are missing" is one query on these rows. They are bookkeeping kept by the services, not
+    clinical data, so they carry no history of their own.
+    """
+
+    class Status(models.TextChoices):
+        REQUIRED = "required", _("required")
+        ENTERED = "entered", _("entered")
+        NOT_REQUIRED = "not_required", _("not required")
+
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="required_forms")
+    form = models.CharField(_("form"), max_length=20, choices=list(VISIT_FORMS.items()))
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.REQUIRED)
+
+    class Meta:
+        ordering = ["visit", "form"]
+        constraints = [models.UniqueConstraint(fields=["visit", "form"], name="one_row_per_visit_form")]
+
+    def __str__(self) -> str:
+        return f"{self.visit} {self.form}: {self.status}"
+
+
+class EndOfStudy(ClinicalRecord):
+    """How the participant's time in the study ended; no visit after it is due (except the safety follow-up)."""
+
+    class Reason(models.TextChoices):
+        COMPLETED = "completed", _("Completed the study")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+        LOST = "lost", _("Lost to follow-up")
+        DEATH = "death", _("Death")
+
+    participant = models.OneToOneField(
+        "screening.Participant", on_delete=models.PROTECT, related_name="end_of_study", verbose_name=_("participant")
+    )
+    ended_on = models.DateField(_("date"))
+    reason = models.CharField(_("how it ended"), max_length=10, choices=Reason.choices)
+    details = models.TextField(_("details"), blank=True)
+
+    class Meta:
+        verbose_name = _("end of study")
+        verbose_name_plural = _("ends of study")

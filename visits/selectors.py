@@ -1,0 +1,81 @@
+"""Reads of the visit schedule, scoped to the user's sites, with a fixed number of queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from trial_site.protocol import PROTOCOL, VISIT_FORMS
+from trial_site.scoping import scope_to_user_sites
+from visits.models import RequiredForm, Visit
+from visits.status import VisitState, state_of
+
+
+@dataclass(frozen=True)
+class VisitRow:
+    visit: Visit
+    state: VisitState
+    forms: dict[str, str]  # form code → RequiredForm status
+
+
+def participant_schedule(participant: Any, *, today: date | None = None) -> list[VisitRow]:
+    today = today or timezone.localdate()
+    visits = participant.visits.prefetch_related("required_forms").order_by("sequence", "target_date")
+    return [
+        VisitRow(
+            visit=visit,
+            state=state_of(visit, today),
+            forms={row.form: row.status for row in visit.required_forms.all()},
+        )
+        for visit in visits
+    ]
+
+
+def grid_forms(rows: list[VisitRow]) -> list[tuple[str, str]]:
+    """The form codes (with labels) that any visit of the schedule asks for, in the protocol's order."""
+    used = {form for row in rows for form in row.forms}
+    return [(code, label) for code, label in VISIT_FORMS.items() if code in used]
+
+
+def _open_visits(user: Any) -> QuerySet[Visit]:
+    return (
+        scope_to_user_sites(Visit.objects.all(), user)
+        .filter(done_on__isnull=True, missed=False, cancelled=False)
+        .select_related("participant", "site")
+    )
+
+
+def overdue_visits(user: Any, *, today: date | None = None) -> list[Visit]:
+    """Visits whose window has closed with nothing recorded, at the user's sites, oldest first."""
+    today = today or timezone.localdate()
+    return list(_open_visits(user).filter(latest__lt=today).order_by("latest", "participant__screening_number"))
+
+
+def visits_in_window(user: Any, *, today: date | None = None) -> list[Visit]:
+    today = today or timezone.localdate()
+    return list(_open_visits(user).filter(earliest__lte=today, latest__gte=today).order_by("latest"))
+
+
+def missing_forms(user: Any, *, today: date | None = None) -> list[RequiredForm]:
+    """Forms still required for visits that took place or whose window has closed, at the user's sites."""
+    today = today or timezone.localdate()
+    visits = scope_to_user_sites(Visit.objects.all(), user).filter(cancelled=False, missed=False)
+    due = Q(visit__done_on__isnull=False) | Q(visit__latest__lt=today)
+    return list(
+        RequiredForm.objects.filter(visit__in=visits, status=RequiredForm.Status.REQUIRED)
+        .filter(due)
+        .select_related("visit__participant", "visit__site")
+        .order_by("visit__latest", "visit__participant__screening_number", "form")
+    )
+
+
+def follow_up_code() -> str:
+    return PROTOCOL.follow_up.code
+
+
+def state_today(visit: Visit) -> VisitState:
+    return state_of(visit, timezone.localdate())

@@ -1,0 +1,204 @@
+"""Writes of the visit schedule: create it on randomisation, record visits done, missed, rescheduled,
+unscheduled visits, the safety follow-up, and end of study."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from clinical.schedule import VisitRule, follow_up_window, visit_schedule
+from randomization.models import Allocation
+from screening.models import Participant
+from trial_site.audit.actor import acting_as
+from trial_site.permissions import user_can
+from trial_site.protocol import PROTOCOL
+from visits.models import EndOfStudy, RequiredForm, Visit
+
+logger = logging.getLogger(__name__)
+
+UNSCHEDULED = "UNS"
+
+
+def _require(user: Any, permission: str, participant: Participant) -> None:
+    if not user_can(user, permission, participant.site):
+        raise PermissionDenied(f"{user} lacks {permission}")
+
+
+def _needs_pregnancy_tests(participant: Participant) -> bool:
+    """Pregnancy tests are for women of childbearing potential (as recorded at screening)."""
+    history = getattr(participant, "exclusion_history", None)
+    return participant.sex == "F" and (history is None or history.childbearing_potential is not False)
+
+
+def _required_rows(visit: Visit, forms: tuple[str, ...], participant: Participant) -> None:
+    pregnancy = _needs_pregnancy_tests(participant)
+    RequiredForm.objects.bulk_create(
+        RequiredForm(
+            visit=visit,
+            form=form,
+            status=RequiredForm.Status.NOT_REQUIRED
+            if form == "pregnancy" and not pregnancy
+            else RequiredForm.Status.REQUIRED,
+        )
+        for form in forms
+    )
+
+
+def visit_schedule_create(allocation_id: int) -> list[Visit]:
+    """Create D1 … W24 for a randomised participant (idempotent). Day 1 is the day of randomisation at the
+    site. Listed in ``AFTER_RANDOMISATION``, so it runs right after the randomisation commits."""
+    allocation = Allocation.objects.select_related("participant__site", "participant__exclusion_history").get(
+        pk=allocation_id
+    )
+    participant = allocation.participant
+    if participant.visits.exists():
+        return list(participant.visits.all())
+    day1 = timezone.localtime(allocation.randomised_at, ZoneInfo(participant.site.time_zone)).date()
+    rules = [VisitRule(v.code, v.target_day, v.days_before, v.days_after) for v in PROTOCOL.visits]
+    created = []
+    with transaction.atomic(), acting_as(allocation.randomised_by):
+        for order, (definition, window) in enumerate(zip(PROTOCOL.visits, visit_schedule(rules, day1), strict=True)):
+            visit = Visit(
+                site=participant.site,
+                participant=participant,
+                code=definition.code,
+                name=definition.name,
+                sequence=(order + 1) * 10,
+                target_date=window.target,
+                earliest=window.earliest,
+                latest=window.latest,
+                planned_date=window.target,
+            )
+            visit.save(by=allocation.randomised_by)
+            _required_rows(visit, definition.forms, participant)
+            created.append(visit)
+    logger.info("visit schedule of %s created from Day 1 %s", participant, day1)
+    return created
+
+
+def _ended(participant: Participant) -> EndOfStudy | None:
+    return getattr(participant, "end_of_study", None)
+
+
+@transaction.atomic
+def visit_record_done(*, visit: Visit, by: Any, done_on: date, deviation_reason: str = "") -> Visit:
+    """Record that the visit took place. Outside its window it needs the protocol deviation's reason."""
+    _require(by, "visits.change_visit", visit.participant)
+    errors: dict[str, str] = {}
+    if done_on > timezone.localdate():
+        errors["done_on"] = _("A visit cannot be done in the future.")
+    ended = _ended(visit.participant)
+    if ended is not None and visit.code != PROTOCOL.follow_up.code and done_on > ended.ended_on:
+        errors["done_on"] = _("The participant's study ended on %(day)s; only the safety follow-up comes after.") % {
+            "day": ended.ended_on.isoformat()
+        }
+    outside = not visit.is_unscheduled and not (visit.earliest <= done_on <= visit.latest)
+    if outside and not deviation_reason.strip():
+        errors["deviation_reason"] = _(
+            "%(day)s is outside the window (%(earliest)s to %(latest)s): record the protocol deviation's reason."
+        ) % {"day": done_on.isoformat(), "earliest": visit.earliest.isoformat(), "latest": visit.latest.isoformat()}
+    if visit.missed:
+        errors["done_on"] = _("This visit is recorded as missed.")
+    if errors:
+        raise ValidationError(errors)
+    changing = visit.done_on is not None
+    visit.done_on = done_on
+    visit.deviation_reason = deviation_reason.strip() if outside else ""
+    visit.save(by=by, reason=_("visit date corrected") if changing else _("visit done"))
+    return visit
+
+
+@transaction.atomic
+def visit_record_missed(*, visit: Visit, by: Any, reason: str) -> Visit:
+    _require(by, "visits.change_visit", visit.participant)
+    if visit.done_on is not None:
+        raise ValidationError({"reason": _("This visit is recorded as done.")})
+    if not reason.strip():
+        raise ValidationError({"reason": _("Give the reason the visit was missed.")})
+    visit.missed = True
+    visit.missed_reason = reason.strip()
+    visit.save(by=by, reason=_("visit missed: %(reason)s") % {"reason": reason.strip()})
+    return visit
+
+
+@transaction.atomic
+def visit_reschedule(*, visit: Visit, by: Any, planned_date: date, reason: str) -> Visit:
+    """Move the planned date of a visit, within its window only."""
+    _require(by, "visits.change_visit", visit.participant)
+    if not visit.earliest <= planned_date <= visit.latest:
+        raise ValidationError(
+            {"planned_date": _("Choose a date within the window, %(earliest)s to %(latest)s.")
+             % {"earliest": visit.earliest.isoformat(), "latest": visit.latest.isoformat()}}
+        )  # fmt: skip
+    visit.planned_date = planned_date
+    visit.save(by=by, reason=reason or _("rescheduled within the window"))
+    return visit
+
+
+@transaction.atomic
+def unscheduled_visit_add(*, participant: Participant, by: Any, on: date, reason: str) -> Visit:
+    _require(by, "visits.add_visit", participant)
+    if not reason.strip():
+        raise ValidationError({"reason": _("Give the reason for the unscheduled visit.")})
+    if on > timezone.localdate():
+        raise ValidationError({"on": _("An unscheduled visit is recorded on the day it happens, not ahead.")})
+    last = participant.visits.order_by("-sequence").values_list("sequence", flat=True).first() or 0
+    visit = Visit(
+        site=participant.site, participant=participant, code=UNSCHEDULED, name=_("Unscheduled visit"),
+        sequence=last + 1, target_date=on, earliest=on, latest=on, planned_date=on, done_on=on,
+        unscheduled_reason=reason.strip(),
+    )  # fmt: skip
+    visit.save(by=by)
+    return visit
+
+
+@transaction.atomic
+def follow_up_schedule(*, participant: Participant, by: Any, last_dose: date) -> Visit:
+    """The safety follow-up, 28 days after the last dose (window +7), created once the last dose is known."""
+    _require(by, "visits.add_visit", participant)
+    if participant.visits.filter(code=PROTOCOL.follow_up.code).exists():
+        raise ValidationError(_("The safety follow-up is scheduled already."))
+    window = follow_up_window(
+        last_dose,
+        days_after_last_dose=PROTOCOL.follow_up.days_after_last_dose,
+        days_after=PROTOCOL.follow_up.days_after,
+    )
+    visit = Visit(
+        site=participant.site, participant=participant, code=PROTOCOL.follow_up.code, name=PROTOCOL.follow_up.name,
+        sequence=1000, target_date=window.target, earliest=window.earliest, latest=window.latest,
+        planned_date=window.target,
+    )  # fmt: skip
+    visit.save(by=by)
+    _required_rows(visit, PROTOCOL.follow_up.forms, participant)
+    return visit
+
+
+@transaction.atomic
+def end_of_study_record(
+    *, participant: Participant, by: Any, ended_on: date, reason: str, details: str = ""
+) -> EndOfStudy:
+    """End the participant's study. Visits not done by then are no longer due (the follow-up stays)."""
+    _require(by, "visits.add_endofstudy", participant)
+    if hasattr(participant, "end_of_study"):
+        raise ValidationError(_("The end of study is recorded already."))
+    if ended_on > timezone.localdate():
+        raise ValidationError({"ended_on": _("The end of study cannot be in the future.")})
+    if reason != EndOfStudy.Reason.COMPLETED and not details.strip():
+        raise ValidationError({"details": _("Say why the participant left the study.")})
+    ending = EndOfStudy(
+        site=participant.site, participant=participant, ended_on=ended_on, reason=reason, details=details
+    )
+    ending.save(by=by)
+    for visit in participant.visits.filter(done_on__isnull=True, missed=False, cancelled=False).exclude(
+        code=PROTOCOL.follow_up.code
+    ):
+        visit.cancelled = True
+        visit.save(by=by, reason=_("end of study on %(day)s") % {"day": ended_on.isoformat()})
+    return ending

@@ -1,0 +1,38 @@
+"""Badges and grid cells of the visit schedule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+
+register = template.Library()
+
+STATE_STYLE = {
+    "upcoming": ("light", "upcoming"), "open": ("primary", "open"), "overdue": ("danger", "overdue"),
+    "done": ("success", "done"), "missed": ("secondary", "missed"), "cancelled": ("dark", "no longer due"),
+}  # fmt: skip
+
+
+@register.simple_tag
+def visit_state_badge(state: Any) -> str:
+    style, text = STATE_STYLE[str(state)]
+    return format_html('<span class="badge text-bg-{}" data-state="{}">{}</span>', style, state, _(text))
+
+
+@register.simple_tag
+def form_cell(forms: dict[str, str], code: str) -> str:
+    status = forms.get(code)
+    if status is None:
+        return mark_safe("<td></td>")
+    symbol, style, title = {
+        "entered": ("✓", "table-success", _("entered")),
+        "required": ("○", "", _("required, not yet entered")),
+        "not_required": ("–", "text-muted", _("not required")),
+    }[status]
+    return format_html(
+        '<td class="{}" title="{}" data-form="{}" data-status="{}">{}</td>', style, title, code, status, symbol
+    )

@@ -1,0 +1,141 @@
+"""Visit schedule pages: what is due and overdue, missing forms, a participant's schedule and grid."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from randomization.selectors import arm_visible_to, treatment_of
+from screening.models import Participant
+from screening.selectors import participants_with_screening, screening_row
+from trial_site.permissions import permission_required, user_can
+from trial_site.scoping import get_scoped_object_or_404
+from visits import selectors, services
+from visits.forms import (
+    EndOfStudyForm,
+    FollowUpForm,
+    RescheduleForm,
+    UnscheduledVisitForm,
+    VisitDoneForm,
+    VisitMissedForm,
+)
+from visits.models import Visit
+
+
+def _participant(request: HttpRequest, number: str) -> Participant:
+    queryset = participants_with_screening(Participant.objects.select_related("end_of_study"))
+    return get_scoped_object_or_404(queryset, request, screening_number=number)
+
+
+def _apply(request: HttpRequest, form: Any, action: Any) -> bool:
+    """Run ``action(cleaned_data)`` for a valid form; put a refusal's messages next to the fields."""
+    if not form.is_valid():
+        return False
+    try:
+        action(form.cleaned_data)
+    except ValidationError as error:
+        problems_by_field = error.error_dict if hasattr(error, "error_dict") else {None: error.error_list}
+        for field, problems in problems_by_field.items():
+            form.add_error(field if field in form.fields else None, problems)
+        return False
+    return True
+
+
+@permission_required("visits.view_visit")
+def index(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "visits/index.html",
+        {
+            "overdue": selectors.overdue_visits(request.user),
+            "in_window": selectors.visits_in_window(request.user),
+        },
+    )
+
+
+@permission_required("visits.view_visit")
+def missing_forms(request: HttpRequest) -> HttpResponse:
+    return render(request, "visits/missing_forms.html", {"rows": selectors.missing_forms(request.user)})
+
+
+@permission_required("visits.view_visit")
+def participant_schedule(request: HttpRequest, number: str) -> HttpResponse:
+    participant = _participant(request, number)
+    rows = selectors.participant_schedule(participant)
+    allocation = getattr(participant, "allocation", None)
+    can_change = user_can(request.user, "visits.change_visit", participant.site)
+    data = request.POST if request.method == "POST" else None
+    action = request.POST.get("action") if data else None
+    unscheduled = UnscheduledVisitForm(data if action == "unscheduled" else None)
+    follow_up = FollowUpForm(data if action == "follow_up" else None)
+    ending = EndOfStudyForm(data if action == "end" else None)
+    if data:
+        if not can_change:
+            raise PermissionDenied("cannot change visits")
+        done = {
+            "unscheduled": lambda: _apply(request, unscheduled, lambda d: services.unscheduled_visit_add(
+                participant=participant, by=request.user, on=d["on"], reason=d["reason"])),
+            "follow_up": lambda: _apply(request, follow_up, lambda d: services.follow_up_schedule(
+                participant=participant, by=request.user, last_dose=d["last_dose"])),
+            "end": lambda: _apply(request, ending, lambda d: services.end_of_study_record(
+                participant=participant, by=request.user, ended_on=d["ended_on"], reason=d["reason"],
+                details=d["details"])),
+        }.get(action, lambda: False)()  # fmt: skip
+        if done:
+            messages.success(request, _("Saved."))
+            return redirect("visits:participant", number=number)
+    context = {
+        "participant": participant,
+        "status": screening_row(participant).status,
+        "allocation": allocation,
+        "treatment": treatment_of(allocation) if allocation and arm_visible_to(request.user, allocation) else None,
+        "rows": rows,
+        "grid_forms": selectors.grid_forms(rows),
+        "can_change": can_change,
+        "unscheduled_form": unscheduled,
+        "follow_up_form": follow_up,
+        "end_form": ending,
+        "has_follow_up": any(row.visit.code == selectors.follow_up_code() for row in rows),
+    }
+    return render(request, "visits/participant.html", context)
+
+
+@permission_required("visits.view_visit")
+def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    visit = get_scoped_object_or_404(Visit.objects.select_related("participant", "site"), request, pk=pk)
+    data = request.POST if request.method == "POST" else None
+    action = request.POST.get("action") if data else None
+    done = VisitDoneForm(data if action == "done" else None, initial={"done_on": visit.planned_date})
+    missed = VisitMissedForm(data if action == "missed" else None)
+    reschedule = RescheduleForm(data if action == "reschedule" else None, initial={"planned_date": visit.planned_date})
+    if data:
+        if not user_can(request.user, "visits.change_visit", visit.site):
+            raise PermissionDenied("cannot change visits")
+        saved = {
+            "done": lambda: _apply(request, done, lambda d: services.visit_record_done(
+                visit=visit, by=request.user, done_on=d["done_on"], deviation_reason=d["deviation_reason"])),
+            "missed": lambda: _apply(request, missed, lambda d: services.visit_record_missed(
+                visit=visit, by=request.user, reason=d["reason"])),
+            "reschedule": lambda: _apply(request, reschedule, lambda d: services.visit_reschedule(
+                visit=visit, by=request.user, planned_date=d["planned_date"], reason=d["reason"])),
+        }.get(action, lambda: False)()  # fmt: skip
+        if saved:
+            messages.success(request, _("Visit %(code)s saved.") % {"code": visit.code})
+            return redirect("visits:participant", number=visit.participant.screening_number)
+    return render(
+        request,
+        "visits/visit.html",
+        {
+            "visit": visit,
+            "state": selectors.state_today(visit),
+            "done_form": done,
+            "missed_form": missed,
+            "reschedule_form": reschedule,
+            "can_change": user_can(request.user, "visits.change_visit", visit.site),
+        },
+    )
