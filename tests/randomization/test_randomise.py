@@ -193,3 +193,17 @@ def test_the_overview_runs_the_same_number_of_queries_for_5_and_25_allocations(
     randomise(20)
     assert Allocation.objects.count() == 25
     assert queries() == with_five
+
+
+def test_the_randomisation_email_goes_through_a_real_smtp_server(
+    site: Any, coordinator: Any, investigator: Any, in_use: Any, smtp_inbox: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:  # fmt: skip
+    participant = confirmed_participant(site, coordinator, investigator)
+    with django_capture_on_commit_callbacks(execute=True):
+        allocation = services.participant_randomize(participant=participant, by=investigator)
+    [message] = smtp_inbox.messages
+    assert message["X-Envelope-To"] == investigator.email
+    assert allocation.randomisation_number in message["Subject"]
+    body = message.get_content()
+    assert "(Asia/Dhaka)" in body and allocation.randomisation_number in body
