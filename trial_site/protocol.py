@@ -95,6 +95,21 @@ VISIT_FORMS: dict[str, str] = {
 
 
 @dataclass(frozen=True)
+class LabReference:
+    """Reference limits for CTCAE grading where the laboratory reports none on the form (×10⁹/L, g/dL)."""
+
+    hb_lln_female: float
+    hb_lln_male: float
+    wbc_lln: float
+    anc_lln: float
+    alc_lln: float
+    platelets_lln: float
+
+    def hb_lln(self, sex: str) -> float:
+        return self.hb_lln_female if sex == "F" else self.hb_lln_male
+
+
+@dataclass(frozen=True)
 class Protocol:
     version: str
     short_title: str
@@ -114,6 +129,9 @@ class Protocol:
     block_sizes: tuple[int, ...]
     visits: tuple[VisitDefinition, ...]
     follow_up: FollowUpDefinition
+    lab_reference: LabReference
+    # Soft limits of visit values: outside them the form warns and asks the user to confirm (hard limits refuse).
+    soft_limits: dict[str, tuple[float, float]]
 
     def visit(self, code: str) -> VisitDefinition:
         return next(visit for visit in self.visits if visit.code == code)
@@ -201,4 +219,18 @@ PROTOCOL = Protocol(
         ),
     ),
     follow_up=FollowUpDefinition("FU", "Safety follow-up", 28, 7, ("conmeds", "pregnancy")),
+    lab_reference=LabReference(
+        hb_lln_female=12.0, hb_lln_male=13.0, wbc_lln=4.0, anc_lln=2.0, alc_lln=1.0, platelets_lln=150.0
+    ),
+    soft_limits={
+        "weight_kg": (30.0, 120.0),
+        "systolic_bp": (90.0, 180.0),
+        "diastolic_bp": (50.0, 110.0),
+        "heart_rate": (45.0, 120.0),
+        "temperature_c": (35.5, 38.5),
+        "hb_g_dl": (8.0, 18.0),
+        "platelets": (100.0, 600.0),
+        "alt": (0.0, 200.0),
+        "creatinine_mg_dl": (0.3, 2.0),
+    },
 )

@@ -73,14 +73,24 @@ _KEEP_LISTS = _UNBLINDED | frozenset(
 )
 _UNBLIND = _SEE_ALLOCATION | {"randomization.unblind"}
 _SEE_VISITS = frozenset({"visits.view_visit", "visits.view_endofstudy"})
-_RUN_VISITS = _SEE_VISITS | frozenset({"visits.add_visit", "visits.change_visit", "visits.add_endofstudy"})
+_VISIT_CRFS = ("vitalsigns", "labpanel", "haqdi", "globalassessment")
+_RUN_VISITS = _SEE_VISITS | frozenset(
+    {"visits.add_visit", "visits.change_visit", "visits.add_endofstudy"}
+    | {f"visits.{action}_{form}" for action in ("add", "change") for form in _VISIT_CRFS}
+)
+_SCORE_VISIT_MRSS = frozenset({"visits.add_visitmrss", "visits.change_visitmrss"})
 
 # Each later feature adds its permissions (``<app>.<codename>``) to the roles that need them.
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.COORDINATOR: _SEE_SITE | _SCREEN | _UNBLINDED | _RUN_VISITS,
-    Role.INVESTIGATOR: _SEE_SITE | _SCREEN | {"screening.confirm_eligibility"} | _RANDOMISE | _RUN_VISITS,
+    Role.INVESTIGATOR: _SEE_SITE
+    | _SCREEN
+    | {"screening.confirm_eligibility"}
+    | _RANDOMISE
+    | _RUN_VISITS
+    | _SCORE_VISIT_MRSS,
     # Blinded: sees that a participant is randomised, never the arm, unless unblinded in an emergency.
-    Role.BLINDED_ASSESSOR: _SEE_SITE | _SCORE_SKIN | _UNBLIND | _SEE_VISITS,
+    Role.BLINDED_ASSESSOR: _SEE_SITE | _SCORE_SKIN | _UNBLIND | _SEE_VISITS | _SCORE_VISIT_MRSS,
     Role.MONITOR: _SEE_SITE | _READ_ACCESS_LOG | _SEE_SCREENING | _UNBLINDED | _SEE_VISITS,
     Role.DATA_MANAGER: _SEE_SITE | _SEE_SCREENING | _UNBLINDED | _SEE_VISITS,
     Role.STATISTICIAN: _SEE_SITE | _KEEP_LISTS,

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
+from django.forms import modelform_factory
 from django.utils.translation import gettext_lazy as _
 
-from trial_site.forms import DateInput
+from screening.forms import full_name, staff_at
+from trial_site.forms import DateInput, ReasonForChangeMixin
+from visits.crfs import VisitForm
 from visits.models import EndOfStudy
 
 
@@ -40,3 +45,36 @@ class EndOfStudyForm(forms.Form):
     ended_on = forms.DateField(label=_("Date"), widget=DateInput())
     reason = forms.ChoiceField(label=_("How the study ended"), choices=EndOfStudy.Reason.choices)
     details = forms.CharField(label=_("Details"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class VisitCrfFormBase(ReasonForChangeMixin, forms.ModelForm):
+    """Base of the visit CRF forms: the reason for change is asked only when the saved form is complete."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        stored_complete = self.instance.pk is not None and self.instance.reason_required_for_change()
+        if not stored_complete and "reason_for_change" in self.fields:
+            del self.fields["reason_for_change"]
+        self.changes_saved_data = stored_complete
+
+
+def visit_crf_form_class(model: type[VisitForm]) -> type[forms.ModelForm]:
+    fields = [
+        field.name
+        for field in model._meta.get_fields()
+        if getattr(field, "editable", False) and field.concrete and not field.auto_created
+        and field.name not in {"visit", "site", "status"}
+    ]  # fmt: skip
+    fields.remove("unusual_values_confirmed")
+    fields.append("unusual_values_confirmed")
+    return modelform_factory(model, form=VisitCrfFormBase, fields=fields)
+
+
+def build_visit_crf_form(model: type[VisitForm], *, visit: Any, user: Any, data: Any = None) -> Any:
+    instance = getattr(visit, model.visit_accessor(), None) or model(visit=visit, site=visit.site)
+    form = visit_crf_form_class(model)(data, instance=instance)
+    if "assessor" in form.fields:
+        form.fields["assessor"].queryset = staff_at(visit.site)
+        form.fields["assessor"].label_from_instance = full_name
+        form.fields["assessor"].initial = user.pk
+    return form

@@ -94,3 +94,9 @@ class EndOfStudy(ClinicalRecord):
     class Meta:
         verbose_name = _("end of study")
         verbose_name_plural = _("ends of study")
+
+
+# The visit case report forms live in visits/crfs.py; importing them here registers them with Django.
+from visits.crfs import GlobalAssessment, HaqDi, LabPanel, VisitMrss, VitalSigns  # noqa: E402
+
+__all__ = ["EndOfStudy", "GlobalAssessment", "HaqDi", "LabPanel", "RequiredForm", "Visit", "VisitMrss", "VitalSigns"]

@@ -9,4 +9,5 @@ urlpatterns = [
     path("missing-forms/", views.missing_forms, name="missing_forms"),
     path("participants/<str:number>/", views.participant_schedule, name="participant"),
     path("<int:pk>/", views.visit_detail, name="visit"),
+    path("<int:pk>/forms/<slug:code>/", views.visit_crf, name="crf"),
 ]

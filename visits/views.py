@@ -6,8 +6,9 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from randomization.selectors import arm_visible_to, treatment_of
@@ -15,7 +16,8 @@ from screening.models import Participant
 from screening.selectors import participants_with_screening, screening_row
 from trial_site.permissions import permission_required, user_can
 from trial_site.scoping import get_scoped_object_or_404
-from visits import selectors, services
+from visits import crf_services, selectors, services
+from visits.crfs import CRF_BY_CODE
 from visits.forms import (
     EndOfStudyForm,
     FollowUpForm,
@@ -23,6 +25,7 @@ from visits.forms import (
     UnscheduledVisitForm,
     VisitDoneForm,
     VisitMissedForm,
+    build_visit_crf_form,
 )
 from visits.models import Visit
 
@@ -138,4 +141,38 @@ def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "reschedule_form": reschedule,
             "can_change": user_can(request.user, "visits.change_visit", visit.site),
         },
+    )
+
+
+@permission_required("visits.view_visit")
+def visit_crf(request: HttpRequest, pk: int, code: str) -> HttpResponse:
+    """Enter or edit one case report form of a visit: save as a draft, or mark it complete."""
+    visit = get_scoped_object_or_404(Visit.objects.select_related("participant__site", "site"), request, pk=pk)
+    model = CRF_BY_CODE.get(code)
+    if model is None or (not visit.required_forms.filter(form=code).exists() and not visit.is_unscheduled):
+        raise Http404("this visit has no such form")
+    if not user_can(request.user, f"visits.change_{model._meta.model_name}", visit.site):
+        raise PermissionDenied(f"cannot enter {code}")
+    form = build_visit_crf_form(model, visit=visit, user=request.user, data=request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            warnings = crf_services.visit_form_save(
+                record=form.instance,
+                by=request.user,
+                complete=request.POST.get("complete") == "1",
+                reason=form.cleaned_data.get("reason_for_change"),
+            )
+        except ValidationError as error:
+            problems = error.error_dict if hasattr(error, "error_dict") else {None: error.error_list}
+            for field, messages_ in problems.items():
+                form.add_error(field if field in form.fields else None, messages_)
+        else:
+            for warning in warnings:
+                messages.warning(request, warning)
+            messages.success(request, _("%(form)s saved.") % {"form": capfirst(model._meta.verbose_name)})
+            return redirect("visits:participant", number=visit.participant.screening_number)
+    return render(
+        request,
+        "visits/crf.html",
+        {"visit": visit, "form": form, "title": capfirst(model._meta.verbose_name), "record": form.instance},
     )

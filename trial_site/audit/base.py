@@ -82,7 +82,7 @@ class ClinicalRecord(models.Model):
             actor = self._acting_user(by)
             if reason is not None:
                 self._change_reason = reason
-            if not self._state.adding and not self._has_reason():
+            if not self._state.adding and self.reason_required_for_change() and not self._has_reason():
                 raise ReasonForChangeRequired()
             now = timezone.now()
             if self._state.adding:
@@ -109,6 +109,11 @@ class ClinicalRecord(models.Model):
             return super().delete(*args, **kwargs)
         finally:
             self._forget_change_context()
+
+    def reason_required_for_change(self) -> bool:
+        """Whether changing this saved record needs a reason. Always, unless a model says otherwise (a visit
+        form still in draft); every change is in the history either way."""
+        return True
 
     def _acting_user(self, by: Any) -> Any:
         if getattr(self, "skip_history_when_saving", False):

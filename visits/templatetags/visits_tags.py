@@ -24,8 +24,13 @@ def visit_state_badge(state: Any) -> str:
 
 
 @register.simple_tag
-def form_cell(forms: dict[str, str], code: str) -> str:
-    status = forms.get(code)
+def form_cell(row: Any, code: str) -> str:
+    """One cell of the visit × form grid; a link to the form where it can be entered (the visit took place)."""
+    from django.urls import reverse
+
+    from visits.crfs import CRF_BY_CODE
+
+    status = row.forms.get(code)
     if status is None:
         return mark_safe("<td></td>")
     symbol, style, title = {
@@ -33,6 +38,10 @@ def form_cell(forms: dict[str, str], code: str) -> str:
         "required": ("○", "", _("required, not yet entered")),
         "not_required": ("–", "text-muted", _("not required")),
     }[status]
+    if code in CRF_BY_CODE and row.visit.done_on is not None and status != "not_required":
+        url = reverse("visits:crf", args=[row.visit.pk, code])
+        symbol = format_html('<a href="{}" class="stretched-link text-decoration-none">{}</a>', url, symbol)
     return format_html(
-        '<td class="{}" title="{}" data-form="{}" data-status="{}">{}</td>', style, title, code, status, symbol
-    )
+        '<td class="position-relative {}" title="{}" data-form="{}" data-status="{}">{}</td>',
+        style, title, code, status, symbol,
+    )  # fmt: skip

@@ -1,0 +1,60 @@
+"""Saving visit case report forms: soft limits, draft or complete, the required-form rows, the audit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from trial_site.permissions import user_can
+from trial_site.protocol import PROTOCOL
+from visits.crfs import VisitForm, VisitMrss
+from visits.models import RequiredForm
+
+
+def unusual_values(record: VisitForm) -> dict[str, str]:
+    """Values outside the protocol's soft limits: field → message. They are allowed once confirmed."""
+    found = {}
+    for name, (low, high) in PROTOCOL.soft_limits.items():
+        value = getattr(record, name, None)
+        if value is not None and not low <= value <= high:
+            found[name] = _("Unusual value (expected %(low)s to %(high)s): check it, then confirm.") % {
+                "low": low,
+                "high": high,
+            }
+    return found
+
+
+def assessor_warning(record: VisitForm) -> str | None:
+    """The same assessor should score the mRSS at every visit: name a change from the baseline assessor."""
+    if not isinstance(record, VisitMrss):
+        return None
+    baseline = getattr(record.visit.participant, "screening_mrss", None)
+    if baseline is None or baseline.assessor_id == record.assessor_id:
+        return None
+    return _("The baseline mRSS was scored by %(name)s; the same assessor should score every visit.") % {
+        "name": baseline.assessor.get_full_name() or baseline.assessor.get_username()
+    }
+
+
+@transaction.atomic
+def visit_form_save(*, record: VisitForm, by: Any, complete: bool, reason: str | None = None) -> list[str]:
+    """Save a visit form as a draft or complete; return warnings for the user (never blocking).
+
+    Values beyond a soft limit need ``record.unusual_values_confirmed``; marking complete needs every required
+    field; changing a complete form needs ``reason``. The visit's required-form row follows the form.
+    """
+    visit = record.visit
+    if not user_can(by, f"visits.change_{record._meta.model_name}", visit.site):
+        raise PermissionDenied(f"{by} may not enter {record._meta.verbose_name}")
+    unusual = unusual_values(record)
+    if unusual and not record.unusual_values_confirmed:
+        raise ValidationError({**unusual, "unusual_values_confirmed": _("Confirm the unusual values to save them.")})
+    record.status = VisitForm.Status.COMPLETE if complete else VisitForm.Status.DRAFT
+    record.save(by=by, reason=reason or None)
+    RequiredForm.objects.filter(visit=visit, form=record.form_code).exclude(
+        status=RequiredForm.Status.NOT_REQUIRED
+    ).update(status=RequiredForm.Status.ENTERED if complete else RequiredForm.Status.REQUIRED)
+    return [warning for warning in (assessor_warning(record),) if warning]
