@@ -9,8 +9,10 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from clinical.instruments import mrss_change
 from trial_site.protocol import PROTOCOL, VISIT_FORMS
 from trial_site.scoping import scope_to_user_sites
+from visits.crfs import LabPanel, VisitMrss
 from visits.models import RequiredForm, Visit
 from visits.status import VisitState, state_of
 
@@ -79,3 +81,34 @@ def follow_up_code() -> str:
 
 def state_today(visit: Visit) -> VisitState:
     return state_of(visit, timezone.localdate())
+
+
+def mrss_points(participant: Any) -> list[Any]:
+    """The mRSS totals of screening and of every visit with a complete mRSS form, in date order."""
+    from visits.charts import Point
+
+    points = []
+    screening = getattr(participant, "screening_mrss", None)
+    if screening is not None and screening.mrss_total is not None:
+        points.append(Point("SCR", screening.assessed_on, screening.mrss_total))
+    forms = VisitMrss.objects.filter(visit__participant=participant, status=VisitMrss.Status.COMPLETE).select_related(
+        "visit"
+    )
+    for form in sorted(forms, key=lambda form: form.visit.done_on):
+        if form.mrss_total is not None:
+            points.append(Point(form.visit.code, form.visit.done_on, form.mrss_total))
+    return points
+
+
+def mrss_change_from_baseline(points: list[Any]) -> tuple[Any, int] | None:
+    """The latest visit's mRSS and its change from baseline (D1 if scored, else screening)."""
+    baseline = next((p for p in points if p.label == "D1"), points[0] if points else None)
+    if baseline is None or points[-1] is baseline:
+        return None
+    return points[-1], mrss_change(baseline.value, points[-1].value)
+
+
+def lab_trends(participant: Any) -> list[tuple[Visit, LabPanel]]:
+    """The laboratory panels of the participant's visits, in visit order, for the trend table."""
+    panels = LabPanel.objects.filter(visit__participant=participant).select_related("visit__participant")
+    return sorted(((panel.visit, panel) for panel in panels), key=lambda pair: pair[0].sequence)

@@ -17,6 +17,7 @@ from screening.selectors import participants_with_screening, screening_row
 from trial_site.permissions import permission_required, user_can
 from trial_site.scoping import get_scoped_object_or_404
 from visits import crf_services, selectors, services
+from visits.charts import mrss_chart
 from visits.crfs import CRF_BY_CODE
 from visits.forms import (
     EndOfStudyForm,
@@ -104,6 +105,9 @@ def participant_schedule(request: HttpRequest, number: str) -> HttpResponse:
         "follow_up_form": follow_up,
         "end_form": ending,
         "has_follow_up": any(row.visit.code == selectors.follow_up_code() for row in rows),
+        "mrss_chart": mrss_chart(points := selectors.mrss_points(participant)),
+        "mrss_change": selectors.mrss_change_from_baseline(points),
+        "lab_trends": selectors.lab_trends(participant),
     }
     return render(request, "visits/participant.html", context)
 

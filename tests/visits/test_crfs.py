@@ -168,3 +168,27 @@ def test_a_coordinator_cannot_score_the_visit_mrss(d1: Visit, coordinator: Any) 
     client.force_login(coordinator)
     assert client.get(f"/visits/{d1.pk}/forms/mrss/").status_code == 403
     assert client.get(f"/visits/{d1.pk}/forms/labs/").status_code == 200
+
+
+def test_the_participant_page_draws_the_mrss_over_time_with_the_change_from_baseline(
+    site: Any, coordinator: Any, investigator: Any, assessor: Any, in_use: Any
+) -> None:
+    from clinical.mrss import MRSS_AREAS
+
+    participant = randomised_on(timezone.localdate() - timedelta(days=30), site, coordinator, investigator)
+    visits = {}
+    for code in ("D1", "W4"):
+        visit = participant.visits.get(code=code)
+        visits[code] = services.visit_record_done(visit=visit, by=coordinator, done_on=visit.target_date)
+    save(VisitMrss, visits["D1"], assessor, {code: 2 for code, _ in MRSS_AREAS} | {"assessor": assessor}, complete=True)
+    scores = {code: 1 for code, _ in MRSS_AREAS} | {"face": 2}
+    save(VisitMrss, visits["W4"], assessor, scores | {"assessor": assessor}, complete=True)
+    client = Client()
+    client.force_login(coordinator)
+    url = f"/visits/participants/{participant.screening_number}/"
+    page = client.get(url).content.decode()
+    assert 'data-testid="mrss-chart"' in page and "<polyline" in page
+    assert "W4: 18 (-16 from baseline)" in page  # D1 34 → W4 18
+    assert 'data-testid="lab-trends"' not in page
+    save(LabPanel, visits["D1"], coordinator, FULL_LABS, complete=True)
+    assert 'data-testid="lab-trends"' in client.get(url).content.decode()
