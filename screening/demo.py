@@ -117,7 +117,12 @@ def _enter_forms(
             "lower_legs": True, "feet": rng.random() < 0.5} | changes.get("skin", {})  # fmt: skip
     _save(DiseaseHistory, participant, by, {"first_non_raynaud_date": day - timedelta(days=int(months * 30.4)), **skin})
     total = changes.get("mrss", {}).get("total", rng.randint(12, 30))
-    _save(ScreeningMrss, participant, assessor, {"assessed_on": day, "assessor": assessor, **_mrss_areas(rng, total)})
+    _save(
+        ScreeningMrss,
+        participant,
+        assessor,
+        {"assessed_on": day, "assessor": assessor, **mrss_areas_for_total(rng, total)},
+    )
     exclusion_changes = dict(changes.get("exclusions", {}))
     malignancy_years = exclusion_changes.pop("malignancy_years_ago", None)
     exclusions = {
@@ -146,7 +151,7 @@ def _enter_forms(
     _save(ScreeningLabs, participant, by, labs)
 
 
-def _mrss_areas(rng: random.Random, total: int) -> dict[str, int]:
+def mrss_areas_for_total(rng: random.Random, total: int) -> dict[str, int]:
     """17 area scores (0–3) adding up to ``total``, thickest on the hands and forearms as in dcSSc."""
     scores = dict.fromkeys((code for code, _ in MRSS_AREAS), 0)
     order = [code for code, _ in MRSS_AREAS]

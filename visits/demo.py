@@ -3,21 +3,26 @@ some through W24, some mid-way, one with a missed visit, one overdue, one withdr
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
+from clinical.instruments import HAQ_ITEM_CODES
 from randomization.models import Allocation
+from screening.demo import mrss_areas_for_total
 from trial_site.models import Site
 from visits import services
+from visits.crf_services import visit_form_save
+from visits.crfs import GlobalAssessment, HaqDi, LabPanel, VisitMrss, VitalSigns
 from visits.models import Visit
 
 DAYS_FROM_SCREENING_TO_DAY_1 = 14
 
 
-def seed_visits_demo(*, site: Site, coordinator: Any, investigator: Any) -> int:
+def seed_visits_demo(*, site: Site, coordinator: Any, investigator: Any, assessor: Any) -> int:
     """Give each randomised participant at ``site`` its schedule and record the visits that are due."""
     if Visit.objects.filter(site=site).exists():
         return 0
@@ -31,6 +36,7 @@ def seed_visits_demo(*, site: Site, coordinator: Any, investigator: Any) -> int:
             allocation.save(by=investigator, reason="demo data: randomised on the day after screening ended")
         services.visit_schedule_create(allocation.pk)
         _record_due_visits(index, allocation, coordinator, investigator, today)
+        _enter_forms(index, allocation, coordinator, investigator, assessor)
     return len(allocations)
 
 
@@ -54,3 +60,49 @@ def _record_due_visits(index: int, allocation: Allocation, coordinator: Any, inv
             break
         done_on = min(visit.planned_date, today)
         services.visit_record_done(visit=visit, by=coordinator, done_on=done_on)
+
+
+def _enter_forms(index: int, allocation: Allocation, coordinator: Any, investigator: Any, assessor: Any) -> None:
+    """Forms of the visits that took place: mRSS slowly improving, labs, vitals, HAQ-DI and globals.
+    Every fourth participant has the forms of their latest visit still to enter (for the missing-forms page)."""
+    participant = allocation.participant
+    rng = random.Random(index)  # noqa: S311 (demo data)
+    done = list(Visit.objects.filter(participant=participant, done_on__isnull=False).order_by("sequence"))
+    if index % 4 == 3 and done:
+        done = done[:-1]
+    baseline = participant.screening_mrss.mrss_total
+    for visit in done:
+        required = set(visit.required_forms.values_list("form", flat=True))
+        week = (visit.target_date - done[0].target_date).days // 7
+        if "mrss" in required:
+            total = max(0, baseline - week // 3 - rng.randint(0, 2))
+            _save(VisitMrss(visit=visit, assessor=assessor, **mrss_areas_for_total(rng, total)), assessor)
+        if "labs" in required:
+            labs = {
+                "hb_g_dl": round(rng.uniform(10.5, 13.5), 1), "wbc": round(rng.uniform(4.0, 8.5), 1),
+                "anc": round(rng.uniform(2.0, 3.8), 1), "alc": round(rng.uniform(0.9, 2.2), 1),
+                "platelets": float(rng.randint(160, 360)), "alt": float(rng.randint(14, 48)), "alt_uln": 40.0,
+                "ast": float(rng.randint(14, 40)), "albumin_g_l": float(rng.randint(34, 44)),
+                "creatinine_mg_dl": round(rng.uniform(0.5, 0.9), 2),
+            }  # fmt: skip
+            _save(LabPanel(visit=visit, **labs), coordinator)
+        if "vitals" in required:
+            vitals = {
+                "weight_kg": float(rng.randint(45, 72)), "height_cm": float(rng.randint(148, 170)),
+                "systolic_bp": 118.0, "diastolic_bp": 76.0, "heart_rate": 78.0, "temperature_c": 36.7,
+            }  # fmt: skip
+            _save(VitalSigns(visit=visit, **vitals), coordinator)
+        if "haq" in required:
+            answers = {f"item_{code}": min(3, max(0, rng.randint(0, 2) - week // 12)) for code in HAQ_ITEM_CODES}
+            _save(HaqDi(visit=visit, **answers), coordinator)
+        if "globals" in required:
+            globals_ = {
+                "patient_global": float(max(1, 6 - week // 6)), "physician_global": float(max(1, 5 - week // 6)),
+                "swollen_28": rng.randint(0, 3), "tender_28": rng.randint(0, 5),
+            }  # fmt: skip
+            _save(GlobalAssessment(visit=visit, **globals_), investigator)
+
+
+def _save(record: Any, by: Any) -> None:
+    record.unusual_values_confirmed = True  # demo values are checked here, not by a person
+    visit_form_save(record=record, by=by, complete=True)

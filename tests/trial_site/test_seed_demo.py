@@ -84,3 +84,14 @@ def test_seed_demo_puts_visit_schedules_at_different_stages(db: Any) -> None:
     assert VisitState.MISSED in states and VisitState.OVERDUE in states and VisitState.CANCELLED in states
     assert Visit.objects.filter(code="W24", done_on__isnull=False).exists()
     assert EndOfStudy.objects.filter(reason="withdrawn").count() == 1
+
+
+def test_seed_demo_enters_visit_forms_and_leaves_some_missing(db: Any) -> None:
+    from visits.crfs import LabPanel, VisitMrss
+    from visits.models import RequiredForm
+
+    seed()
+    assert VisitMrss.objects.filter(visit__code="W24", status="complete").exists()
+    assert LabPanel.objects.filter(status="complete").count() > 40
+    assert RequiredForm.objects.filter(status="entered").exists()
+    assert RequiredForm.objects.filter(status="required", visit__done_on__isnull=False, form="labs").exists()

@@ -95,7 +95,10 @@ class Command(BaseCommand):
         if randomised:
             self.stdout.write(f"{randomised} participants randomised.")
         scheduled = seed_visits_demo(
-            site=site, coordinator=users[Role.COORDINATOR], investigator=users[Role.INVESTIGATOR]
+            site=site,
+            coordinator=users[Role.COORDINATOR],
+            investigator=users[Role.INVESTIGATOR],
+            assessor=users[Role.BLINDED_ASSESSOR],
         )
         if scheduled:
             self.stdout.write(f"{scheduled} visit schedules at different stages.")
