@@ -110,6 +110,6 @@ def build_screening_form(model: type[ScreeningForm], *, participant: Participant
     if model is ScreeningMrss and "assessor" in form.fields:
         form.fields["assessor"].queryset = staff_at(participant.site)
         form.fields["assessor"].label_from_instance = full_name
-        form.fields["assessor"].initial = user.pk
-        form.fields["assessed_on"].initial = participant.screening_date
+        if instance.pk is None and not form.is_bound:
+            form.initial.update(assessor=user.pk, assessed_on=participant.screening_date)
     return form

@@ -8,10 +8,10 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from clinical.mrss import MRSS_AREA_CODES
 from screening import selectors, services
 from screening.forms import (
     ConsentForm,
@@ -21,11 +21,12 @@ from screening.forms import (
     WithdrawalForm,
     build_screening_form,
 )
-from screening.models import SCREENING_FORMS, ConsentWithdrawal, Participant
+from screening.models import SCREENING_FORMS, ConsentWithdrawal, Participant, ScreeningMrss
 from screening.status import ScreeningStatus
 from trial_site.models import Site
 from trial_site.permissions import permission_required, user_can
 from trial_site.scoping import get_scoped_object_or_404, scope_to_user_sites
+from trial_site.text import sentence_start
 
 FORMS_BY_SLUG = {form.slug: form for form in SCREENING_FORMS}
 
@@ -148,10 +149,17 @@ def screening_form_edit(request: HttpRequest, number: str, slug: str) -> HttpRes
         except ValidationError as error:
             _add_errors(form, error)
         else:
-            messages.success(request, _("%(form)s saved.") % {"form": capfirst(model._meta.verbose_name)})
+            messages.success(request, _("%(form)s saved.") % {"form": sentence_start(model._meta.verbose_name)})
             return redirect("screening:participant", number=participant.screening_number)
     return render(
-        request, "screening/crf.html", {"participant": participant, "form": form, "title": model._meta.verbose_name}
+        request,
+        "screening/crf.html",
+        {
+            "participant": participant,
+            "form": form,
+            "title": model._meta.verbose_name,
+            "live_total_fields": ",".join(MRSS_AREA_CODES) if model is ScreeningMrss else "",
+        },
     )
 
 

@@ -76,5 +76,6 @@ def build_visit_crf_form(model: type[VisitForm], *, visit: Any, user: Any, data:
     if "assessor" in form.fields:
         form.fields["assessor"].queryset = staff_at(visit.site)
         form.fields["assessor"].label_from_instance = full_name
-        form.fields["assessor"].initial = user.pk
+        if instance.assessor_id is None and not form.is_bound:
+            form.initial["assessor"] = user.pk
     return form

@@ -8,17 +8,18 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
+from clinical.mrss import MRSS_AREA_CODES
 from randomization.selectors import arm_visible_to, treatment_of
 from screening.models import Participant
 from screening.selectors import participants_with_screening, screening_row
 from trial_site.permissions import permission_required, user_can
 from trial_site.scoping import get_scoped_object_or_404
+from trial_site.text import sentence_start
 from visits import crf_services, selectors, services
 from visits.charts import mrss_chart
-from visits.crfs import CRF_BY_CODE
+from visits.crfs import CRF_BY_CODE, VisitMrss
 from visits.forms import (
     EndOfStudyForm,
     FollowUpForm,
@@ -173,10 +174,16 @@ def visit_crf(request: HttpRequest, pk: int, code: str) -> HttpResponse:
         else:
             for warning in warnings:
                 messages.warning(request, warning)
-            messages.success(request, _("%(form)s saved.") % {"form": capfirst(model._meta.verbose_name)})
+            messages.success(request, _("%(form)s saved.") % {"form": sentence_start(model._meta.verbose_name)})
             return redirect("visits:participant", number=visit.participant.screening_number)
     return render(
         request,
         "visits/crf.html",
-        {"visit": visit, "form": form, "title": capfirst(model._meta.verbose_name), "record": form.instance},
+        {
+            "visit": visit,
+            "form": form,
+            "title": sentence_start(model._meta.verbose_name),
+            "record": form.instance,
+            "live_total_fields": ",".join(MRSS_AREA_CODES) if model is VisitMrss else "",
+        },
     )

@@ -126,3 +126,10 @@ def test_the_500_page_needs_no_database_and_reassures() -> None:
 def test_every_page_needs_a_login(client: Client, path: str, db: Any) -> None:
     response = client.get(path)
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_sentence_starts_keep_abbreviations() -> None:
+    from trial_site.text import sentence_start
+
+    assert sentence_start("mRSS") == "mRSS"
+    assert sentence_start("vital signs") == "Vital signs"
