@@ -101,8 +101,11 @@ def test_haq_di_needs_six_categories_and_applies_the_aids_rule(d1: Visit, coordi
     answers = {"item_dress": 1, "item_stand_up": 0, "item_cut_meat": 1, "item_walk_outdoors": 0, "item_wash_body": 1}
     with pytest.raises(ValidationError, match="at least 6 of the 8"):
         save(HaqDi, d1, coordinator, answers, complete=True)
-    haq = save(HaqDi, d1, coordinator, {**answers, "item_reach_object": 1, "aids_dressing": True}, complete=True)
-    # categories: dressing 1 → 2 (aids), arising 0, eating 1, walking 0, hygiene 1, reach 1 → (2+0+1+0+1+1)/6
+    haq = save(HaqDi, d1, coordinator, {**answers, "item_reach_object": 1}, complete=True)
+    # without aids: dressing 1, arising 0, eating 1, walking 0, hygiene 1, reach 1 → 4/6
+    assert haq.result.score == pytest.approx(4 / 6)
+    haq = save(HaqDi, d1, coordinator, {"aids_dressing": True}, complete=True, reason="aids recorded late")
+    # with an aid for dressing, its 1 becomes 2 → 5/6
     assert haq.result.score == pytest.approx(5 / 6)
 
 
