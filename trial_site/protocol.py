@@ -197,7 +197,8 @@ PROTOCOL = Protocol(
             1,
             0,
             0,
-            ("mrss", "vitals", "labs", "inflammation", "haq", "globals", "pft", "drug", "pregnancy"),
+            # The study drug is first dispensed here; its form (tablets returned, adherence) starts at W2.
+            ("mrss", "vitals", "labs", "inflammation", "haq", "globals", "pft", "pregnancy"),
         ),
         VisitDefinition("W2", "Week 2 safety labs", 15, 3, 3, ("labs", "drug", "conmeds")),
         VisitDefinition(
@@ -232,5 +233,14 @@ PROTOCOL = Protocol(
         "platelets": (100.0, 600.0),
         "alt": (0.0, 200.0),
         "creatinine_mg_dl": (0.3, 2.0),
+        "esr_mm_h": (0.0, 100.0),
+        "crp_mg_l": (0.0, 100.0),
+        "total_cholesterol": (2.5, 8.0),
+        "ldl_cholesterol": (0.5, 6.0),
+        "hdl_cholesterol": (0.5, 3.0),
+        "triglycerides": (0.3, 5.0),
+        "fvc_percent": (40.0, 150.0),
+        "dlco_percent": (30.0, 150.0),
+        "tablets_per_week": (1.0, 14.0),
     },
 )

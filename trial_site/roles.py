@@ -73,7 +73,18 @@ _KEEP_LISTS = _UNBLINDED | frozenset(
 )
 _UNBLIND = _SEE_ALLOCATION | {"randomization.unblind"}
 _SEE_VISITS = frozenset({"visits.view_visit", "visits.view_endofstudy"})
-_VISIT_CRFS = ("vitalsigns", "labpanel", "haqdi", "globalassessment")
+_VISIT_CRFS = (
+    "vitalsigns",
+    "labpanel",
+    "haqdi",
+    "globalassessment",
+    "inflammationmarkers",
+    "lipids",
+    "pulmonaryfunction",
+    "pregnancytest",
+    "studydrug",
+    "concomitantmedications",
+)
 _RUN_VISITS = _SEE_VISITS | frozenset(
     {"visits.add_visit", "visits.change_visit", "visits.add_endofstudy"}
     | {f"visits.{action}_{form}" for action in ("add", "change") for form in _VISIT_CRFS}

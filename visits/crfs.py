@@ -8,15 +8,18 @@ still in the history).
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from clinical.adherence import adherence_percent, expected_doses
 from clinical.ctcae import (
     LabGrade,
     grade_alt,
@@ -28,7 +31,9 @@ from clinical.ctcae import (
 )
 from clinical.egfr import egfr_ckd_epi_2021
 from clinical.instruments import HAQ_CATEGORIES, HAQ_ITEM_CODES, HAQ_ITEM_LABELS, HAQ_ITEMS, bmi, cdai, haq_di
+from clinical.steroids import PREDNISONE_EQUIVALENT_FACTOR, prednisone_equivalent_mg
 from screening.instruments import MrssScores
+from screening.models.crfs import SteroidDrug, TestResult
 from trial_site.audit.base import ClinicalRecord
 from trial_site.protocol import PROTOCOL
 
@@ -275,5 +280,294 @@ class GlobalAssessment(VisitForm):
         )  # fmt: skip
 
 
-VISIT_CRFS: tuple[type[VisitForm], ...] = (VisitMrss, VitalSigns, LabPanel, HaqDi, GlobalAssessment)
+class InflammationMarkers(VisitForm):
+    """Erythrocyte sedimentation rate and C-reactive protein."""
+
+    form_code = "inflammation"
+    required_when_complete = ("esr_mm_h", "crp_mg_l")
+    visit = models.OneToOneField("visits.Visit", on_delete=models.PROTECT, related_name="inflammation_form")
+    esr_mm_h = measured(_("Erythrocyte sedimentation rate (ESR)"), 0, 150, "mm/h")
+    crp_mg_l = measured(_("C-reactive protein (CRP)"), 0, 500, "mg/L")
+
+    class Meta:
+        verbose_name = _("ESR and CRP")
+        verbose_name_plural = _("ESR and CRP forms")
+
+
+class Lipids(VisitForm):
+    """Fasting or non-fasting lipid profile in mmol/L (a raised LDL is of special interest on a JAK inhibitor)."""
+
+    form_code = "lipids"
+    required_when_complete = ("total_cholesterol", "ldl_cholesterol", "hdl_cholesterol", "triglycerides")
+    visit = models.OneToOneField("visits.Visit", on_delete=models.PROTECT, related_name="lipids_form")
+    total_cholesterol = measured(_("Total cholesterol"), 0.5, 30, "mmol/L")
+    ldl_cholesterol = measured(_("LDL cholesterol"), 0.1, 25, "mmol/L")
+    hdl_cholesterol = measured(_("HDL cholesterol"), 0.1, 6, "mmol/L")
+    triglycerides = measured(_("Triglycerides"), 0.1, 60, "mmol/L")
+
+    class Meta:
+        verbose_name = _("lipids")
+        verbose_name_plural = _("lipids")
+
+    def clean(self) -> None:
+        super().clean()
+        total, ldl, hdl = self.total_cholesterol, self.ldl_cholesterol, self.hdl_cholesterol
+        # Rounded so that, say, LDL 3.1 + HDL 1.2 against a total of 4.3 is not refused by a float's last bit.
+        if None not in (total, ldl, hdl) and round(ldl + hdl, 6) > round(total, 6):
+            raise ValidationError({"ldl_cholesterol": _("LDL and HDL together cannot exceed the total cholesterol.")})
+
+
+class PulmonaryFunction(VisitForm):
+    """Forced vital capacity and diffusing capacity, as % predicted; DLCO as measured, not corrected for Hb
+    (as in exclusion E8)."""
+
+    form_code = "pft"
+    required_when_complete = ("fvc_percent", "dlco_percent")
+    visit = models.OneToOneField("visits.Visit", on_delete=models.PROTECT, related_name="pft_form")
+    fvc_percent = measured(_("FVC"), 5, 200, "% predicted")
+    dlco_percent = measured(_("DLCO, uncorrected for Hb"), 5, 200, "% predicted")
+
+    class Meta:
+        verbose_name = _("FVC and DLCO")
+        verbose_name_plural = _("FVC and DLCO forms")
+
+
+def _not_in_future_nor_after_visit(day: date | None, visit_day: date) -> str | None:
+    """Why ``day`` is refused as the date of something done at a visit on ``visit_day`` (None if it is not)."""
+    if day is None:
+        return None
+    if day > timezone.localdate():
+        return _("This date is in the future.")
+    if day > visit_day:
+        return _("This date is after the visit (%(day)s).") % {"day": visit_day.isoformat()}
+    return None
+
+
+class PregnancyTest(VisitForm):
+    """A pregnancy test of a woman of childbearing potential (the visit's row is "not required" for others).
+
+    A positive result is a pregnancy exposure: report it in the safety feature as well.
+    """
+
+    form_code = "pregnancy"
+    required_when_complete = ("result", "tested_on")
+    visit = models.OneToOneField("visits.Visit", on_delete=models.PROTECT, related_name="pregnancy_form")
+    result = models.CharField(_("pregnancy test result"), max_length=8, choices=TestResult.choices, blank=True)
+    tested_on = models.DateField(_("date of the pregnancy test"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("pregnancy test")
+
+    def clean(self) -> None:
+        super().clean()
+        if self.visit_id is None:
+            return
+        problem = _not_in_future_nor_after_visit(self.tested_on, self.visit.done_on)
+        if problem:
+            raise ValidationError({"tested_on": problem})
+
+
+class StudyDrug(VisitForm):
+    """Study-drug accountability by pill count, the current dose, dose changes and interruptions.
+
+    The period runs from ``period_start`` (the day the tablets were dispensed, counted) up to the day before
+    this visit (``visit.done_on``, the return day, not counted; ``clinical.adherence``). ``tablets_per_week`` is
+    the number prescribed, whatever the drug (for example 7 for a once-daily tablet, 10 for a weekly dose taken
+    as ten 2.5 mg tablets). An interruption is a hold of the drug (by the investigator, or reported by the
+    participant) that the form records with its dates: its days are left out of the tablets expected, so a
+    participant who rightly took no tablets during a hold is not counted as non-adherent. An interruption still
+    going on at this visit ends, on this form, the day before the visit.
+
+    Nothing here names a study drug: blinded users must never see one (``current_dose`` is free text entered
+    by unblinded staff, and blinded roles may not open this form).
+    """
+
+    form_code = "drug"
+    required_when_complete = ("dispensed", "returned", "period_start", "tablets_per_week")
+    visit = models.OneToOneField("visits.Visit", on_delete=models.PROTECT, related_name="drug_form")
+    dispensed = models.PositiveSmallIntegerField(
+        _("Tablets dispensed at the previous visit"), null=True, blank=True, validators=[MaxValueValidator(1000)]
+    )
+    returned = models.PositiveSmallIntegerField(
+        _("Tablets returned at this visit"), null=True, blank=True, validators=[MaxValueValidator(1000)]
+    )
+    period_start = models.DateField(
+        _("date the tablets were dispensed"),
+        null=True,
+        blank=True,
+        help_text=_("The period ends the day before this visit."),
+    )
+    tablets_per_week = measured(_("Tablets per week as prescribed"), 0, 70, "tablets/week")
+    current_dose = models.CharField(
+        _("current dose"),
+        max_length=100,
+        blank=True,
+        help_text=_("The dose and how often, as prescribed now (for example: 2 mg once daily)."),
+    )
+    dose_changed = models.BooleanField(_("dose changed since the previous visit"), default=False)
+    dose_change_reason = models.TextField(_("reason for the dose change"), blank=True)
+    interrupted = models.BooleanField(_("study drug interrupted during the period"), default=False)
+    interruption_from = models.DateField(_("interrupted from"), null=True, blank=True)
+    interruption_to = models.DateField(
+        _("interrupted to"),
+        null=True,
+        blank=True,
+        help_text=_("The last day without the drug; if it is still held, the day before this visit."),
+    )
+    interruption_reason = models.TextField(_("reason for the interruption"), blank=True)
+
+    class Meta:
+        verbose_name = _("study drug")
+        verbose_name_plural = _("study drug forms")
+
+    @property
+    def period_end(self) -> date | None:
+        """The last day of the period: the day before this visit."""
+        done_on = self.visit.done_on if self.visit_id is not None else None
+        return None if done_on is None else done_on - timedelta(days=1)
+
+    @property
+    def expected_tablets(self) -> float | None:
+        """Tablets expected over the period, the days of the interruption left out; None if not computable."""
+        done_on = self.visit.done_on if self.visit_id is not None else None
+        if done_on is None or self.period_start is None or self.tablets_per_week is None:
+            return None
+        try:
+            expected = expected_doses(start=self.period_start, end=done_on, doses_per_week=self.tablets_per_week)
+            if self.interrupted and self.interruption_from is not None and self.interruption_to is not None:
+                expected -= expected_doses(
+                    start=self.interruption_from,
+                    end=self.interruption_to + timedelta(days=1),
+                    doses_per_week=self.tablets_per_week,
+                )
+        except ValueError:
+            return None
+        return expected if expected >= 0 else None
+
+    @property
+    def adherence(self) -> float | None:
+        """Tablets taken as a percentage of tablets expected (unrounded, not capped); None if not computable."""
+        expected = self.expected_tablets
+        if expected is None or self.dispensed is None or self.returned is None:
+            return None
+        try:
+            return adherence_percent(dispensed=self.dispensed, returned=self.returned, expected=expected)
+        except ValueError:
+            return None
+
+    def clean(self) -> None:
+        super().clean()
+        if self.visit_id is None:
+            return
+        errors: dict[str, Any] = {}
+        if self.dispensed is not None and self.returned is not None and self.returned > self.dispensed:
+            errors["returned"] = _("More tablets cannot be returned than were dispensed.")
+        done_on = self.visit.done_on
+        if self.period_start is not None and self.period_start >= done_on:
+            errors["period_start"] = _("The tablets must have been dispensed before this visit (%(day)s).") % {
+                "day": done_on.isoformat()
+            }
+        if self.dose_changed:
+            if not self.dose_change_reason.strip():
+                errors["dose_change_reason"] = _("Give the reason the dose changed.")
+        elif self.dose_change_reason.strip():
+            errors["dose_change_reason"] = _("Leave the reason empty when the dose did not change.")
+        errors.update(self._interruption_errors(done_on))
+        if errors:
+            raise ValidationError(errors)
+
+    def _interruption_errors(self, done_on: date) -> dict[str, Any]:
+        errors: dict[str, Any] = {}
+        dates = {"interruption_from": self.interruption_from, "interruption_to": self.interruption_to}
+        if not self.interrupted:
+            for name, value in dates.items():
+                if value is not None:
+                    errors[name] = _("Leave the date empty when the drug was not interrupted.")
+            if self.interruption_reason.strip():
+                errors["interruption_reason"] = _("Leave the reason empty when the drug was not interrupted.")
+            return errors
+        for name, value in dates.items():
+            if value is None:
+                errors[name] = _("Give the dates of the interruption.")
+            elif value >= done_on:
+                errors[name] = _("The interruption must lie within the period, which ends the day before the visit.")
+            elif self.period_start is not None and value < self.period_start:
+                errors[name] = _("The interruption must lie within the period, which starts on %(day)s.") % {
+                    "day": self.period_start.isoformat()
+                }
+        start, end = self.interruption_from, self.interruption_to
+        if "interruption_to" not in errors and start is not None and end is not None and end < start:
+            errors["interruption_to"] = _("The interruption cannot end before it starts.")
+        if not self.interruption_reason.strip():
+            errors["interruption_reason"] = _("Give the reason for the interruption.")
+        return errors
+
+
+class ConcomitantMedications(VisitForm):
+    """The review of concomitant medications at a visit, kept deliberately simple.
+
+    The investigator or coordinator confirms the review (``reviewed``, needed to complete the form) and writes
+    what started, stopped or changed since the previous visit in ``changes`` (free text, empty if nothing did).
+    The oral corticosteroid is the one medication held as data, with its daily dose, because exclusion E6 (more
+    than 10 mg/day prednisone or equivalent) cares about it; ``prednisone_equivalent_mg_day`` is computed by
+    ``clinical.steroids``. Choose "No oral corticosteroid" when none is taken (the dose stays empty).
+    """
+
+    form_code = "conmeds"
+    required_when_complete = ("steroid_drug",)
+    visit = models.OneToOneField("visits.Visit", on_delete=models.PROTECT, related_name="conmeds_form")
+    reviewed = models.BooleanField(_("concomitant medications reviewed with the participant"), default=False)
+    changes = models.TextField(
+        _("changes since the previous visit"),
+        blank=True,
+        help_text=_("Medications started, stopped or changed, with dose and dates; empty if none."),
+    )
+    steroid_drug = models.CharField(_("oral corticosteroid"), max_length=20, choices=SteroidDrug.choices, blank=True)
+    steroid_dose_mg_day = measured(_("daily dose of the oral corticosteroid"), 0, 1000, "mg/day")
+
+    class Meta:
+        verbose_name = _("concomitant medications")
+        verbose_name_plural = _("concomitant medications")
+
+    @property
+    def prednisone_equivalent_mg_day(self) -> float | None:
+        """The daily oral corticosteroid dose as mg of prednisone (0 if none); None if not computable."""
+        if self.steroid_drug == SteroidDrug.NONE:
+            return 0.0
+        if not self.steroid_drug or self.steroid_dose_mg_day is None:
+            return None
+        try:
+            return prednisone_equivalent_mg(self.steroid_drug, self.steroid_dose_mg_day)
+        except ValueError:
+            return None
+
+    def clean(self) -> None:
+        super().clean()
+        errors: dict[str, Any] = {}
+        if self.steroid_drug and self.steroid_drug != SteroidDrug.NONE:
+            if self.steroid_drug not in PREDNISONE_EQUIVALENT_FACTOR:
+                errors["steroid_drug"] = _("Unknown corticosteroid.")
+            elif self.status == self.Status.COMPLETE and self.steroid_dose_mg_day is None:
+                errors["steroid_dose_mg_day"] = _("Needed to mark the form complete.")
+        elif self.steroid_dose_mg_day is not None:
+            errors["steroid_dose_mg_day"] = _("Choose the corticosteroid, or leave the dose empty.")
+        if self.status == self.Status.COMPLETE and not self.reviewed:
+            errors["reviewed"] = _("Review the concomitant medications to mark the form complete.")
+        if errors:
+            raise ValidationError(errors)
+
+
+VISIT_CRFS: tuple[type[VisitForm], ...] = (
+    VisitMrss,
+    VitalSigns,
+    LabPanel,
+    HaqDi,
+    GlobalAssessment,
+    InflammationMarkers,
+    Lipids,
+    PulmonaryFunction,
+    PregnancyTest,
+    StudyDrug,
+    ConcomitantMedications,
+)
 CRF_BY_CODE: dict[str, type[VisitForm]] = {model.form_code: model for model in VISIT_CRFS}
