@@ -16,7 +16,19 @@ from screening.demo import mrss_areas_for_total
 from trial_site.models import Site
 from visits import services
 from visits.crf_services import visit_form_save
-from visits.crfs import GlobalAssessment, HaqDi, LabPanel, VisitMrss, VitalSigns
+from visits.crfs import (
+    ConcomitantMedications,
+    GlobalAssessment,
+    HaqDi,
+    InflammationMarkers,
+    LabPanel,
+    Lipids,
+    PregnancyTest,
+    PulmonaryFunction,
+    StudyDrug,
+    VisitMrss,
+    VitalSigns,
+)
 from visits.models import Visit
 
 DAYS_FROM_SCREENING_TO_DAY_1 = 14
@@ -95,12 +107,48 @@ def _enter_forms(index: int, allocation: Allocation, coordinator: Any, investiga
         if "haq" in required:
             answers = {f"item_{code}": min(3, max(0, rng.randint(0, 2) - week // 12)) for code in HAQ_ITEM_CODES}
             _save(HaqDi(visit=visit, **answers), coordinator)
+        previous = done[done.index(visit) - 1] if done.index(visit) > 0 else None
+        _enter_other_forms(rng, visit, previous, required, allocation.arm, coordinator)
         if "globals" in required:
             globals_ = {
                 "patient_global": float(max(1, 6 - week // 6)), "physician_global": float(max(1, 5 - week // 6)),
                 "swollen_28": rng.randint(0, 3), "tender_28": rng.randint(0, 5),
             }  # fmt: skip
             _save(GlobalAssessment(visit=visit, **globals_), investigator)
+
+
+def _enter_other_forms(
+    rng: random.Random, visit: Visit, previous: Visit | None, required: set[str], arm: str, by: Any
+) -> None:
+    if "inflammation" in required:
+        _save(
+            InflammationMarkers(visit=visit, esr_mm_h=float(rng.randint(8, 40)), crp_mg_l=round(rng.uniform(1, 15), 1)),
+            by,
+        )
+    if "lipids" in required:
+        _save(
+            Lipids(visit=visit, total_cholesterol=4.9, ldl_cholesterol=2.9, hdl_cholesterol=1.3, triglycerides=1.4), by
+        )
+    if "pft" in required:
+        _save(
+            PulmonaryFunction(
+                visit=visit, fvc_percent=float(rng.randint(65, 95)), dlco_percent=float(rng.randint(50, 85))
+            ),
+            by,
+        )
+    if "pregnancy" in required and visit.required_forms.filter(form="pregnancy", status="required").exists():
+        _save(PregnancyTest(visit=visit, result="negative", tested_on=visit.done_on), by)
+    if "conmeds" in required:
+        _save(
+            ConcomitantMedications(visit=visit, reviewed=True, steroid_drug="prednisolone", steroid_dose_mg_day=5.0), by
+        )
+    if "drug" in required and previous is not None:
+        weekly = 7.0 if arm == "A" else 10.0  # baricitinib 4 mg daily; methotrexate 25 mg weekly as 2.5 mg tablets
+        days = (visit.done_on - previous.done_on).days
+        dispensed = int(weekly * days / 7) + 4
+        taken = int(weekly * days / 7 * rng.uniform(0.85, 1.0))
+        _save(StudyDrug(visit=visit, dispensed=dispensed, returned=dispensed - taken, period_start=previous.done_on,
+                        tablets_per_week=weekly, current_dose="as prescribed"), by)  # fmt: skip
 
 
 def _save(record: Any, by: Any) -> None:
