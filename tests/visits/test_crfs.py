@@ -195,3 +195,38 @@ def test_the_participant_page_draws_the_mrss_over_time_with_the_change_from_base
     assert 'data-testid="lab-trends"' not in page
     save(LabPanel, visits["D1"], coordinator, FULL_LABS, complete=True)
     assert 'data-testid="lab-trends"' in client.get(url).content.decode()
+
+
+def test_a_form_belongs_to_the_visit_of_its_page_and_other_sites_are_not_found(
+    d1: Visit, coordinator: Any, other_site: Any, user_with_role: Any
+) -> None:
+    from tests.factories import make_user
+    from trial_site.roles import Role
+
+    other = d1.participant.visits.get(code="W2")
+    client = Client()
+    client.force_login(coordinator)
+    data = {key: str(value) for key, value in FULL_LABS.items()} | {"visit": str(other.pk), "complete": "1"}
+    assert client.post(f"/visits/{d1.pk}/forms/labs/", data).status_code == 302
+    assert LabPanel.objects.get().visit == d1
+    stranger = Client()
+    stranger.force_login(make_user("stranger", role=Role.COORDINATOR, site=other_site))
+    assert stranger.get(f"/visits/{d1.pk}/forms/labs/").status_code == 404
+
+
+def test_the_safety_follow_up_takes_forms_after_the_end_of_study(
+    d1: Visit, coordinator: Any, investigator: Any
+) -> None:
+    from visits.crfs import ConcomitantMedications
+
+    participant = d1.participant
+    today = timezone.localdate()
+    services.end_of_study_record(participant=participant, by=investigator, ended_on=today - timedelta(days=1),
+                                 reason="withdrawn", details="adverse event")  # fmt: skip
+    follow_up = services.follow_up_schedule(
+        participant=participant, by=investigator, last_dose=today - timedelta(days=28)
+    )
+    services.visit_record_done(visit=follow_up, by=coordinator, done_on=today)
+    save(ConcomitantMedications, Visit.objects.get(pk=follow_up.pk), coordinator,
+         {"reviewed": True, "steroid_drug": "none"}, complete=True)  # fmt: skip
+    assert row_status(follow_up, "conmeds") == "entered"
