@@ -230,3 +230,15 @@ def test_the_safety_follow_up_takes_forms_after_the_end_of_study(
     save(ConcomitantMedications, Visit.objects.get(pk=follow_up.pk), coordinator,
          {"reviewed": True, "steroid_drug": "none"}, complete=True)  # fmt: skip
     assert row_status(follow_up, "conmeds") == "entered"
+
+
+def test_the_trend_table_shows_ctcae_grades(d1: Visit, coordinator: Any) -> None:
+    values = {**FULL_LABS, "hb_g_dl": 9.0, "anc": 0.9, "unusual_values_confirmed": True}
+    save(LabPanel, d1, coordinator, values, complete=True)
+    client = Client()
+    client.force_login(coordinator)
+    page = client.get(f"/visits/participants/{d1.participant.screening_number}/").content.decode()
+    grades = {grade.test: grade.grade for grade in LabPanel.objects.get().grades() if grade.grade}
+    assert len(grades) == 2 and 3 in grades.values()
+    for test, grade in grades.items():
+        assert f'data-grade="{test}:{grade}"' in page
