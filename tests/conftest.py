@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.factories import DEFAULT_PASSWORD, make_site, make_user
+from trial_site.roles import Role
 
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
@@ -65,6 +66,26 @@ def user_with_role(site: Any) -> Callable[..., Any]:
         return make_user(username or str(role), role=role, site=at or site)
 
     return make
+
+
+@pytest.fixture
+def coordinator(user_with_role: Any) -> Any:
+    return user_with_role(Role.COORDINATOR)
+
+
+@pytest.fixture
+def investigator(user_with_role: Any) -> Any:
+    return user_with_role(Role.INVESTIGATOR)
+
+
+@pytest.fixture
+def statistician(user_with_role: Any) -> Any:
+    return user_with_role(Role.STATISTICIAN)
+
+
+@pytest.fixture
+def assessor(user_with_role: Any) -> Any:
+    return user_with_role(Role.BLINDED_ASSESSOR)
 
 
 @pytest.fixture

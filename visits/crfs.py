@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.text import format_lazy
@@ -33,18 +33,9 @@ from clinical.egfr import egfr_ckd_epi_2021
 from clinical.instruments import HAQ_CATEGORIES, HAQ_ITEM_CODES, HAQ_ITEM_LABELS, HAQ_ITEMS, bmi, cdai, haq_di
 from clinical.steroids import PREDNISONE_EQUIVALENT_FACTOR, prednisone_equivalent_mg
 from screening.instruments import MrssScores
-from screening.models.crfs import SteroidDrug, TestResult
+from screening.models.crfs import SteroidDrug, TestResult, measured
 from trial_site.audit.base import ClinicalRecord
 from trial_site.protocol import PROTOCOL
-
-
-def measured(label: Any, low: float, high: float, unit: str) -> models.FloatField:
-    return models.FloatField(
-        format_lazy("{} ({})", label, unit) if unit else label,
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(low), MaxValueValidator(high)],
-    )
 
 
 class VisitForm(ClinicalRecord):

@@ -2,44 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from typing import Any
-
 import pytest
-from django.db import connection
 
 from randomization import services
 from randomization.models import Allocation, AllocationSlot
+from tests.concurrency.threads import run_together
 from tests.factories import make_site, make_user
 from tests.randomization.factories import confirmed_participant, list_in_use
 from trial_site.roles import Role
-
-
-def run_together(calls: list[Callable[[], Any]]) -> tuple[list[Any], list[BaseException]]:
-    start = threading.Barrier(len(calls))
-    results: list[Any] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def run(call: Callable[[], Any]) -> None:
-        try:
-            start.wait()
-            result = call()
-            with lock:
-                results.append(result)
-        except BaseException as error:  # collected and asserted on below
-            with lock:
-                errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results, errors
 
 
 @pytest.mark.needs_postgres
