@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
 
 from clinical.eligibility import EligibilityRules
 
@@ -79,18 +82,18 @@ class FollowUpDefinition:
 
 
 # The case report forms of the visits, by code (the visit CRFs themselves are built by the visits feature).
-VISIT_FORMS: dict[str, str] = {
-    "mrss": "mRSS",
-    "vitals": "Vital signs",
-    "labs": "Laboratory panel",
-    "inflammation": "ESR and CRP",
-    "lipids": "Lipids",
-    "haq": "HAQ-DI",
-    "globals": "Global assessments and CDAI",
-    "pft": "FVC and DLCO",
-    "drug": "Study drug",
-    "conmeds": "Concomitant medications",
-    "pregnancy": "Pregnancy test",
+VISIT_FORMS: dict[str, Any] = {
+    "mrss": _("mRSS"),
+    "vitals": _("Vital signs"),
+    "labs": _("Laboratory panel"),
+    "inflammation": _("ESR and CRP"),
+    "lipids": _("Lipids"),
+    "haq": _("HAQ-DI"),
+    "globals": _("Global assessments and CDAI"),
+    "pft": _("FVC and DLCO"),
+    "drug": _("Study drug"),
+    "conmeds": _("Concomitant medications"),
+    "pregnancy": _("Pregnancy test"),
 }
 
 

@@ -8,19 +8,21 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 register = template.Library()
 
 STATE_STYLE = {
-    "upcoming": ("light", "upcoming"), "open": ("primary", "open"), "overdue": ("danger", "overdue"),
-    "done": ("success", "done"), "missed": ("secondary", "missed"), "cancelled": ("dark", "no longer due"),
+    "upcoming": ("light", gettext_lazy("upcoming")), "open": ("primary", gettext_lazy("open")),
+    "overdue": ("danger", gettext_lazy("overdue")), "done": ("success", gettext_lazy("done")),
+    "missed": ("secondary", gettext_lazy("missed")), "cancelled": ("dark", gettext_lazy("no longer due")),
 }  # fmt: skip
 
 
 @register.simple_tag
 def visit_state_badge(state: Any) -> str:
     style, text = STATE_STYLE[str(state)]
-    return format_html('<span class="badge text-bg-{}" data-state="{}">{}</span>', style, state, _(text))
+    return format_html('<span class="badge text-bg-{}" data-state="{}">{}</span>', style, state, text)
 
 
 @register.simple_tag
