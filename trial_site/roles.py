@@ -72,7 +72,7 @@ _KEEP_LISTS = _UNBLINDED | frozenset(
     }
 )
 _UNBLIND = _SEE_ALLOCATION | {"randomization.unblind"}
-_SEE_VISITS = frozenset({"visits.view_visit", "visits.view_endofstudy"})
+_SEE_VISITS = frozenset({"visits.view_visit", "visits.view_endofstudy", "visits.view_concomitantmedication"})
 _VISIT_CRFS = (
     "vitalsigns",
     "labpanel",
@@ -86,7 +86,8 @@ _VISIT_CRFS = (
     "concomitantmedications",
 )
 _RUN_VISITS = _SEE_VISITS | frozenset(
-    {"visits.add_visit", "visits.change_visit", "visits.add_endofstudy"}
+    {"visits.add_visit", "visits.change_visit", "visits.add_endofstudy", "visits.view_concomitantmedication"}
+    | {"visits.add_concomitantmedication", "visits.change_concomitantmedication"}
     | {f"visits.{action}_{form}" for action in ("add", "change") for form in _VISIT_CRFS}
 )
 _SCORE_VISIT_MRSS = frozenset({"visits.add_visitmrss", "visits.change_visitmrss"})

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from screening.forms import full_name, staff_at
 from trial_site.forms import DateInput, ReasonForChangeMixin
 from visits.crfs import VisitForm
-from visits.models import EndOfStudy
+from visits.models import ConcomitantMedication, EndOfStudy
 
 
 class VisitDoneForm(forms.Form):
@@ -79,3 +79,18 @@ def build_visit_crf_form(model: type[VisitForm], *, visit: Any, user: Any, data:
         if instance.assessor_id is None and not form.is_bound:
             form.initial["assessor"] = user.pk
     return form
+
+
+class MedicationForm(forms.ModelForm):
+    class Meta:
+        model = ConcomitantMedication
+        fields = [
+            "drug", "dose", "frequency", "route", "indication", "start_date", "stop_date", "steroid_drug",
+            "steroid_daily_mg",
+        ]  # fmt: skip
+        widgets = {"start_date": DateInput(), "stop_date": DateInput()}
+
+
+class MedicationStopForm(forms.Form):
+    medication = forms.IntegerField(widget=forms.HiddenInput)
+    stopped_on = forms.DateField(label=_("Stopped on"), widget=DateInput())

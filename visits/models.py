@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from clinical.steroids import prednisone_equivalent_mg
+from screening.models.crfs import SteroidDrug
 from trial_site.audit.base import ClinicalRecord
 from trial_site.protocol import VISIT_FORMS
 
@@ -96,7 +103,79 @@ class EndOfStudy(ClinicalRecord):
         verbose_name_plural = _("ends of study")
 
 
+class ConcomitantMedication(ClinicalRecord):
+    """One medication the participant takes besides the study drug, from its start to its stop.
+
+    The list belongs to the participant, not to a visit; each visit's "concomitant medications" form records
+    that the list was reviewed with the participant. Corticosteroids carry their daily dose so that the
+    prednisone equivalent (exclusion E6, and safety) is computed.
+    """
+
+    class Route(models.TextChoices):
+        ORAL = "oral", _("Oral")
+        IV = "iv", _("Intravenous")
+        SC = "sc", _("Subcutaneous")
+        IM = "im", _("Intramuscular")
+        TOPICAL = "topical", _("Topical")
+        INHALED = "inhaled", _("Inhaled")
+        OTHER = "other", _("Other")
+
+    participant = models.ForeignKey(
+        "screening.Participant", on_delete=models.PROTECT, related_name="medications", verbose_name=_("participant")
+    )
+    drug = models.CharField(_("drug"), max_length=120)
+    dose = models.CharField(_("dose"), max_length=60, help_text=_("e.g. 500 mg"))
+    frequency = models.CharField(_("frequency"), max_length=60, help_text=_("e.g. twice daily"))
+    route = models.CharField(_("route"), max_length=10, choices=Route.choices, default=Route.ORAL)
+    indication = models.CharField(_("indication"), max_length=200)
+    start_date = models.DateField(_("start"))
+    stop_date = models.DateField(_("stop"), null=True, blank=True)
+    steroid_drug = models.CharField(
+        _("corticosteroid"),
+        max_length=20,
+        blank=True,
+        choices=[(value, label) for value, label in SteroidDrug.choices if value != SteroidDrug.NONE],
+        help_text=_("Only for an oral corticosteroid."),
+    )
+    steroid_daily_mg = models.FloatField(_("corticosteroid daily dose (mg)"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["participant", "-start_date", "drug"]
+        verbose_name = _("concomitant medication")
+        verbose_name_plural = _("concomitant medications")
+
+    def __str__(self) -> str:
+        return f"{self.drug} {self.dose} {self.frequency}"
+
+    @property
+    def prednisone_equivalent_mg_day(self) -> float | None:
+        if not self.steroid_drug or self.steroid_daily_mg is None:
+            return None
+        return prednisone_equivalent_mg(self.steroid_drug, self.steroid_daily_mg)
+
+    def is_taken_on(self, day: date) -> bool:
+        return self.start_date <= day and (self.stop_date is None or day <= self.stop_date)
+
+    def clean(self) -> None:
+        errors: dict[str, Any] = {}
+        today = timezone.localdate()
+        if self.start_date and self.start_date > today:
+            errors["start_date"] = _("The start cannot be in the future.")
+        if self.start_date and self.stop_date and self.stop_date < self.start_date:
+            errors["stop_date"] = _("The stop date cannot be before the start.")
+        if self.stop_date and self.stop_date > today:
+            errors["stop_date"] = _("Record the stop when it has happened.")
+        if self.steroid_drug and self.steroid_daily_mg is None:
+            errors["steroid_daily_mg"] = _("Give the corticosteroid's daily dose in mg.")
+        if self.steroid_daily_mg is not None and not self.steroid_drug:
+            errors["steroid_drug"] = _("Choose the corticosteroid, or leave its dose empty.")
+        if self.steroid_daily_mg is not None and not 0 <= self.steroid_daily_mg <= 1000:
+            errors["steroid_daily_mg"] = _("Give a daily dose between 0 and 1000 mg.")
+        if errors:
+            raise ValidationError(errors)
+
+
 # The visit case report forms live in visits/crfs.py; importing them here registers them with Django.
 from visits.crfs import VISIT_CRFS  # noqa: E402
 
-__all__ = ["VISIT_CRFS", "EndOfStudy", "RequiredForm", "Visit"]
+__all__ = ["VISIT_CRFS", "ConcomitantMedication", "EndOfStudy", "RequiredForm", "Visit"]

@@ -19,7 +19,7 @@ from screening.models import Participant
 from trial_site.audit.actor import acting_as
 from trial_site.permissions import user_can
 from trial_site.protocol import PROTOCOL
-from visits.models import EndOfStudy, RequiredForm, Visit
+from visits.models import ConcomitantMedication, EndOfStudy, RequiredForm, Visit
 
 logger = logging.getLogger(__name__)
 
@@ -202,3 +202,23 @@ def end_of_study_record(
         visit.cancelled = True
         visit.save(by=by, reason=_("end of study on %(day)s") % {"day": ended_on.isoformat()})
     return ending
+
+
+@transaction.atomic
+def medication_add(*, medication: ConcomitantMedication, by: Any) -> ConcomitantMedication:
+    """Add a concomitant medication to the participant's list."""
+    _require(by, "visits.add_concomitantmedication", medication.participant)
+    medication.site = medication.participant.site
+    medication.save(by=by)
+    return medication
+
+
+@transaction.atomic
+def medication_stop(*, medication: ConcomitantMedication, by: Any, stopped_on: date) -> ConcomitantMedication:
+    """Record the day a medication was stopped (the record and its history stay)."""
+    _require(by, "visits.change_concomitantmedication", medication.participant)
+    if medication.stop_date is not None:
+        raise ValidationError({"stop_date": _("This medication is recorded as stopped already.")})
+    medication.stop_date = stopped_on
+    medication.save(by=by, reason=_("medication stopped on %(day)s") % {"day": stopped_on.isoformat()})
+    return medication

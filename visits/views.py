@@ -23,13 +23,15 @@ from visits.crfs import CRF_BY_CODE, VisitMrss
 from visits.forms import (
     EndOfStudyForm,
     FollowUpForm,
+    MedicationForm,
+    MedicationStopForm,
     RescheduleForm,
     UnscheduledVisitForm,
     VisitDoneForm,
     VisitMissedForm,
     build_visit_crf_form,
 )
-from visits.models import Visit
+from visits.models import ConcomitantMedication, Visit
 
 
 def _participant(request: HttpRequest, number: str) -> Participant:
@@ -185,5 +187,46 @@ def visit_crf(request: HttpRequest, pk: int, code: str) -> HttpResponse:
             "title": sentence_start(model._meta.verbose_name),
             "record": form.instance,
             "live_total_fields": ",".join(MRSS_AREA_CODES) if model is VisitMrss else "",
+        },
+    )
+
+
+@permission_required("visits.view_concomitantmedication")
+def medications(request: HttpRequest, number: str) -> HttpResponse:
+    """The participant's concomitant medications: add one, or record that one was stopped."""
+    participant = _participant(request, number)
+    can_change = user_can(request.user, "visits.change_concomitantmedication", participant.site)
+    action = request.POST.get("action") if request.method == "POST" else None
+    add_form = MedicationForm(
+        request.POST if action == "add" else None,
+        instance=ConcomitantMedication(participant=participant, site=participant.site),
+    )
+    stop_form = MedicationStopForm(request.POST if action == "stop" else None)
+    if action and not can_change:
+        raise PermissionDenied("cannot change medications")
+    if action == "add" and _apply(
+        request, add_form, lambda d: services.medication_add(medication=add_form.instance, by=request.user)
+    ):
+        messages.success(request, _("Medication added."))
+        return redirect("visits:medications", number=number)
+    if action == "stop" and stop_form.is_valid():
+        medication = get_scoped_object_or_404(
+            ConcomitantMedication.objects.filter(participant=participant),
+            request,
+            pk=stop_form.cleaned_data["medication"],
+        )
+        if _apply(request, stop_form, lambda d: services.medication_stop(
+            medication=medication, by=request.user, stopped_on=d["stopped_on"])):  # fmt: skip
+            messages.success(request, _("Medication stopped."))
+            return redirect("visits:medications", number=number)
+    return render(
+        request,
+        "visits/medications.html",
+        {
+            "participant": participant,
+            "medications": participant.medications.order_by("-start_date", "drug"),
+            "add_form": add_form,
+            "stop_form": stop_form,
+            "can_change": can_change,
         },
     )

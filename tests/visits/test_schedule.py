@@ -202,3 +202,32 @@ def test_recording_a_visit_through_the_page_shows_errors_next_to_the_field(
     assert Visit.objects.get(pk=w4.pk).done_on is None
     saved = client.post(f"/visits/{w4.pk}/", {"action": "done", "done_on": late, "deviation_reason": "travel"})
     assert saved.status_code == 302
+
+
+def test_concomitant_medications_are_listed_stopped_and_audited(
+    site: Any, coordinator: Any, investigator: Any, in_use: Any
+) -> None:
+    from visits.models import ConcomitantMedication
+
+    participant = randomised_on(timezone.localdate() - timedelta(days=20), site, coordinator, investigator)
+    client = Client()
+    client.force_login(coordinator)
+    url = f"/visits/participants/{participant.screening_number}/medications/"
+    today = timezone.localdate()
+    base = {"action": "add", "drug": "Prednisolone", "dose": "7.5 mg", "frequency": "once daily", "route": "oral",
+            "indication": "SSc", "start_date": (today - timedelta(days=90)).isoformat(), "stop_date": ""}  # fmt: skip
+    refused = client.post(url, {**base, "stop_date": (today - timedelta(days=100)).isoformat()})
+    assert refused.status_code == 200 and "cannot be before the start" in refused.content.decode()
+    missing_dose = client.post(url, {**base, "steroid_drug": "prednisolone"})
+    assert "daily dose in mg" in missing_dose.content.decode()
+    assert not ConcomitantMedication.objects.exists()
+
+    assert client.post(url, {**base, "steroid_drug": "methylprednisolone", "steroid_daily_mg": "8"}).status_code == 302
+    medication = ConcomitantMedication.objects.get()
+    assert medication.prednisone_equivalent_mg_day == 10.0
+    assert "10.0 mg/day" in client.get(url).content.decode()
+    stopped = client.post(url, {"action": "stop", "medication": medication.pk, "stopped_on": today.isoformat()})
+    assert stopped.status_code == 302
+    latest = ConcomitantMedication.objects.get().history.first()
+    assert latest.stop_date == today and latest.history_user == coordinator
+    assert latest.history_change_reason.startswith("medication stopped")
