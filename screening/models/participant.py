@@ -93,6 +93,8 @@ class Participant(ClinicalRecord):
         if self.date_of_birth and self.screening_date:
             if self.date_of_birth > today:
                 errors["date_of_birth"] = _("The date of birth cannot be in the future.")
+            elif self.date_of_birth > self.screening_date:
+                errors["date_of_birth"] = _("The date of birth is after the screening date.")
             else:
                 age = age_in_years(self.date_of_birth, self.screening_date)
                 if not MIN_AGE_YEARS <= age <= MAX_AGE_YEARS:
