@@ -229,3 +229,10 @@ def test_identifying_fields_are_named_in_one_place_and_exist() -> None:
     names = {field.name for field in Participant._meta.get_fields()}
     assert set(IDENTIFYING_FIELDS) <= names
     assert {"initials", "date_of_birth", "mobile_phone", "email"} == set(IDENTIFYING_FIELDS)
+
+
+def test_a_date_of_birth_after_the_screening_date_is_refused(site: Any, coordinator: Any) -> None:
+    today = timezone.localdate()
+    with pytest.raises(ValidationError, match="after the screening date"):
+        register(site, coordinator, screening_date=today - timedelta(days=30), date_of_birth=today - timedelta(days=10))
+    assert not Participant.objects.exists()
