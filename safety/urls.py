@@ -1,9 +1,14 @@
 from django.urls import path
 
-from trial_site.views import section_placeholder
+from safety import views
 
 app_name = "safety"
 
 urlpatterns = [
-    path("", section_placeholder("safety", issue="#6"), name="index"),
+    path("", views.index, name="index"),
+    path("summary/", views.summary, name="summary"),
+    path("participants/<str:number>/", views.participant_events, name="participant"),
+    path("events/<int:pk>/", views.event_detail, name="event"),
+    path("reports/<int:pk>/", views.report_action, name="report"),
+    path("alerts/<int:pk>/acknowledge/", views.alert_acknowledge, name="acknowledge"),
 ]

@@ -13,6 +13,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 from clinical.eligibility import EligibilityRules
+from clinical.safety import BARICITINIB_RULES, METHOTREXATE_RULES, LabRule
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,8 @@ class Protocol:
     lab_reference: LabReference
     # Soft limits of visit values: outside them the form warns and asks the user to confirm (hard limits refuse).
     soft_limits: dict[str, tuple[float, float]]
+    # The laboratory hold and dose rules of each arm (TRIAL.md "Arms"): alerts for the investigator.
+    lab_rules: dict[str, tuple[LabRule, ...]]
 
     def visit(self, code: str) -> VisitDefinition:
         return next(visit for visit in self.visits if visit.code == code)
@@ -226,6 +229,7 @@ PROTOCOL = Protocol(
     lab_reference=LabReference(
         hb_lln_female=12.0, hb_lln_male=13.0, wbc_lln=4.0, anc_lln=2.0, alc_lln=1.0, platelets_lln=150.0
     ),
+    lab_rules={"A": BARICITINIB_RULES, "B": METHOTREXATE_RULES},
     soft_limits={
         "weight_kg": (30.0, 120.0),
         "systolic_bp": (90.0, 180.0),

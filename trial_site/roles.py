@@ -91,20 +91,27 @@ _RUN_VISITS = _SEE_VISITS | frozenset(
     | {f"visits.{action}_{form}" for action in ("add", "change") for form in _VISIT_CRFS}
 )
 _SCORE_VISIT_MRSS = frozenset({"visits.add_visitmrss", "visits.change_visitmrss"})
+# Safety is unblinded work (alerts and the summary name arms): blinded assessors have none of it.
+_SEE_SAFETY = frozenset({"safety.view_adverseevent", "safety.view_saereport", "safety.view_labalert"})
+_REPORT_SAFETY = _SEE_SAFETY | frozenset(
+    {"safety.add_adverseevent", "safety.change_adverseevent", "safety.change_saereport"}
+)
+_JUDGE_SAFETY = _REPORT_SAFETY | {"safety.sign_saereport", "safety.acknowledge_labalert"}
 
 # Each later feature adds its permissions (``<app>.<codename>``) to the roles that need them.
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
-    Role.COORDINATOR: _SEE_SITE | _SCREEN | _UNBLINDED | _RUN_VISITS,
+    Role.COORDINATOR: _SEE_SITE | _SCREEN | _UNBLINDED | _RUN_VISITS | _REPORT_SAFETY,
     Role.INVESTIGATOR: _SEE_SITE
     | _SCREEN
     | {"screening.confirm_eligibility"}
     | _RANDOMISE
     | _RUN_VISITS
-    | _SCORE_VISIT_MRSS,
+    | _SCORE_VISIT_MRSS
+    | _JUDGE_SAFETY,
     # Blinded: sees that a participant is randomised, never the arm, unless unblinded in an emergency.
     Role.BLINDED_ASSESSOR: _SEE_SITE | _SCORE_SKIN | _UNBLIND | _SEE_VISITS | _SCORE_VISIT_MRSS,
-    Role.MONITOR: _SEE_SITE | _READ_ACCESS_LOG | _SEE_SCREENING | _UNBLINDED | _SEE_VISITS,
-    Role.DATA_MANAGER: _SEE_SITE | _SEE_SCREENING | _UNBLINDED | _SEE_VISITS,
+    Role.MONITOR: _SEE_SITE | _READ_ACCESS_LOG | _SEE_SCREENING | _UNBLINDED | _SEE_VISITS | _SEE_SAFETY,
+    Role.DATA_MANAGER: _SEE_SITE | _SEE_SCREENING | _UNBLINDED | _SEE_VISITS | _SEE_SAFETY,
     Role.STATISTICIAN: _SEE_SITE | _KEEP_LISTS,
     Role.ADMINISTRATOR: _SEE_SITE | _READ_ACCESS_LOG | _MANAGE_STAFF | _UNBLINDED | {"auth.change_user"},
 }

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from trial_site.permissions import user_can
 from trial_site.protocol import PROTOCOL
-from visits.crfs import VisitForm, VisitMrss
+from visits.crfs import LabPanel, VisitForm, VisitMrss
 from visits.models import RequiredForm
 
 
@@ -54,6 +56,11 @@ def visit_form_save(*, record: VisitForm, by: Any, complete: bool, reason: str |
         raise ValidationError({**unusual, "unusual_values_confirmed": _("Confirm the unusual values to save them.")})
     record.status = VisitForm.Status.COMPLETE if complete else VisitForm.Status.DRAFT
     record.save(by=by, reason=reason or None)
+    if isinstance(record, LabPanel):
+        # Safety checks the values against the arm's hold rules after commit (visits does not import safety).
+        panel_id = record.pk
+        for check in [import_string(path) for path in settings.AFTER_LAB_PANEL_SAVED]:
+            transaction.on_commit(lambda check=check: check(panel_id))
     RequiredForm.objects.filter(visit=visit, form=record.form_code).exclude(
         status=RequiredForm.Status.NOT_REQUIRED
     ).update(status=RequiredForm.Status.ENTERED if complete else RequiredForm.Status.REQUIRED)

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
@@ -133,7 +134,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "trial_site.tasks.heartbeat",
         "schedule": timedelta(seconds=env_int("CELERY_HEARTBEAT_SECONDS", 300)),
     },
+    "sae-overdue-reminders": {
+        "task": "safety.tasks.remind_overdue_sae_reports",
+        "schedule": crontab(hour=8, minute=0),  # every morning, site time (CELERY_TIMEZONE)
+    },
 }
+# Who receives SAE reports besides the site's investigators (the sponsor's safety desk): comma-separated.
+SAFETY_CONTACTS = env_list("SAFETY_CONTACTS", [])
 
 # What happens after a randomisation is committed, in order (each gets the allocation's id): the visit schedule,
 # then the investigators' e-mail.
@@ -141,6 +148,9 @@ AFTER_RANDOMISATION: tuple[str, ...] = (
     "visits.services.visit_schedule_create",
     "randomization.tasks.queue_randomisation_email",
 )
+
+# What runs after a laboratory panel is saved (each gets the panel's id): the arm's hold and dose rules.
+AFTER_LAB_PANEL_SAVED: tuple[str, ...] = ("safety.services.lab_alerts_check",)
 
 # --- Authentication -------------------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

@@ -1,0 +1,40 @@
+"""Forms of safety."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from safety.models import AdverseEvent
+from trial_site.forms import DateInput, DateTimeInput, ReasonForChangeMixin
+
+
+class AdverseEventForm(ReasonForChangeMixin, forms.ModelForm):
+    class Meta:
+        model = AdverseEvent
+        fields = [
+            "description", "onset_date", "ongoing", "stop_date", "grade", "serious_death", "serious_life_threatening",
+            "serious_hospitalisation", "serious_disability", "serious_congenital_anomaly",
+            "serious_important_medical_event", "relationship", "expected", "action_taken", "outcome",
+            "special_interest", "treatment_given", "learned_at", "visit",
+        ]  # fmt: skip
+        widgets = {"onset_date": DateInput(), "stop_date": DateInput(), "learned_at": DateTimeInput()}
+
+    def __init__(self, *args: Any, participant: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.instance.participant = participant
+        self.fields["visit"].queryset = participant.visits.order_by("sequence")
+
+
+class SaeSubmitForm(forms.Form):
+    narrative = forms.CharField(label=_("Narrative"), widget=forms.Textarea(attrs={"rows": 4}))
+
+
+class SaeSignForm(forms.Form):
+    causality = forms.ChoiceField(label=_("Your causality assessment"), choices=AdverseEvent.RelationshipChoice.choices)
+
+
+class AcknowledgeForm(forms.Form):
+    action_taken = forms.CharField(label=_("Action taken"), max_length=1000)

@@ -1,0 +1,136 @@
+"""Writes of safety: adverse events (each change with a reason), SAE reports and their clock, lab alerts."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from clinical.safety import lab_rules_fired, sae_deadline, susar_clock
+from safety import tasks
+from safety.models import AdverseEvent, LabAlert, SaeReport
+from trial_site.audit.actor import acting_as
+from trial_site.permissions import user_can
+from trial_site.protocol import PROTOCOL
+from visits.crfs import LabPanel
+
+logger = logging.getLogger(__name__)
+
+
+def _require(user: Any, permission: str, site: Any) -> None:
+    if not user_can(user, permission, site):
+        raise PermissionDenied(f"{user} lacks {permission}")
+
+
+def _open_sae_report(event: AdverseEvent, by: Any, kind: str = SaeReport.Kind.INITIAL) -> SaeReport:
+    clock = susar_clock(
+        serious=event.serious, related=event.related, expected=event.expected, criteria=event.seriousness,
+        learned_at=event.learned_at,
+    )  # fmt: skip
+    report = SaeReport(
+        site=event.site,
+        adverse_event=event,
+        kind=kind,
+        deadline=sae_deadline(event.learned_at),
+        susar=clock is not None,
+        regulatory_deadline=clock.deadline if clock else None,
+    )
+    report.save(by=by)
+    transaction.on_commit(lambda: tasks.email_sae_report.delay(report.pk))
+    logger.warning("SAE report opened for %s, due %s", event.participant, report.deadline)
+    return report
+
+
+@transaction.atomic
+def adverse_event_record(*, event: AdverseEvent, by: Any) -> AdverseEvent:
+    """Record an adverse event; a serious one opens its SAE report (due 24 h after the site learned of it)."""
+    _require(by, "safety.add_adverseevent", event.participant.site)
+    event.site = event.participant.site
+    event.save(by=by)
+    if event.serious:
+        _open_sae_report(event, by)
+    return event
+
+
+@transaction.atomic
+def adverse_event_change(*, event: AdverseEvent, by: Any, reason: str) -> AdverseEvent:
+    """Change a saved adverse event (a reason is required). Becoming serious opens its SAE report."""
+    _require(by, "safety.change_adverseevent", event.site)
+    event.save(by=by, reason=reason)
+    if event.serious and not event.sae_reports.exists():
+        _open_sae_report(event, by)
+    return event
+
+
+@transaction.atomic
+def sae_report_submit(*, report: SaeReport, by: Any, narrative: str) -> SaeReport:
+    """Record that the report went to the sponsor now."""
+    _require(by, "safety.change_saereport", report.site)
+    if report.submitted_at is not None:
+        raise ValidationError(_("This report was sent already."))
+    report.narrative = narrative
+    report.submitted_at = timezone.now()
+    report.save(by=by, reason=_("sent to the sponsor"))
+    return report
+
+
+@transaction.atomic
+def sae_report_sign(*, report: SaeReport, by: Any, causality: str) -> SaeReport:
+    """The investigator's causality assessment and signature."""
+    _require(by, "safety.sign_saereport", report.site)
+    if not causality:
+        raise ValidationError({"causality": _("Give your causality assessment.")})
+    report.causality = causality
+    report.signed_by = by
+    report.signed_at = timezone.now()
+    report.save(by=by, reason=_("signed by the investigator"))
+    return report
+
+
+def lab_alerts_check(panel_id: int) -> list[LabAlert]:
+    """Check a saved laboratory panel against the hold and dose rules of the participant's arm.
+
+    Listed in ``AFTER_LAB_PANEL_SAVED``, so it runs after the panel's save commits. A participant not (yet)
+    randomised has no arm and no rules.
+    """
+    panel = LabPanel.objects.select_related("visit__participant__site", "modified_by").get(pk=panel_id)
+    participant = panel.visit.participant
+    allocation = getattr(participant, "allocation", None)
+    if allocation is None:
+        return []
+    values = {
+        "hb": panel.hb_g_dl, "wbc": panel.wbc, "anc": panel.anc, "alc": panel.alc, "platelets": panel.platelets,
+        "alt": panel.alt, "ast": panel.ast, "albumin": panel.albumin_g_l, "egfr": panel.egfr,
+    }  # fmt: skip
+    fired = lab_rules_fired(PROTOCOL.lab_rules[allocation.arm], values)
+    existing = set(LabAlert.objects.filter(lab_panel=panel).values_list("rule", "value"))
+    created = []
+    with transaction.atomic(), acting_as(panel.modified_by):
+        for hit in fired:
+            if (hit.rule.code, hit.value) in existing:
+                continue
+            alert = LabAlert(
+                site=participant.site, participant=participant, lab_panel=panel, rule=hit.rule.code,
+                test=hit.rule.test, value=hit.value, text=hit.rule.text,
+            )  # fmt: skip
+            alert.save(by=panel.modified_by)
+            created.append(alert)
+    if created:
+        logger.warning("%s laboratory alert(s) for %s", len(created), participant)
+    return created
+
+
+@transaction.atomic
+def lab_alert_acknowledge(*, alert: LabAlert, by: Any, action_taken: str) -> LabAlert:
+    _require(by, "safety.acknowledge_labalert", alert.site)
+    if not action_taken.strip():
+        raise ValidationError({"action_taken": _("Say what was done about it.")})
+    alert.acknowledged_by = by
+    alert.acknowledged_at = timezone.now()
+    alert.action_taken = action_taken.strip()
+    alert.save(by=by, reason=_("acknowledged: %(action)s") % {"action": action_taken.strip()})
+    return alert
