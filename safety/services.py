@@ -17,6 +17,8 @@ from trial_site.audit.actor import acting_as
 from trial_site.permissions import user_can
 from trial_site.protocol import PROTOCOL
 from visits.crfs import LabPanel
+from visits.models import EndOfStudy
+from visits.services import end_of_study_record
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +55,19 @@ def adverse_event_record(*, event: AdverseEvent, by: Any) -> AdverseEvent:
     event.save(by=by)
     if event.serious:
         _open_sae_report(event, by)
+    _end_study_at_death(event, by)
     return event
+
+
+def _end_study_at_death(event: AdverseEvent, by: Any) -> None:
+    """A death (a grade 5 serious event) ends the participant's study: no visit is due after it."""
+    participant = event.participant
+    if not event.serious_death or hasattr(participant, "end_of_study"):
+        return
+    end_of_study_record(
+        participant=participant, by=by, ended_on=event.stop_date or event.onset_date, reason=EndOfStudy.Reason.DEATH,
+        details=event.description,
+    )  # fmt: skip
 
 
 @transaction.atomic
@@ -63,6 +77,7 @@ def adverse_event_change(*, event: AdverseEvent, by: Any, reason: str) -> Advers
     event.save(by=by, reason=reason)
     if event.serious and not event.sae_reports.exists():
         _open_sae_report(event, by)
+    _end_study_at_death(event, by)
     return event
 
 

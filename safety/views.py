@@ -42,7 +42,11 @@ def index(request: HttpRequest) -> HttpResponse:
 def participant_events(request: HttpRequest, number: str) -> HttpResponse:
     participant = get_scoped_object_or_404(Participant.objects.select_related("site"), request, screening_number=number)
     can_add = user_can(request.user, "safety.add_adverseevent", participant.site)
-    form = AdverseEventForm(request.POST or None, participant=participant)
+    # A laboratory value of CTCAE grade 3 or more links here with the event pre-filled.
+    prefill = {
+        name: request.GET[name] for name in ("description", "grade", "onset_date", "visit") if name in request.GET
+    }
+    form = AdverseEventForm(request.POST or None, participant=participant, initial=prefill)
     if request.method == "POST":
         if not can_add:
             raise PermissionDenied("cannot record adverse events")

@@ -16,3 +16,22 @@ def time_left(delta: timedelta) -> str:
     return (
         _("%(time)s left") % {"time": text} if delta.total_seconds() >= 0 else _("overdue by %(time)s") % {"time": text}
     )
+
+
+@register.simple_tag
+def safety_attention(user: object) -> dict[str, int]:
+    """What needs the clinical team's attention now: open laboratory alerts and SAE reports not yet sent."""
+    from django.utils import timezone
+
+    from safety.models import LabAlert, SaeReport
+    from trial_site.permissions import user_can
+    from trial_site.scoping import scope_to_user_sites
+
+    if not user_can(user, "safety.view_labalert"):
+        return {}
+    reports = scope_to_user_sites(SaeReport.objects.filter(submitted_at__isnull=True), user)
+    return {
+        "alerts": scope_to_user_sites(LabAlert.objects.filter(acknowledged_at__isnull=True), user).count(),
+        "reports": reports.count(),
+        "overdue": reports.filter(deadline__lt=timezone.now()).count(),
+    }

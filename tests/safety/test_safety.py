@@ -182,3 +182,43 @@ def test_the_summary_by_arm_counts_events_and_exposure(participant: Any, coordin
     mine = arms[participant.allocation.arm]
     assert (mine.participants, mine.events, mine.serious, mine.related) == (1, 1, 1, 1)
     assert 0.05 < mine.patient_years < 0.06  # 21 days
+
+
+def test_open_alerts_and_reports_stay_on_the_home_page_until_dealt_with(
+    participant: Any, coordinator: Any, investigator: Any, assessor: Any
+) -> None:
+    services.adverse_event_record(
+        event=event_for(participant, serious_hospitalisation=True, learned_at=timezone.now() - timedelta(days=2)),
+        by=coordinator,
+    )
+    client = Client()
+    client.force_login(investigator)
+    home = client.get("/").content.decode()
+    assert 'data-testid="safety-attention"' in home and "1 SAE report(s) not yet sent, 1 overdue" in home
+    blinded = Client()
+    blinded.force_login(assessor)
+    assert 'data-testid="safety-attention"' not in blinded.get("/").content.decode()
+
+
+def test_a_death_is_a_grade_5_serious_event_that_ends_the_study(participant: Any, coordinator: Any) -> None:
+    services.adverse_event_record(
+        event=event_for(participant, grade=5, outcome="fatal", serious_death=True, description="Sudden cardiac death"),
+        by=coordinator,
+    )
+    ending = type(participant).objects.get(pk=participant.pk).end_of_study
+    assert ending.reason == "death" and ending.details == "Sudden cardiac death"
+    assert SaeReport.objects.get().adverse_event.grade == 5  # a death is serious: its report is due in 24 hours
+
+
+def test_a_severe_lab_value_offers_a_prefilled_adverse_event(participant: Any, coordinator: Any) -> None:
+    d1 = participant.visits.get(code="D1")
+    visit_services.visit_record_done(visit=d1, by=coordinator, done_on=d1.target_date)
+    values = {"hb_g_dl": 12.0, "wbc": 6.0, "anc": 0.8, "alc": 1.5, "platelets": 250.0, "alt": 20.0, "alt_uln": 40.0,
+              "creatinine_mg_dl": 0.7}  # fmt: skip
+    visit_form_save(record=LabPanel(visit=d1, unusual_values_confirmed=True, **values), by=coordinator, complete=True)
+    client = Client()
+    client.force_login(coordinator)
+    page = client.get(f"/visits/participants/{participant.screening_number}/").content.decode()
+    link = html.unescape(page.split('data-testid="prefilled-ae" href="', 1)[1].split('"', 1)[0])
+    form_page = client.get(link).content.decode()
+    assert "CTCAE grade 3" in html.unescape(form_page)

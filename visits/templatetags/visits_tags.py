@@ -47,3 +47,13 @@ def form_cell(row: Any, code: str) -> str:
         '<td class="position-relative {}" title="{}" data-form="{}" data-status="{}">{}</td>',
         style, title, code, status, symbol,
     )  # fmt: skip
+
+
+@register.simple_tag
+def prefilled_ae(grade: Any, visit: Any) -> str:
+    """The query string that pre-fills an adverse event from a graded laboratory value."""
+    from django.utils.http import urlencode
+
+    description = f"{grade.test.upper()} abnormal: {grade.value} (CTCAE grade {grade.grade})"
+    onset = (visit.done_on or visit.target_date).isoformat()
+    return urlencode({"description": description, "grade": grade.grade, "onset_date": onset, "visit": visit.pk})
