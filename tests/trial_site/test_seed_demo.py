@@ -95,3 +95,16 @@ def test_seed_demo_enters_visit_forms_and_leaves_some_missing(db: Any) -> None:
     assert LabPanel.objects.filter(status="complete").count() > 40
     assert RequiredForm.objects.filter(status="entered").exists()
     assert RequiredForm.objects.filter(status="required", visit__done_on__isnull=False, form="labs").exists()
+
+
+def test_seed_demo_adds_adverse_events_sae_reports_and_lab_alerts(db: Any) -> None:
+    from django.utils import timezone
+
+    from safety.models import AdverseEvent, LabAlert, SaeReport
+
+    seed()
+    assert AdverseEvent.objects.count() >= 5
+    now = timezone.now()
+    assert SaeReport.objects.filter(deadline__gt=now).count() == 1
+    assert SaeReport.objects.filter(deadline__lt=now).count() == 1
+    assert LabAlert.objects.exists()
