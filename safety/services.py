@@ -82,6 +82,19 @@ def adverse_event_change(*, event: AdverseEvent, by: Any, reason: str) -> Advers
 
 
 @transaction.atomic
+def sae_follow_up_open(*, event: AdverseEvent, by: Any) -> SaeReport:
+    """A follow-up report of a serious event (new information): due 24 hours from now."""
+    _require(by, "safety.change_saereport", event.site)
+    if not event.serious:
+        raise ValidationError(_("Only a serious adverse event has SAE reports."))
+    report = SaeReport(site=event.site, adverse_event=event, kind=SaeReport.Kind.FOLLOW_UP,
+                       deadline=sae_deadline(timezone.now()))  # fmt: skip
+    report.save(by=by)
+    transaction.on_commit(lambda: tasks.email_sae_report.delay(report.pk))
+    return report
+
+
+@transaction.atomic
 def sae_report_submit(*, report: SaeReport, by: Any, narrative: str) -> SaeReport:
     """Record that the report went to the sponsor now."""
     _require(by, "safety.change_saereport", report.site)

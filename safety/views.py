@@ -103,6 +103,10 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def report_action(request: HttpRequest, pk: int) -> HttpResponse:
     report = get_scoped_object_or_404(SaeReport.objects.select_related("site"), request, pk=pk)
     try:
+        if request.POST.get("action") == "follow_up":
+            services.sae_follow_up_open(event=report.adverse_event, by=request.user)
+            messages.success(request, _("Follow-up report opened; it is due within 24 hours."))
+            return redirect("safety:event", pk=report.adverse_event_id)
         if request.POST.get("action") == "sign":
             form = SaeSignForm(request.POST)
             if form.is_valid():

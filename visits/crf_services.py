@@ -64,4 +64,11 @@ def visit_form_save(*, record: VisitForm, by: Any, complete: bool, reason: str |
     RequiredForm.objects.filter(visit=visit, form=record.form_code).exclude(
         status=RequiredForm.Status.NOT_REQUIRED
     ).update(status=RequiredForm.Status.ENTERED if complete else RequiredForm.Status.REQUIRED)
-    return [warning for warning in (assessor_warning(record),) if warning]
+    return [warning for warning in (assessor_warning(record), pregnancy_warning(record)) if warning]
+
+
+def pregnancy_warning(record: VisitForm) -> str | None:
+    """A positive pregnancy test is reported in Safety (an adverse event of special interest: pregnancy)."""
+    if getattr(record, "form_code", "") == "pregnancy" and getattr(record, "result", "") == "positive":
+        return _("Positive pregnancy test: report it in Safety now (adverse event of special interest: pregnancy).")
+    return None

@@ -222,3 +222,24 @@ def test_a_severe_lab_value_offers_a_prefilled_adverse_event(participant: Any, c
     link = html.unescape(page.split('data-testid="prefilled-ae" href="', 1)[1].split('"', 1)[0])
     form_page = client.get(link).content.decode()
     assert "CTCAE grade 3" in html.unescape(form_page)
+
+
+def test_a_follow_up_report_has_its_own_24_hours(participant: Any, coordinator: Any) -> None:
+    event = services.adverse_event_record(event=event_for(participant, serious_hospitalisation=True), by=coordinator)
+    client = Client()
+    client.force_login(coordinator)
+    initial = event.sae_reports.get()
+    assert client.post(f"/safety/reports/{initial.pk}/", {"action": "follow_up"}).status_code == 302
+    follow_up = event.sae_reports.get(kind="follow_up")
+    assert timedelta(hours=23) < follow_up.deadline - timezone.now() <= timedelta(hours=24)
+
+
+def test_a_positive_pregnancy_test_asks_for_a_report_in_safety(participant: Any, coordinator: Any) -> None:
+    from visits.crfs import PregnancyTest
+
+    d1 = participant.visits.get(code="D1")
+    visit_services.visit_record_done(visit=d1, by=coordinator, done_on=d1.target_date)
+    warnings = visit_form_save(
+        record=PregnancyTest(visit=d1, result="positive", tested_on=d1.done_on), by=coordinator, complete=True
+    )
+    assert any("report it in Safety" in warning for warning in warnings)
