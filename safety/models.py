@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from clinical.safety import Relationship, Seriousness, is_related, is_serious
 from trial_site.audit.base import ClinicalRecord
@@ -42,7 +43,7 @@ class AdverseEvent(ClinicalRecord):
         NONE = "none", _("None")
         REDUCED = "reduced", _("Dose reduced")
         INTERRUPTED = "interrupted", _("Interrupted")
-        WITHDRAWN = "withdrawn", _("Withdrawn")
+        WITHDRAWN = "withdrawn", pgettext_lazy("action with the study drug", "Withdrawn")
 
     class Outcome(models.TextChoices):
         RECOVERED = "recovered", _("Recovered")
@@ -156,7 +157,7 @@ class SaeReport(ClinicalRecord):
     )  # fmt: skip
     signed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
-        verbose_name=_("signed by"),
+        verbose_name=pgettext_lazy("SAE report", "signed by"),
     )  # fmt: skip
     signed_at = models.DateTimeField(_("signed at"), null=True, blank=True)
     susar = models.BooleanField(_("SUSAR"), default=False)
