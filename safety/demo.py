@@ -25,7 +25,7 @@ EVENTS: tuple[dict[str, Any], ...] = (
      "outcome": "recovering", "special_interest": "liver"},
     {"description": "Community-acquired pneumonia needing admission", "grade": 3, "relationship": "possible",
      "action_taken": "interrupted", "outcome": "recovering", "special_interest": "infection",
-     "serious_hospitalisation": True, "learned_hours_ago": 5},
+     "serious_hospitalisation": True, "expected": True, "learned_hours_ago": 5},
     {"description": "Deep vein thrombosis, left leg", "grade": 3, "relationship": "possible",
      "action_taken": "withdrawn", "outcome": "not_recovered", "special_interest": "thrombosis",
      "serious_hospitalisation": True, "learned_hours_ago": 40},
