@@ -243,3 +243,27 @@ def test_a_positive_pregnancy_test_asks_for_a_report_in_safety(participant: Any,
         record=PregnancyTest(visit=d1, result="positive", tested_on=d1.done_on), by=coordinator, complete=True
     )
     assert any("report it in Safety" in warning for warning in warnings)
+
+
+def test_changing_an_adverse_event_on_its_page_needs_a_reason_and_is_in_the_history(
+    participant: Any, coordinator: Any
+) -> None:
+    event = services.adverse_event_record(event=event_for(participant), by=coordinator)
+    client = Client()
+    client.force_login(coordinator)
+    page = client.get(f"/safety/events/{event.pk}/")
+    form = {name: value for name, value in page.context["form"].initial.items() if value is not None}
+    form.update(action="change", grade="3", onset_date=event.onset_date.isoformat())
+    form = {name: value for name, value in form.items() if not isinstance(value, bool) or value}
+
+    refused = client.post(f"/safety/events/{event.pk}/", form)
+    assert refused.status_code == 200
+    assert "reason_for_change" in refused.context["form"].errors
+    assert AdverseEvent.objects.get().grade == 2 and AdverseEvent.objects.get().history.count() == 1
+
+    saved = client.post(f"/safety/events/{event.pk}/", {**form, "reason_for_change": "re-graded from source"})
+    assert saved.status_code == 302
+    newest, previous = AdverseEvent.objects.get().history.order_by("-history_id")[:2]
+    assert (previous.grade, newest.grade) == (2, 3)
+    assert newest.history_user == coordinator and newest.history_change_reason == "re-graded from source"
+    assert newest.history_date is not None
