@@ -30,6 +30,7 @@ from trial_site.audit.actor import acting_as
 from trial_site.models import AccessEvent, Site
 from trial_site.permissions import user_can
 from trial_site.protocol import PROTOCOL
+from trial_site.queue import enqueue, enqueue_on_commit
 from trial_site.services import access_event_record
 
 logger = logging.getLogger(__name__)
@@ -181,7 +182,7 @@ def participant_randomize(*, participant: Participant, by: Any) -> Allocation:
     try:
         return _randomize(participant_id=participant.pk, by=by)
     except AllocationExhausted as error:
-        tasks.alert_exhausted_list.delay(participant.site_id, error.stratum)
+        enqueue(tasks.alert_exhausted_list, participant.site_id, error.stratum)
         raise
 
 
@@ -270,6 +271,6 @@ def allocation_unblind(
         kind=AccessEvent.Kind.UNBLINDING, request=request, user=by,
         detail=f"{allocation.randomisation_number}: {reason}"[:500],
     )  # fmt: skip
-    transaction.on_commit(lambda: tasks.notify_unblinding.delay(unblinding.pk))
+    enqueue_on_commit(tasks.notify_unblinding, unblinding.pk)
     logger.warning("emergency unblinding of %s for %s: %s", allocation, by, reason)
     return unblinding

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from trial_site.models import StaffMembership
 from trial_site.protocol import PROTOCOL
+from trial_site.queue import enqueue
 from trial_site.roles import Role
 
 logger = logging.getLogger(__name__)
@@ -97,4 +98,4 @@ def notify_unblinding(unblinding_id: int) -> int:
 
 def queue_randomisation_email(allocation_id: int) -> None:
     """Listed in ``AFTER_RANDOMISATION``: e-mail the investigators through Celery."""
-    email_randomisation.delay(allocation_id)
+    enqueue(email_randomisation, allocation_id)

@@ -16,6 +16,7 @@ from safety.models import AdverseEvent, LabAlert, SaeReport
 from trial_site.audit.actor import acting_as
 from trial_site.permissions import user_can
 from trial_site.protocol import PROTOCOL
+from trial_site.queue import enqueue_on_commit
 from visits.crfs import LabPanel
 from visits.models import EndOfStudy
 from visits.services import end_of_study_record
@@ -42,7 +43,7 @@ def _open_sae_report(event: AdverseEvent, by: Any, kind: str = SaeReport.Kind.IN
         regulatory_deadline=clock.deadline if clock else None,
     )
     report.save(by=by)
-    transaction.on_commit(lambda: tasks.email_sae_report.delay(report.pk))
+    enqueue_on_commit(tasks.email_sae_report, report.pk)
     logger.warning("SAE report opened for %s, due %s", event.participant, report.deadline)
     return report
 
@@ -90,7 +91,7 @@ def sae_follow_up_open(*, event: AdverseEvent, by: Any) -> SaeReport:
     report = SaeReport(site=event.site, adverse_event=event, kind=SaeReport.Kind.FOLLOW_UP,
                        deadline=sae_deadline(timezone.now()))  # fmt: skip
     report.save(by=by)
-    transaction.on_commit(lambda: tasks.email_sae_report.delay(report.pk))
+    enqueue_on_commit(tasks.email_sae_report, report.pk)
     return report
 
 

@@ -23,6 +23,7 @@ from screening.models import (
 from screening.models.crfs import ScreeningForm
 from screening.models.participant import screening_number_for
 from screening.selectors import confirmation_in_force, screening_decision
+from trial_site.hooks import schedule_changed
 from trial_site.models import Site
 from trial_site.permissions import user_can
 from trial_site.protocol import PROTOCOL
@@ -99,6 +100,7 @@ def participant_details_change(*, participant: Participant, by: Any, reason: str
     """Save corrected contact or identity details (a reason is required: the data are saved already)."""
     _require(by, "screening.change_participant", participant.site)
     participant.save(by=by, reason=reason)
+    schedule_changed(participant.pk)  # the reminder choices may have changed
     return participant
 
 
@@ -191,5 +193,6 @@ def consent_withdraw(*, withdrawal: ConsentWithdrawal, by: Any) -> ConsentWithdr
     _require(by, "screening.add_consentwithdrawal", participant.site)
     withdrawal.site = participant.site
     withdrawal.save(by=by)
+    schedule_changed(participant.pk)
     logger.info("%s withdrew consent (%s)", participant, withdrawal.scope)
     return withdrawal

@@ -9,14 +9,9 @@ from django.contrib.auth import get_user_model
 from trial_site.audit.actor import acting_as
 from trial_site.models import Site
 from trial_site.roles import Role
-from trial_site.services import membership_grant
+from trial_site.services import membership_grant, system_user
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple"
-
-
-def system_user() -> Any:
-    user, _ = get_user_model().objects.get_or_create(username="system", defaults={"is_active": False})
-    return user
 
 
 def make_site(*, code: str, name: str = "", phone: str = "+8809666700100", time_zone: str = "Asia/Dhaka") -> Site:

@@ -54,6 +54,13 @@ SECTIONS: tuple[Section, ...] = (
         _("Adverse events, SAE reports and their 24-hour clock, laboratory alerts."),
     ),
     Section(
+        "reminders",
+        _("Reminders"),
+        "reminders:index",
+        frozenset({Role.COORDINATOR, Role.INVESTIGATOR, Role.MONITOR, Role.DATA_MANAGER, Role.ADMINISTRATOR}),
+        _("Visit reminders by SMS and e-mail: planned, sent, failed; send one now; delivery backends."),
+    ),
+    Section(
         "monitoring",
         _("Monitoring"),
         "monitoring:index",

@@ -7,12 +7,13 @@ source). Every clinical record stores ``PROTOCOL.version``, the version it was m
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
 from clinical.eligibility import EligibilityRules
+from clinical.reminders import ReminderPolicy
 from clinical.safety import BARICITINIB_RULES, METHOTREXATE_RULES, LabRule
 
 
@@ -138,6 +139,8 @@ class Protocol:
     soft_limits: dict[str, tuple[float, float]]
     # The laboratory hold and dose rules of each arm (TRIAL.md "Arms"): alerts for the investigator.
     lab_rules: dict[str, tuple[LabRule, ...]]
+    # Visit reminders: days before the visit, the hour they go out, quiet hours and the daily cap (site time).
+    reminders: ReminderPolicy
 
     def visit(self, code: str) -> VisitDefinition:
         return next(visit for visit in self.visits if visit.code == code)
@@ -250,4 +253,7 @@ PROTOCOL = Protocol(
         "dlco_percent": (30.0, 150.0),
         "tablets_per_week": (1.0, 14.0),
     },
+    reminders=ReminderPolicy(
+        offsets_days=(3, 1), send_at=time(9, 0), quiet_start=time(21, 0), quiet_end=time(8, 0), daily_cap=1
+    ),
 )

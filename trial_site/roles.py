@@ -98,22 +98,38 @@ _REPORT_SAFETY = _SEE_SAFETY | frozenset(
 )
 _JUDGE_SAFETY = _REPORT_SAFETY | {"safety.sign_saereport", "safety.acknowledge_labalert"}
 
+# Visit reminders name no arm; the site team sends them, monitors read them, administrators watch delivery.
+_SEE_REMINDERS = frozenset({"reminders.view_reminder"})
+_SEND_REMINDERS = _SEE_REMINDERS | {"reminders.send_now"}
+_WATCH_DELIVERY = _SEE_REMINDERS | {"reminders.view_delivery_status"}
 # Each later feature adds its permissions (``<app>.<codename>``) to the roles that need them.
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
-    Role.COORDINATOR: _SEE_SITE | _SCREEN | _UNBLINDED | _RUN_VISITS | _REPORT_SAFETY,
+    Role.COORDINATOR: _SEE_SITE | _SCREEN | _UNBLINDED | _RUN_VISITS | _REPORT_SAFETY | _SEND_REMINDERS,
     Role.INVESTIGATOR: _SEE_SITE
     | _SCREEN
     | {"screening.confirm_eligibility"}
     | _RANDOMISE
     | _RUN_VISITS
     | _SCORE_VISIT_MRSS
-    | _JUDGE_SAFETY,
+    | _JUDGE_SAFETY
+    | _SEND_REMINDERS,
     # Blinded: sees that a participant is randomised, never the arm, unless unblinded in an emergency.
     Role.BLINDED_ASSESSOR: _SEE_SITE | _SCORE_SKIN | _UNBLIND | _SEE_VISITS | _SCORE_VISIT_MRSS,
-    Role.MONITOR: _SEE_SITE | _READ_ACCESS_LOG | _SEE_SCREENING | _UNBLINDED | _SEE_VISITS | _SEE_SAFETY,
-    Role.DATA_MANAGER: _SEE_SITE | _SEE_SCREENING | _UNBLINDED | _SEE_VISITS | _SEE_SAFETY,
+    Role.MONITOR: _SEE_SITE
+    | _READ_ACCESS_LOG
+    | _SEE_SCREENING
+    | _UNBLINDED
+    | _SEE_VISITS
+    | _SEE_SAFETY
+    | _SEE_REMINDERS,
+    Role.DATA_MANAGER: _SEE_SITE | _SEE_SCREENING | _UNBLINDED | _SEE_VISITS | _SEE_SAFETY | _SEE_REMINDERS,
     Role.STATISTICIAN: _SEE_SITE | _KEEP_LISTS,
-    Role.ADMINISTRATOR: _SEE_SITE | _READ_ACCESS_LOG | _MANAGE_STAFF | _UNBLINDED | {"auth.change_user"},
+    Role.ADMINISTRATOR: _SEE_SITE
+    | _READ_ACCESS_LOG
+    | _MANAGE_STAFF
+    | _UNBLINDED
+    | _WATCH_DELIVERY
+    | {"auth.change_user"},
 }
 
 # Roles whose holders may use the Django admin site (it shows only what their permissions allow).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.http import HttpRequest
@@ -14,6 +15,20 @@ from trial_site.models import AccessEvent, Site, StaffMembership
 from trial_site.roles import ADMIN_SITE_ROLES, ROLE_PERMISSIONS, Role, group_name
 
 logger = logging.getLogger("trial_site.security")
+
+SYSTEM_USERNAME = "system"
+
+
+def system_user() -> Any:
+    """The user that changes made by the system itself are attributed to (an SMS STOP reply, the demo data).
+    It cannot log in: inactive, without a usable password."""
+    user, created = get_user_model().objects.get_or_create(
+        username=SYSTEM_USERNAME, defaults={"is_active": False, "first_name": "System"}
+    )
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
 
 
 def _client_ip(request: HttpRequest | None) -> str | None:

@@ -25,6 +25,7 @@ urlpatterns = [
     path("randomization/", include("randomization.urls")),
     path("visits/", include("visits.urls")),
     path("safety/", include("safety.urls")),
+    path("reminders/", include("reminders.urls")),
     path("monitoring/", include("monitoring.urls")),
     path("exports/", include("exports.urls")),
     path("admin/", admin.site.urls),

@@ -17,6 +17,7 @@ from clinical.schedule import VisitRule, follow_up_window, visit_schedule
 from randomization.models import Allocation
 from screening.models import Participant
 from trial_site.audit.actor import acting_as
+from trial_site.hooks import schedule_changed
 from trial_site.permissions import user_can
 from trial_site.protocol import PROTOCOL
 from visits.models import ConcomitantMedication, EndOfStudy, RequiredForm, Visit
@@ -79,6 +80,7 @@ def visit_schedule_create(allocation_id: int) -> list[Visit]:
             visit.save(by=allocation.randomised_by)
             _required_rows(visit, definition.forms, participant)
             created.append(visit)
+        schedule_changed(participant.pk)
     logger.info("visit schedule of %s created from Day 1 %s", participant, day1)
     return created
 
@@ -112,6 +114,7 @@ def visit_record_done(*, visit: Visit, by: Any, done_on: date, deviation_reason:
     visit.done_on = done_on
     visit.deviation_reason = deviation_reason.strip() if outside else ""
     visit.save(by=by, reason=_("visit date corrected") if changing else _("visit done"))
+    schedule_changed(visit.participant_id)
     return visit
 
 
@@ -125,6 +128,7 @@ def visit_record_missed(*, visit: Visit, by: Any, reason: str) -> Visit:
     visit.missed = True
     visit.missed_reason = reason.strip()
     visit.save(by=by, reason=_("visit missed: %(reason)s") % {"reason": reason.strip()})
+    schedule_changed(visit.participant_id)
     return visit
 
 
@@ -139,6 +143,7 @@ def visit_reschedule(*, visit: Visit, by: Any, planned_date: date, reason: str) 
         )  # fmt: skip
     visit.planned_date = planned_date
     visit.save(by=by, reason=reason or _("rescheduled within the window"))
+    schedule_changed(visit.participant_id)
     return visit
 
 
@@ -177,6 +182,7 @@ def follow_up_schedule(*, participant: Participant, by: Any, last_dose: date) ->
     )  # fmt: skip
     visit.save(by=by)
     _required_rows(visit, PROTOCOL.follow_up.forms, participant)
+    schedule_changed(participant.pk)
     return visit
 
 
@@ -201,6 +207,7 @@ def end_of_study_record(
     ):
         visit.cancelled = True
         visit.save(by=by, reason=_("end of study on %(day)s") % {"day": ended_on.isoformat()})
+    schedule_changed(participant.pk)
     return ending
 
 

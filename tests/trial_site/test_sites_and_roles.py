@@ -97,13 +97,13 @@ def test_memberships_put_users_in_their_role_groups_and_only_administrators_in_t
 
 
 EXPECTED_MENU = {
-    Role.COORDINATOR: {"screening", "randomization", "visits", "safety", "sites"},
-    Role.INVESTIGATOR: {"screening", "randomization", "visits", "safety", "monitoring", "sites"},
+    Role.COORDINATOR: {"screening", "randomization", "visits", "safety", "reminders", "sites"},
+    Role.INVESTIGATOR: {"screening", "randomization", "visits", "safety", "reminders", "monitoring", "sites"},
     Role.BLINDED_ASSESSOR: {"screening", "randomization", "visits", "sites"},
-    Role.MONITOR: {"screening", "randomization", "visits", "safety", "monitoring", "sites", "access_log"},
-    Role.DATA_MANAGER: {"screening", "randomization", "visits", "safety", "monitoring", "exports", "sites"},
+    Role.MONITOR: {"screening", "randomization", "visits", "safety", "reminders", "monitoring", "sites", "access_log"},
+    Role.DATA_MANAGER: {"screening", "randomization", "visits", "safety", "reminders", "monitoring", "exports", "sites"},
     Role.STATISTICIAN: {"randomization", "exports", "sites"},
-    Role.ADMINISTRATOR: {"randomization", "monitoring", "exports", "sites", "access_log"},
+    Role.ADMINISTRATOR: {"randomization", "reminders", "monitoring", "exports", "sites", "access_log"},
 }
 
 

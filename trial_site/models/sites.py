@@ -31,6 +31,9 @@ class Site(models.Model):
 
     code = models.CharField(_("code"), max_length=10, unique=True, validators=[site_code_validator])
     name = models.CharField(_("name"), max_length=200)
+    name_bn = models.CharField(
+        _("name in Bangla"), max_length=200, blank=True, help_text=_("Used in Bangla reminders; empty: the name.")
+    )
     country = models.CharField(_("country"), max_length=100)
     time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Dhaka", validators=[validate_time_zone])
     phone = models.CharField(

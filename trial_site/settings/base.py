@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "randomization.apps.RandomizationConfig",
     "visits.apps.VisitsConfig",
     "safety.apps.SafetyConfig",
+    "reminders.apps.RemindersConfig",
     "monitoring.apps.MonitoringConfig",
     "exports.apps.ExportsConfig",
     "django.contrib.admin",
@@ -138,6 +139,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "safety.tasks.remind_overdue_sae_reports",
         "schedule": crontab(hour=8, minute=0),  # every morning, site time (CELERY_TIMEZONE)
     },
+    "visit-reminders-sweep": {
+        "task": "reminders.tasks.sweep",
+        "schedule": timedelta(seconds=env_int("REMINDER_SWEEP_SECONDS", 120)),
+    },
+    "staff-digest": {
+        "task": "reminders.tasks.send_staff_digests",
+        "schedule": crontab(hour=7, minute=30),  # every morning, site time, before the clinic opens
+    },
 }
 # Who receives SAE reports besides the site's investigators (the sponsor's safety desk): comma-separated.
 SAFETY_CONTACTS = env_list("SAFETY_CONTACTS", [])
@@ -148,6 +157,30 @@ AFTER_RANDOMISATION: tuple[str, ...] = (
     "visits.services.visit_schedule_create",
     "randomization.tasks.queue_randomisation_email",
 )
+
+# What runs when a participant's visit schedule or reminder choices change (each gets participant_id=…), inside
+# the same transaction: the visit reminders are planned, moved or cancelled with the change.
+AFTER_SCHEDULE_CHANGED: tuple[str, ...] = ("reminders.services.reminders_plan",)
+
+# --- Visit reminders ------------------------------------------------------------------------------------------
+# SMS goes through a backend: "file" writes to an outbox file the demo shows (var/outbox/sms.jsonl); "http"
+# posts JSON to a gateway. SMS_GATEWAY_BODY is a JSON template: the strings "{to}", "{text}" and "{key}" are
+# replaced by the number, the message and the reminder's idempotency key.
+SMS_BACKEND = env_str("SMS_BACKEND", "file")
+SMS_OUTBOX_PATH = Path(env_str("SMS_OUTBOX_PATH", str(VAR_DIR / "outbox" / "sms.jsonl")))
+SMS_GATEWAY_URL = env_str("SMS_GATEWAY_URL")
+SMS_GATEWAY_TOKEN = env_str("SMS_GATEWAY_TOKEN")
+SMS_GATEWAY_BODY = env_str("SMS_GATEWAY_BODY", '{"to": "{to}", "message": "{text}", "reference": "{key}"}')
+SMS_GATEWAY_ID_FIELD = env_str("SMS_GATEWAY_ID_FIELD", "message_id")
+SMS_GATEWAY_STATUS_FIELD = env_str("SMS_GATEWAY_STATUS_FIELD", "status")
+SMS_GATEWAY_TIMEOUT_SECONDS = env_int("SMS_GATEWAY_TIMEOUT_SECONDS", 10)
+# The shared secret of the inbound SMS webhook (STOP replies, delivery reports); empty: the webhook is closed.
+SMS_WEBHOOK_SECRET = env_str("SMS_WEBHOOK_SECRET")
+# Retries of a failed send: exponential backoff from the base, with jitter; then the reminder is failed.
+REMINDER_MAX_RETRIES = env_int("REMINDER_MAX_RETRIES", 5)
+REMINDER_RETRY_BASE_SECONDS = env_int("REMINDER_RETRY_BASE_SECONDS", 30)
+# A reminder still "sending" after this long (its worker died) is handed out again by the next sweep.
+REMINDER_STUCK_MINUTES = env_int("REMINDER_STUCK_MINUTES", 30)
 
 # What runs after a laboratory panel is saved (each gets the panel's id): the arm's hold and dose rules.
 AFTER_LAB_PANEL_SAVED: tuple[str, ...] = ("safety.services.lab_alerts_check",)

@@ -22,12 +22,13 @@ from screening.demo import seed_screening_demo
 from trial_site.audit.actor import acting_as
 from trial_site.models import Site
 from trial_site.roles import Role
-from trial_site.services import membership_grant
+from trial_site.services import membership_grant, system_user
 from visits.demo import seed_visits_demo
 
 DEMO_SITE = {
     "code": "DHK",
     "name": "BSMMU Dhaka",
+    "name_bn": "বিএসএমএমইউ ঢাকা",
     "country": "Bangladesh",
     "time_zone": "Asia/Dhaka",
     "phone": "+8809666700100",
@@ -58,9 +59,7 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args: Any, reset_passwords: bool, **options: Any) -> None:
         user_model = get_user_model()
-        system, _ = user_model.objects.get_or_create(
-            username="system", defaults={"first_name": "System", "is_active": False}
-        )
+        system = system_user()
         with acting_as(system):
             site, created = Site.objects.get_or_create(code=DEMO_SITE["code"], defaults=DEMO_SITE)
         self.stdout.write(f"Site {site} {'created' if created else 'already there'}.")
