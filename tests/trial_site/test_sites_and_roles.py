@@ -101,7 +101,8 @@ EXPECTED_MENU = {
     Role.INVESTIGATOR: {"screening", "randomization", "visits", "safety", "reminders", "monitoring", "sites"},
     Role.BLINDED_ASSESSOR: {"screening", "randomization", "visits", "sites"},
     Role.MONITOR: {"screening", "randomization", "visits", "safety", "reminders", "monitoring", "sites", "access_log"},
-    Role.DATA_MANAGER: {"screening", "randomization", "visits", "safety", "reminders", "monitoring", "exports", "sites"},
+    Role.DATA_MANAGER: {"screening", "randomization", "visits", "safety", "reminders", "monitoring", "exports"}
+    | {"sites"},
     Role.STATISTICIAN: {"randomization", "exports", "sites"},
     Role.ADMINISTRATOR: {"randomization", "reminders", "monitoring", "exports", "sites", "access_log"},
 }
