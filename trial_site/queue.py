@@ -11,6 +11,11 @@ import logging
 from typing import Any
 
 from django.db import transaction
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
+
+# What publishing raises when the broker cannot be reached (kombu wraps most of them in OperationalError).
+BROKER_UNREACHABLE = (OperationalError, RedisError, OSError)
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +24,7 @@ def enqueue(task: Any, *args: Any) -> bool:
     """Queue ``task`` with ``args`` now; False (and an error in the log) if the broker is unreachable."""
     try:
         task.delay(*args)
-    except Exception:  # kombu raises OperationalError, redis-py ConnectionError, OSError: any of them
+    except BROKER_UNREACHABLE:
         logger.exception("task %s%r not queued: the broker is unreachable", task.name, args)
         return False
     return True
