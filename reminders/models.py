@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from trial_site.audit.base import AppendOnlyModel
 
@@ -23,11 +24,11 @@ class Reminder(models.Model):
     """One reminder of one visit: ``offset_days`` before ``visit_date``, by one channel."""
 
     class Status(models.TextChoices):
-        PLANNED = "planned", _("planned")
-        SENDING = "sending", _("sending")
-        SENT = "sent", _("sent")
-        FAILED = "failed", _("failed")
-        CANCELLED = "cancelled", _("cancelled")
+        PLANNED = "planned", pgettext_lazy("reminder status", "planned")
+        SENDING = "sending", pgettext_lazy("reminder status", "sending")
+        SENT = "sent", pgettext_lazy("reminder status", "sent")
+        FAILED = "failed", pgettext_lazy("reminder status", "failed")
+        CANCELLED = "cancelled", pgettext_lazy("reminder status", "cancelled")
 
     site = models.ForeignKey("trial_site.Site", on_delete=models.PROTECT, related_name="+")
     participant = models.ForeignKey(
