@@ -11,6 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from randomization.models import AllocationList
+from reminders.models import Reminder
 from tests.randomization.factories import list_in_use
 from tests.randomization.test_blinding import concrete_paths
 from tests.visits.test_schedule import randomised_on
@@ -32,6 +33,7 @@ def paths(site: Any, coordinator: Any, investigator: Any, statistician: Any) -> 
         "pk": str(AllocationList.objects.get().pk),
         "visits:pk": str(d1.pk),
         "visits:code": "labs",
+        "reminders:pk": str(Reminder.objects.filter(participant=participant, status="planned").first().pk),
     }
     return concrete_paths(values)
 
