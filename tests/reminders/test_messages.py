@@ -51,8 +51,7 @@ def test_the_english_sms_names_the_date_site_and_phone() -> None:
 def test_the_bangla_sms_is_in_bangla_with_bangla_digits_and_the_sites_bangla_name() -> None:
     message = reminder_message(channel="sms", language="bn", visit_date=date(2026, 12, 2), site=DEMO_SITE)
     assert message.body == (
-        "স্মরণ করিয়ে দিচ্ছি: বিএসএমএমইউ ঢাকা-এ আপনার ভিজিট বুধবার, ২ ডিসেম্বর ২০২৬। "
-        "তারিখ বদলাতে ফোন করুন ০৯৬৬৬-৭০০১০০।"
+        "স্মরণ করিয়ে দিচ্ছি: বিএসএমএমইউ ঢাকা-এ আপনার ভিজিট বুধবার, ২ ডিসেম্বর ২০২৬। তারিখ বদলাতে ফোন করুন ০৯৬৬৬-৭০০১০০।"
     )
     assert not re.search(r"[0-9]", message.body)
 
