@@ -77,6 +77,18 @@ def test_bin_demo_runs_web_worker_and_beat_and_each_role_can_log_in(tmp_path: Pa
             assert landed.startswith(f"http://127.0.0.1:{port}/\n"), f"{username} did not reach the home page"
             assert "Welcome" in landed
         assert (tmp_path / "var" / "trial.sqlite3").exists(), "the demo did not use its embedded SQLite database"
+
+        # The three reminders the demo asks to go now are handed to the worker as soon as it starts; by day they
+        # reach the SMS outbox, at night (21:00 to 08:00 in Dhaka) they are held until the morning.
+        assert re.search(r"\[demo\] \d+ due reminders handed to the workers\.", log_path.read_text())
+        while log_path.read_text().count("Task reminders.tasks.send_reminder") < 6:  # received and succeeded
+            assert time.monotonic() < deadline, "the worker did not deliver the reminders:\n" + log_path.read_text()
+            time.sleep(0.5)
+        outbox = tmp_path / "var" / "outbox" / "sms.jsonl"
+        succeeded = r"Task reminders.tasks.send_reminder\[[^]]+\] succeeded in [^:]+: '(\w+)'"
+        outcomes = re.findall(succeeded, log_path.read_text())
+        assert outcomes in (["sent"] * 3, ["held"] * 3), outcomes
+        assert (outbox.exists() and len(outbox.read_text().splitlines()) == 3) == (outcomes == ["sent"] * 3)
     finally:
         os.killpg(demo.pid, signal.SIGINT)  # Ctrl-C in the terminal
         demo.wait(timeout=60)

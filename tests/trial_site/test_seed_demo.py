@@ -108,3 +108,16 @@ def test_seed_demo_adds_adverse_events_sae_reports_and_lab_alerts(db: Any) -> No
     assert SaeReport.objects.filter(deadline__gt=now).count() == 1
     assert SaeReport.objects.filter(deadline__lt=now).count() == 1
     assert LabAlert.objects.exists()
+
+
+def test_seed_demo_plans_reminders_three_to_go_now_one_stop_and_one_with_email(db: Any) -> None:
+    from reminders.models import Reminder
+    from screening.models import Participant
+
+    seed()
+    assert Reminder.objects.filter(status="planned").count() > 20
+    asked = Reminder.objects.exclude(send_now_at=None)
+    assert asked.count() == 3 and {r.send_now_reason for r in asked} == {"demo: the participant asked for it"}
+    assert Reminder.objects.filter(status="cancelled", cancel_reason="reminder choice changed").exists()
+    assert Participant.objects.filter(reminder_channel="both").exists()
+    assert Reminder.objects.filter(channel="email", status="planned").exists()

@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from randomization.demo import seed_randomisation_demo
+from reminders.demo import seed_reminders_demo
 from safety.demo import seed_safety_demo
 from screening.demo import seed_screening_demo
 from trial_site.audit.actor import acting_as
@@ -104,6 +105,10 @@ class Command(BaseCommand):
             self.stdout.write(f"{scheduled} visit schedules at different stages.")
         if seed_safety_demo(site=site, coordinator=users[Role.COORDINATOR]):
             self.stdout.write("Adverse events, two SAE reports (one overdue) and laboratory alerts added.")
+        if seed_reminders_demo(site=site, coordinator=users[Role.COORDINATOR]):
+            self.stdout.write(
+                "Visit reminders planned; three go out at the first sweep (to var/outbox/sms.jsonl), one STOP reply."
+            )
         width = max(len(name) for name, _, _ in rows)
         self.stdout.write("Demo logins (passwords are shown only when set; keep them):")
         for username, role_label, password in rows:
