@@ -144,6 +144,11 @@ class SmsGatewayStandIn:
         """Wait ``seconds`` before delivering and answering, like a slow gateway (clients time out meanwhile)."""
         self._add_mode("stall", n, seconds)
 
+    def hang_next(self, n: int = 1, seconds: float = 5.0) -> None:
+        """The next n requests get no answer for ``seconds`` (client timeouts), then the connection closes;
+        nothing is delivered."""
+        self._add_mode("hang", n, seconds)
+
     def drop_next(self, n: int = 1) -> None:
         """Read the request, then close the connection without an answer and without delivering."""
         self._add_mode("drop", n, 0)
@@ -179,6 +184,10 @@ class SmsGatewayStandIn:
             request._answer(int(value), {"error": f"failing on purpose with HTTP {int(value)}"})
             return
         if mode == "drop":
+            request.close_connection = True
+            return
+        if mode == "hang":  # a gateway that is down behind its load balancer: no answer, nothing delivered
+            self._stopping.wait(value)
             request.close_connection = True
             return
         try:

@@ -3,10 +3,12 @@ fails, held in quiet hours and by the daily cap, and failures are visible."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from django.core import mail
 from django.test import Client
 from django.utils import timezone
@@ -96,29 +98,41 @@ def test_at_most_one_message_per_participant_per_channel_per_day(participant: An
     assert second.due_at == datetime.combine(morning.date() + timedelta(days=1), time(9, 0), tzinfo=DHAKA)
 
 
+@pytest.mark.parametrize(("failure", "error"), [("http-500", "HTTP 500"), ("timeout", "did not answer within 1 s")])
 def test_gateway_down_retries_with_backoff_then_fails_visibly_and_data_entry_goes_on(
     daytime_site: Any, participant: Any, coordinator: Any, http_sms_settings: Any, settings: Any,
-    django_capture_on_commit_callbacks: Any, user_with_role: Any,
+    django_capture_on_commit_callbacks: Any, user_with_role: Any, failure: str, error: str, caplog: Any,
 ) -> None:  # fmt: skip
     gateway = http_sms_settings
-    gateway.fail_next(100, status=500)
+    caplog.set_level("WARNING", logger="reminders.tasks")
+    if failure == "timeout":
+        settings.SMS_GATEWAY_TIMEOUT_SECONDS = 1
+        gateway.hang_next(100, seconds=2)
+    else:
+        gateway.fail_next(100, status=500)
     [reminder] = first_reminders(participant)
     sweep(django_capture_on_commit_callbacks)
 
     reminder.refresh_from_db()
-    assert reminder.status == "failed" and "HTTP 500" in reminder.last_error
+    assert reminder.status == "failed" and error in reminder.last_error
     assert reminder.attempts == settings.REMINDER_MAX_RETRIES + 1 == gateway.requests
     assert gateway.delivered == []
     assert DeliveryAttempt.objects.filter(reminder=reminder, succeeded=False).count() == reminder.attempts
+    # Each retry waits twice as long as the one before, with jitter: between half and all of base × 2^k.
+    delays = [float(m) for m in re.findall(r"retry \d+ in ([\d.]+) s", caplog.text)]
+    assert len(delays) == settings.REMINDER_MAX_RETRIES
+    base = settings.REMINDER_RETRY_BASE_SECONDS
+    for k, delay in enumerate(delays):
+        assert base * 2**k / 2 - 0.5 <= delay <= base * 2**k + 0.5, (k, delays)
 
     # The site sees it on the participant's page; the administrator on the delivery page.
     client = Client()
     client.force_login(coordinator)
     page = client.get(f"/reminders/participants/{participant.screening_number}/").content.decode()
-    assert 'data-status="failed"' in page and "HTTP 500" in page
+    assert 'data-status="failed"' in page and error in page
     client.force_login(user_with_role("administrator"))
     delivery = client.get("/reminders/delivery/").content.decode()
-    assert 'data-backend="sms-http"' in delivery and "HTTP 500" in delivery
+    assert 'data-backend="sms-http"' in delivery and error in delivery
 
     # Data entry is not affected by the gateway: a visit is rescheduled and saved as usual.
     w4 = participant.visits.get(code="W4")
