@@ -54,9 +54,7 @@ def test_coordinator_sends_a_reminder_now_with_a_reason(
     row.get_by_role("textbox").fill("the participant lost the first message")
     row.get_by_role("button", name="Send now").click()
     expect(page.locator(".alert-success")).to_contain_text("next sweep")
-    expect(page.get_by_test_id("participant-reminders")).to_contain_text(
-        "send now by rahima", ignore_case=True
-    )
+    expect(page.get_by_test_id("participant-reminders")).to_contain_text("send now by rahima", ignore_case=True)
 
     page.goto(f"{live_server.url}/reminders/?status=sent")
     expect(page.get_by_test_id("reminder-log").locator("tbody tr")).to_have_count(1)
