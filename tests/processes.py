@@ -25,3 +25,11 @@ def read_settings(
     return subprocess.run(
         [sys.executable, "-c", code], cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, check=False
     )
+
+
+def worker_database_url() -> str:
+    """The address of the test database, for a worker process that must see the test's data (PostgreSQL)."""
+    from django.db import connection
+
+    database = connection.settings_dict
+    return f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"

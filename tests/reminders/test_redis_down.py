@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -23,6 +22,7 @@ from randomization.models import AllocationList
 from reminders import services
 from reminders.models import Reminder
 from reminders.sms import outbox_messages
+from tests.processes import worker_database_url
 from tests.randomization.test_blinding import concrete_paths
 from tests.trial_site.test_celery import celery_process, service_env
 from trial_site.celery import app
@@ -119,10 +119,9 @@ def test_with_redis_down_pages_and_visits_work_and_reminders_go_out_once_it_retu
 
         # Redis returns, with a worker: the next sweep sends the reminder, once.
         with redis_server(port, tmp_path):
-            database = connection.settings_dict
             env = service_env(
                 tmp_path, redis_url=url,
-                DATABASE_URL=f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+                DATABASE_URL=worker_database_url(),
                 SMS_OUTBOX_PATH=str(settings.SMS_OUTBOX_PATH),
             )  # fmt: skip
             with celery_process("worker", env, tmp_path / "worker.log"):

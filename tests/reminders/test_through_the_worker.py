@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from reminders import services
 from reminders.models import Reminder
 from screening import services as screening_services
 from tests.concurrency.threads import run_together
+from tests.processes import worker_database_url
 from tests.randomization.factories import list_in_use
 from tests.trial_site.test_celery import celery_process, service_env
 from tests.visits.test_schedule import randomised_on
@@ -35,11 +35,10 @@ def wait_until_settled(pks: list[int], log: Path) -> None:
 
 
 def worker_env(tmp_path: Path, smtp: Any, settings: Any, gateway: Any) -> dict[str, str]:
-    database = connection.settings_dict
     return service_env(
         tmp_path,
         redis_url=os.environ["REDIS_URL"],
-        DATABASE_URL=f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        DATABASE_URL=worker_database_url(),
         EMAIL_HOST="127.0.0.1",
         EMAIL_PORT=str(settings.EMAIL_PORT),
         EMAIL_USE_TLS="false",

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from safety import services
+from tests.processes import worker_database_url
 from tests.randomization.factories import list_in_use
 from tests.safety.test_safety import event_for
 from tests.trial_site.test_celery import celery_process, service_env
@@ -33,11 +33,10 @@ def test_the_sae_report_reaches_the_safety_contacts_without_identifying_data(
 ) -> None:  # fmt: skip
     list_in_use(statistician)
     participant = randomised_on(timezone.localdate() - timedelta(days=10), site, coordinator, investigator)
-    database = connection.settings_dict
     env = service_env(
         tmp_path,
         redis_url=os.environ["REDIS_URL"],
-        DATABASE_URL=f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        DATABASE_URL=worker_database_url(),
         EMAIL_HOST="127.0.0.1",
         EMAIL_PORT=str(settings.EMAIL_PORT),
         EMAIL_USE_TLS="false",
