@@ -1,9 +1,14 @@
 from django.urls import path
 
-from trial_site.views import section_placeholder
+from monitoring.views import audit, home, locks, queries, signatures, verification
 
 app_name = "monitoring"
 
 urlpatterns = [
-    path("", section_placeholder("monitoring", issue="#8"), name="index"),
+    path("", home.index, name="index"),
+    *audit.urlpatterns,
+    *queries.urlpatterns,
+    *verification.urlpatterns,
+    *signatures.urlpatterns,
+    *locks.urlpatterns,
 ]

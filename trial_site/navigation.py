@@ -64,7 +64,7 @@ SECTIONS: tuple[Section, ...] = (
         "monitoring",
         _("Monitoring"),
         "monitoring:index",
-        frozenset({Role.MONITOR, Role.DATA_MANAGER, Role.INVESTIGATOR, Role.ADMINISTRATOR}),
+        frozenset({Role.MONITOR, Role.DATA_MANAGER, Role.INVESTIGATOR, Role.COORDINATOR, Role.ADMINISTRATOR}),
         _("Audit trail, data queries, source data verification, signatures and locks."),
     ),
     Section(

@@ -141,6 +141,8 @@ class Protocol:
     lab_rules: dict[str, tuple[LabRule, ...]]
     # Visit reminders: days before the visit, the hour they go out, quiet hours and the daily cap (site time).
     reminders: ReminderPolicy
+    # Monitoring: edit checks, the source data verification plan, the meaning of a signature.
+    monitoring: MonitoringPlan
 
     def visit(self, code: str) -> VisitDefinition:
         return next(visit for visit in self.visits if visit.code == code)
@@ -150,6 +152,18 @@ class Protocol:
 
     def consent_form(self, version: str) -> ConsentFormVersion | None:
         return next((form for form in self.consent_forms if form.version == version), None)
+
+
+@dataclass(frozen=True)
+class MonitoringPlan:
+    """What monitoring checks and verifies, from the protocol's monitoring plan."""
+
+    # Edit checks that raise a query by themselves.
+    mrss_change_query_points: int  # an mRSS that moves more than this between two visits
+    # Source data verification: forms (app_label.model) verified in full; of the others, a sample.
+    sdv_full: tuple[str, ...]
+    sdv_sample_percent: int
+    signature_meaning: str
 
 
 PROTOCOL = Protocol(
@@ -255,5 +269,21 @@ PROTOCOL = Protocol(
     },
     reminders=ReminderPolicy(
         offsets_days=(3, 1), send_at=time(9, 0), quiet_start=time(21, 0), quiet_end=time(8, 0), daily_cap=1
+    ),
+    monitoring=MonitoringPlan(
+        mrss_change_query_points=15,
+        sdv_full=(
+            "screening.consent",
+            "screening.classificationcriteria",
+            "screening.diseasehistory",
+            "screening.screeningmrss",
+            "screening.exclusionhistory",
+            "screening.screeninglabs",
+            "visits.visitmrss",
+            "safety.adverseevent",
+            "safety.saereport",
+        ),
+        sdv_sample_percent=20,
+        signature_meaning="I confirm that the data are accurate and complete.",
     ),
 )

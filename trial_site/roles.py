@@ -102,9 +102,26 @@ _JUDGE_SAFETY = _REPORT_SAFETY | {"safety.sign_saereport", "safety.acknowledge_l
 _SEE_REMINDERS = frozenset({"reminders.view_reminder"})
 _SEND_REMINDERS = _SEE_REMINDERS | {"reminders.send_now"}
 _WATCH_DELIVERY = _SEE_REMINDERS | {"reminders.view_delivery_status"}
+# Monitoring: monitors and data managers review, query and verify; the site answers; investigators sign; data
+# managers lock.
+_SEE_MONITORING = frozenset(
+    {"monitoring.view_dataquery", "monitoring.view_sourceverification", "monitoring.view_signature",
+     "monitoring.view_datalock"}
+)  # fmt: skip
+_ANSWER_QUERIES = _SEE_MONITORING | {"monitoring.answer_query"}
+_REVIEW = _SEE_MONITORING | {"monitoring.review_audit", "monitoring.raise_query"}
+_MONITOR = _REVIEW | {"monitoring.verify_source"}
+_SIGN = _ANSWER_QUERIES | {"monitoring.sign_data", "monitoring.review_audit"}
+_LOCK = _REVIEW | {"monitoring.lock_data"}
 # Each later feature adds its permissions (``<app>.<codename>``) to the roles that need them.
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
-    Role.COORDINATOR: _SEE_SITE | _SCREEN | _UNBLINDED | _RUN_VISITS | _REPORT_SAFETY | _SEND_REMINDERS,
+    Role.COORDINATOR: _SEE_SITE
+    | _SCREEN
+    | _UNBLINDED
+    | _RUN_VISITS
+    | _REPORT_SAFETY
+    | _SEND_REMINDERS
+    | _ANSWER_QUERIES,
     Role.INVESTIGATOR: _SEE_SITE
     | _SCREEN
     | {"screening.confirm_eligibility"}
@@ -112,7 +129,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     | _RUN_VISITS
     | _SCORE_VISIT_MRSS
     | _JUDGE_SAFETY
-    | _SEND_REMINDERS,
+    | _SEND_REMINDERS
+    | _SIGN,
     # Blinded: sees that a participant is randomised, never the arm, unless unblinded in an emergency.
     Role.BLINDED_ASSESSOR: _SEE_SITE | _SCORE_SKIN | _UNBLIND | _SEE_VISITS | _SCORE_VISIT_MRSS,
     Role.MONITOR: _SEE_SITE
@@ -121,15 +139,17 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     | _UNBLINDED
     | _SEE_VISITS
     | _SEE_SAFETY
-    | _SEE_REMINDERS,
-    Role.DATA_MANAGER: _SEE_SITE | _SEE_SCREENING | _UNBLINDED | _SEE_VISITS | _SEE_SAFETY | _SEE_REMINDERS,
+    | _SEE_REMINDERS
+    | _MONITOR,
+    Role.DATA_MANAGER: _SEE_SITE | _SEE_SCREENING | _UNBLINDED | _SEE_VISITS | _SEE_SAFETY | _SEE_REMINDERS | _LOCK,
     Role.STATISTICIAN: _SEE_SITE | _KEEP_LISTS,
     Role.ADMINISTRATOR: _SEE_SITE
     | _READ_ACCESS_LOG
     | _MANAGE_STAFF
     | _UNBLINDED
     | _WATCH_DELIVERY
-    | {"auth.change_user"},
+    | _SEE_MONITORING
+    | {"monitoring.review_audit", "auth.change_user"},
 }
 
 # Roles whose holders may use the Django admin site (it shows only what their permissions allow).

@@ -13,8 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from trial_site.audit.actor import current_actor
@@ -26,6 +27,20 @@ from trial_site.audit.errors import (
 )
 from trial_site.audit.history import AuditedHistoricalRecords
 from trial_site.protocol import PROTOCOL
+
+
+def guard_clinical_write(record: models.Model) -> None:
+    """Run each callable of ``CLINICAL_WRITE_GUARDS`` (the data locks) before a clinical record is written; one
+    that refuses raises a ``ValidationError`` and nothing is written."""
+    for path in getattr(settings, "CLINICAL_WRITE_GUARDS", ()):
+        import_string(path)(record)
+
+
+def after_clinical_change(record: models.Model, *, created: bool, by: Any, reason: str) -> None:
+    """Run each callable of ``AFTER_CLINICAL_CHANGE`` after a clinical record is saved, in the same transaction
+    (verification cleared, signatures invalidated, queries linked, edit checks)."""
+    for path in getattr(settings, "AFTER_CLINICAL_CHANGE", ()):
+        import_string(path)(record, created=created, by=by, reason=reason)
 
 
 class ClinicalRecordQuerySet(models.QuerySet):
@@ -92,8 +107,13 @@ class ClinicalRecord(models.Model):
             self.modified_at = now
             self.modified_by = actor
             self.full_clean(validate_unique=False, validate_constraints=False)
+            guard_clinical_write(self)
             self._history_user = actor
-            super().save(*args, **kwargs)
+            created = self._state.adding
+            reason_given = str(getattr(self, "_change_reason", "") or "")
+            with transaction.atomic():  # the record and what its change sets off, together or not at all
+                super().save(*args, **kwargs)
+                after_clinical_change(self, created=created, by=actor, reason=reason_given)
         finally:
             self._forget_change_context()
 
@@ -105,10 +125,20 @@ class ClinicalRecord(models.Model):
                 self._change_reason = reason
             if not self._has_reason():
                 raise ReasonForChangeRequired()
+            guard_clinical_write(self)
             self._history_user = actor
             return super().delete(*args, **kwargs)
         finally:
             self._forget_change_context()
+
+    def lock_scope(self) -> tuple[int | None, int | None]:
+        """(participant id, visit id) of this record, for locks, verification and signatures that cover a visit
+        or a whole casebook. Read from the ``participant``/``visit`` fields; a model placed otherwise says so."""
+        participant_id = getattr(self, "participant_id", None)
+        visit_id = getattr(self, "visit_id", None)
+        if participant_id is None and visit_id is not None:
+            participant_id = self.visit.participant_id  # type: ignore[attr-defined]
+        return participant_id, visit_id
 
     def reason_required_for_change(self) -> bool:
         """Whether changing this saved record needs a reason. Always, unless a model says otherwise (a visit

@@ -19,6 +19,8 @@ class AccessEvent(AppendOnlyModel):
         TWO_FACTOR_ENROLLED = "two_factor_enrolled", _("Two-factor device enrolled")
         ACCESS_DENIED = "access_denied", _("Access refused")
         UNBLINDING = "unblinding", _("Emergency unblinding")
+        SIGNATURE_FAILED = "signature_failed", _("Failed signature (wrong password or code)")
+        EXPORT = "export", _("Data export")
 
     at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
     kind = models.CharField(_("event"), max_length=32, choices=Kind.choices, db_index=True)

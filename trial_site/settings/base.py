@@ -182,6 +182,22 @@ REMINDER_RETRY_BASE_SECONDS = env_int("REMINDER_RETRY_BASE_SECONDS", 30)
 # A reminder still "sending" after this long (its worker died) is handed out again by the next sweep.
 REMINDER_STUCK_MINUTES = env_int("REMINDER_STUCK_MINUTES", 30)
 
+# Every write of a clinical record passes these guards first (each may refuse it): the data locks.
+CLINICAL_WRITE_GUARDS: tuple[str, ...] = ("monitoring.locks.refuse_locked_write",)
+# What runs after a clinical record is saved, in its transaction (each gets the record, created=, by=, reason=):
+# source verification cleared, signatures invalidated, query corrections linked, edit checks.
+AFTER_CLINICAL_CHANGE: tuple[str, ...] = ("monitoring.changes.clinical_record_changed",)
+
+# What a clinical record's page shows besides the record (each gets the request and the record and returns HTML):
+# its lock, signatures, verification and queries; and the flags next to each field (an open query on it).
+RECORD_PANELS: tuple[str, ...] = (
+    "monitoring.locks.lock_panel",
+    "monitoring.signatures.signature_panel",
+    "monitoring.verification.verification_panel",
+    "monitoring.queries.query_panel",
+)
+RECORD_FIELD_FLAGS: tuple[str, ...] = ("monitoring.queries.query_field_flags",)
+
 # What runs after a laboratory panel is saved (each gets the panel's id): the arm's hold and dose rules.
 AFTER_LAB_PANEL_SAVED: tuple[str, ...] = ("safety.services.lab_alerts_check",)
 
