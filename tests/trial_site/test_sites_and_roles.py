@@ -97,7 +97,7 @@ def test_memberships_put_users_in_their_role_groups_and_only_administrators_in_t
 
 
 EXPECTED_MENU = {
-    Role.COORDINATOR: {"screening", "randomization", "visits", "safety", "reminders", "sites"},
+    Role.COORDINATOR: {"screening", "randomization", "visits", "safety", "reminders", "monitoring", "sites"},
     Role.INVESTIGATOR: {"screening", "randomization", "visits", "safety", "reminders", "monitoring", "sites"},
     Role.BLINDED_ASSESSOR: {"screening", "randomization", "visits", "sites"},
     Role.MONITOR: {"screening", "randomization", "visits", "safety", "reminders", "monitoring", "sites", "access_log"},
