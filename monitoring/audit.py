@@ -1,0 +1,569 @@
+"""Audit-trail review: every change to every clinical record (create, change, delete) with who, when, which
+field, old → new and the reason, read from the simple-history rows of the clinical models.
+
+A trail is a lazy, sliceable sequence of ``AuditEntry`` (``django.core.paginator.Paginator`` pages it). A page
+costs a fixed number of queries whatever the length of the history: one count, one query for the keys of the
+page's rows across all models (a ``UNION ALL`` ordered and sliced by the database; each part carries the id of
+the previous history row of the same record as a subquery), then one fetch per model present on the page (its
+rows and their previous rows together), one per linked model (visits, adverse events, allocations) and one per
+kind of label (users, sites, participants, visits). simple-history's ``prev_record`` (one query a row) is not
+used.
+
+Masking: the identifying fields of the participant (``IDENTIFYING_FIELDS``) show as "(identifying: changed)"
+to a viewer who may not see the participant's details at the site, and always in an export; the arm of an
+allocation (and its list slot) shows as "(blinded)" to a viewer without ``randomization.view_arm`` there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.db import models
+from django.db.models import F, IntegerField, OuterRef, Q, Subquery, Value
+from django.urls import NoReverseMatch
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from monitoring.records import record_url
+from screening.models import IDENTIFYING_FIELDS, Participant
+from trial_site.audit.base import ClinicalRecord
+from trial_site.models import Site
+from trial_site.permissions import user_can
+
+PAGE_SIZE = 50
+MASKED = gettext_lazy("(identifying: changed)")
+BLINDED = gettext_lazy("(blinded)")
+# Bookkeeping every save changes; the entry already says who and when.
+NOT_SHOWN = frozenset({"id", "created_at", "created_by", "modified_at", "modified_by"})
+# Fields that would reveal the arm to a blinded viewer.
+ARM_FIELDS = {"randomization.allocation": frozenset({"arm", "slot"})}
+ACTIONS = {"+": gettext_lazy("created"), "~": gettext_lazy("changed"), "-": gettext_lazy("deleted")}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Where the history lives
+
+
+@dataclass(frozen=True)
+class AuditSource:
+    """One clinical model and the way from its history rows to a participant: its own id (the participant),
+    its ``participant_id``, or a link to a model that has one (``visit_id`` → Visit)."""
+
+    model: type[models.Model]
+    link: str
+    via: type[models.Model] | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.model._meta.app_label}.{self.model._meta.model_name}"
+
+    @property
+    def name(self) -> str:
+        name = str(self.model._meta.verbose_name)
+        return name[:1].upper() + name[1:]
+
+    @property
+    def history(self) -> models.Manager:
+        return self.model.history  # type: ignore[attr-defined]
+
+    @functools.cached_property
+    def fields(self) -> dict[str, models.Field]:
+        """The fields shown in the trail, by name, in the form's order."""
+        return {f.name: f for f in self.model._meta.concrete_fields if f.name not in NOT_SHOWN}
+
+    def for_participant(self, participant_id: int) -> Q:
+        if self.via is None:
+            return Q(**{self.link: participant_id})
+        linked = self.via.history.filter(participant_id=participant_id).values("id")  # type: ignore[attr-defined]
+        return Q(**{f"{self.link}__in": linked})
+
+
+def _source_for(model: type[models.Model]) -> AuditSource | None:
+    if model is Participant:
+        return AuditSource(model, "id")
+    names = {f.name: f for f in model._meta.concrete_fields}
+    if "participant" in names:
+        return AuditSource(model, "participant_id")
+    for f in model._meta.concrete_fields:
+        related = f.related_model if f.is_relation else None
+        if (
+            related is not None
+            and related is not model
+            and hasattr(related, "history")
+            and "participant" in {g.name for g in related._meta.concrete_fields}
+        ):
+            return AuditSource(model, f.attname, related)
+    return None
+
+
+@functools.cache
+def audit_sources() -> tuple[AuditSource, ...]:
+    """Every clinical model with history that belongs to a participant, by app and name."""
+    found = []
+    for model in apps.get_models():
+        if issubclass(model, ClinicalRecord) and hasattr(model, "history"):
+            source = _source_for(model)
+            if source is not None:
+                found.append(source)
+    return tuple(sorted(found, key=lambda s: s.key))
+
+
+def audit_source(key: str) -> AuditSource | None:
+    return next((source for source in audit_sources() if source.key == key), None)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Who looks
+
+
+class AuditViewer:
+    """What one user may see in the trail, per site (decided once per site)."""
+
+    def __init__(self, user: Any, *, export: bool = False) -> None:
+        self.user = user
+        self.export = export
+        self._identifying: dict[int, bool] = {}
+        self._arm: dict[int, bool] = {}
+
+    def sees_identifying(self, site: Site) -> bool:
+        if self.export:
+            return False
+        if site.pk not in self._identifying:
+            self._identifying[site.pk] = user_can(self.user, "screening.view_participant", site)
+        return self._identifying[site.pk]
+
+    def sees_arm(self, site: Site) -> bool:
+        if site.pk not in self._arm:
+            self._arm[site.pk] = user_can(self.user, "randomization.view_arm", site)
+        return self._arm[site.pk]
+
+
+def sites_for_review(user: Any) -> list[Site]:
+    """The sites whose audit trail ``user`` may review."""
+    from trial_site.scoping import scope_to_user_sites
+
+    return [s for s in scope_to_user_sites(Site.objects.all(), user) if user_can(user, "monitoring.review_audit", s)]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What is shown
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    name: str
+    label: str
+    old: str
+    new: str
+    masked: bool = False
+
+
+@dataclass
+class AuditEntry:
+    source: AuditSource
+    history_id: int
+    at: dt.datetime
+    action: str
+    object_id: int
+    site: Site
+    participant_number: str
+    form_label: str
+    user: str
+    reason: str
+    changes: list[FieldChange] = field(default_factory=list)
+    record_url: str = ""
+
+    @property
+    def action_label(self) -> str:
+        return str(ACTIONS.get(self.action, self.action))
+
+    @property
+    def site_time(self) -> str:
+        local = self.at.astimezone(ZoneInfo(self.site.time_zone))
+        return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}"
+
+    @property
+    def utc_time(self) -> str:
+        return f"{self.at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    form: str = ""
+    user_id: int | None = None
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None  # exclusive
+    field: str = ""
+
+
+def day_bounds(
+    date_from: dt.date | None, date_to: dt.date | None, tz: dt.tzinfo
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """``[from 00:00, day after to 00:00)`` in ``tz``: a range of whole days as the site counts them."""
+    start = dt.datetime.combine(date_from, dt.time.min, tzinfo=tz) if date_from else None
+    end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time.min, tzinfo=tz) if date_to else None
+    return start, end
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The trail
+
+
+class AuditTrail:
+    """The changes within ``scopes`` (a condition on the history rows per source) that pass ``filters``, newest
+    first (or oldest first), as a sliceable sequence of ``AuditEntry``."""
+
+    def __init__(
+        self,
+        *,
+        scopes: dict[AuditSource, Q],
+        viewer: AuditViewer,
+        filters: AuditFilters | None = None,
+        newest_first: bool = True,
+    ) -> None:
+        self.viewer = viewer
+        self.filters = filters or AuditFilters()
+        self.newest_first = newest_first
+        self.sources = [s for s in scopes if self._applies(s)]
+        self.scopes = scopes
+
+    def _applies(self, source: AuditSource) -> bool:
+        if self.filters.form and source.key != self.filters.form:
+            return False
+        return not (self.filters.field and self.filters.field not in source.fields)
+
+    def _part(self, index: int, source: AuditSource) -> models.QuerySet:
+        rows = source.history.filter(self.scopes[source])
+        if self.filters.user_id is not None:
+            rows = rows.filter(history_user_id=self.filters.user_id)
+        if self.filters.start is not None:
+            rows = rows.filter(history_date__gte=self.filters.start)
+        if self.filters.end is not None:
+            rows = rows.filter(history_date__lt=self.filters.end)
+        earlier = source.history.filter(id=OuterRef("id"), history_id__lt=OuterRef("history_id")).order_by(
+            "-history_id"
+        )
+        rows = rows.annotate(prev_id=Subquery(earlier.values("history_id")[:1]))
+        if self.filters.field:
+            rows = rows.annotate(prev_value=Subquery(earlier.values(source.fields[self.filters.field].attname)[:1]))
+            rows = rows.filter(_field_changed(source.fields[self.filters.field]))
+        return (
+            rows.order_by()
+            .values("history_id", "history_date", "prev_id")
+            .annotate(source_index=Value(index, output_field=IntegerField()))
+        )
+
+    def _keys(self) -> models.QuerySet | None:
+        parts = [self._part(index, source) for index, source in enumerate(self.sources)]
+        if not parts:
+            return None
+        combined = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+        direction = "-" if self.newest_first else ""
+        return combined.order_by(*(f"{direction}{name}" for name in ("history_date", "source_index", "history_id")))
+
+    @functools.cached_property
+    def _count(self) -> int:
+        keys = self._keys()
+        return keys.count() if keys is not None else 0
+
+    def count(self) -> int:
+        return self._count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index: slice) -> list[AuditEntry]:
+        if not isinstance(index, slice):
+            raise TypeError("an audit trail is read by slices (pages)")
+        keys = self._keys()
+        return entries_for(list(keys[index]) if keys is not None else [], self.sources, self.viewer, self.filters)
+
+    def chunks(self, size: int = 500) -> Iterator[list[AuditEntry]]:
+        """All entries, ``size`` at a time (for exports)."""
+        start = 0
+        while True:
+            chunk = self[start : start + size]
+            if not chunk:
+                return
+            yield chunk
+            start += size
+
+
+def _field_changed(model_field: models.Field) -> Q:
+    """History rows where ``model_field`` changed from the previous row (``prev_value``), or was set at
+    creation, or removed at deletion."""
+    name = model_field.attname
+    has_value = Q(**{f"{name}__isnull": False})
+    if isinstance(model_field, models.CharField | models.TextField):
+        has_value &= ~Q(**{name: ""})
+    differs = (
+        Q(prev_value__isnull=True, **{f"{name}__isnull": False})
+        | Q(prev_value__isnull=False, **{f"{name}__isnull": True})
+        | (Q(prev_value__isnull=False, **{f"{name}__isnull": False}) & ~Q(prev_value=F(name)))
+    )
+    whole = Q(history_type__in=["+", "-"]) | Q(history_type="~", prev_id__isnull=True)  # no earlier row to compare
+    return (whole & has_value) | (Q(history_type="~", prev_id__isnull=False) & differs)
+
+
+def participant_trail(
+    *, participant: Participant, viewer: AuditViewer, filters: AuditFilters | None = None, newest_first: bool = True
+) -> AuditTrail:
+    return AuditTrail(
+        scopes={source: source.for_participant(participant.pk) for source in audit_sources()},
+        viewer=viewer,
+        filters=filters,
+        newest_first=newest_first,
+    )
+
+
+def site_trail(
+    *, sites: list[Site], viewer: AuditViewer, filters: AuditFilters | None = None, newest_first: bool = True
+) -> AuditTrail:
+    site_ids = [s.pk for s in sites]
+    return AuditTrail(
+        scopes={source: Q(site_id__in=site_ids) for source in audit_sources()},
+        viewer=viewer,
+        filters=filters,
+        newest_first=newest_first,
+    )
+
+
+def record_field_trail(
+    *, participant: Participant, source: AuditSource, object_id: int, field_name: str, viewer: AuditViewer
+) -> AuditTrail:
+    """The history of one field of one record of the participant, newest first."""
+    return AuditTrail(
+        scopes={source: source.for_participant(participant.pk) & Q(id=object_id)},
+        viewer=viewer,
+        filters=AuditFilters(form=source.key, field=field_name),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# From history rows to entries (a fixed number of queries per page)
+
+
+def entries_for(
+    keys: list[dict[str, Any]], sources: list[AuditSource], viewer: AuditViewer, filters: AuditFilters
+) -> list[AuditEntry]:
+    if not keys:
+        return []
+    wanted: dict[int, set[int]] = {}
+    for key in keys:
+        wanted.setdefault(key["source_index"], set()).update(
+            i for i in (key["history_id"], key["prev_id"]) if i is not None
+        )
+    rows: dict[tuple[int, int], Any] = {}
+    for index, history_ids in wanted.items():
+        for row in sources[index].history.filter(history_id__in=history_ids):
+            rows[(index, row.history_id)] = row
+
+    # Raw differences first, collecting the ids that need a label.
+    label_ids: dict[type[models.Model], set[int]] = {}
+    via_ids: dict[type[models.Model], set[int]] = {}
+    object_ids: dict[int, set[int]] = {}
+    raw: list[tuple[dict[str, Any], Any, list[tuple[models.Field, Any, Any]]]] = []
+    for key in keys:
+        source = sources[key["source_index"]]
+        row = rows[(key["source_index"], key["history_id"])]
+        previous = rows.get((key["source_index"], key["prev_id"])) if key["prev_id"] is not None else None
+        differences = _differences(source, row, previous)
+        if filters.field:
+            differences = [d for d in differences if d[0].name == filters.field]
+        raw.append((key, row, differences))
+        object_ids.setdefault(key["source_index"], set()).add(row.id)
+        label_ids.setdefault(Site, set()).add(row.site_id)
+        if row.history_user_id is not None:
+            label_ids.setdefault(get_user_model(), set()).add(row.history_user_id)
+        if source.via is not None:
+            via_ids.setdefault(source.via, set()).add(getattr(row, source.link))
+        if "visit" in source.fields:
+            label_ids.setdefault(source.fields["visit"].related_model, set()).add(row.visit_id)
+        for model_field, old, new in differences:
+            if model_field.is_relation:
+                label_ids.setdefault(model_field.related_model, set()).update(v for v in (old, new) if v is not None)
+
+    participant_of: dict[type[models.Model], dict[int, int]] = {
+        via: dict(via.history.filter(id__in=ids).order_by().values_list("id", "participant_id").distinct())  # type: ignore[attr-defined]
+        for via, ids in via_ids.items()
+    }
+    participant_ids = {_participant_id(sources[key["source_index"]], row, participant_of) for key, row, _ in raw}
+    label_ids.setdefault(Participant, set()).update(i for i in participant_ids if i is not None)
+    labels = {model: _labels(model, ids) for model, ids in label_ids.items()}
+    live = {index: _live_records(sources[index], ids) for index, ids in object_ids.items()}
+
+    entries = []
+    for key, row, differences in raw:
+        source = sources[key["source_index"]]
+        site = labels[Site]["object"][row.site_id]
+        participant_id = _participant_id(source, row, participant_of)
+        form_label = source.name
+        if "visit" in source.fields and row.visit_id is not None:
+            form_label = f"{form_label}, {labels[source.fields['visit'].related_model]['label'].get(row.visit_id, '')}"
+        record = live[key["source_index"]].get(row.id)
+        entries.append(
+            AuditEntry(
+                source=source,
+                history_id=row.history_id,
+                at=row.history_date,
+                action=row.history_type,
+                object_id=row.id,
+                site=site,
+                participant_number=labels[Participant]["label"].get(participant_id, ""),
+                form_label=form_label,
+                user=labels.get(get_user_model(), {}).get("label", {}).get(row.history_user_id, ""),
+                reason=row.history_change_reason or "",
+                changes=[_shown(source, site, viewer, labels, *difference) for difference in differences],
+                record_url=_url(record) if record is not None else "",
+            )
+        )
+    return entries
+
+
+def _differences(source: AuditSource, row: Any, previous: Any) -> list[tuple[models.Field, Any, Any]]:
+    """(field, old, new) for each field that differs from the previous row; every filled field at creation
+    (old: None) and at deletion (new: None)."""
+    found = []
+    for model_field in source.fields.values():
+        value = getattr(row, model_field.attname)
+        if row.history_type == "+" or (row.history_type == "~" and previous is None):
+            if value not in (None, ""):
+                found.append((model_field, None, value))
+        elif row.history_type == "-":
+            if value not in (None, ""):
+                found.append((model_field, value, None))
+        else:
+            old = getattr(previous, model_field.attname)
+            if old != value:
+                found.append((model_field, old, value))
+    return found
+
+
+def _participant_id(source: AuditSource, row: Any, participant_of: dict[type[models.Model], dict[int, int]]) -> Any:
+    if source.via is not None:
+        return participant_of[source.via].get(getattr(row, source.link))
+    return getattr(row, source.link)
+
+
+def _labels(model: type[models.Model], ids: set[int]) -> dict[str, dict[int, Any]]:
+    """Labels (and, for sites, the objects) of the ids, in one query; history for records that may be gone."""
+    if model is Site:
+        objects = {s.pk: s for s in Site.objects.filter(pk__in=ids)}
+        return {"object": objects, "label": {pk: s.code for pk, s in objects.items()}}
+    if model is get_user_model():
+        return {"label": dict(model._default_manager.filter(pk__in=ids).values_list("pk", model.USERNAME_FIELD))}
+    if model is Participant:
+        return {
+            "label": dict(
+                Participant.history.filter(id__in=ids).order_by().values_list("id", "screening_number").distinct()
+            )
+        }
+    if model._meta.label_lower == "visits.visit":
+        return {"label": dict(model.history.filter(id__in=ids).order_by().values_list("id", "code").distinct())}  # type: ignore[attr-defined]
+    return {"label": {}}
+
+
+def _live_records(source: AuditSource, ids: set[int]) -> dict[int, models.Model]:
+    records = source.model._default_manager.filter(pk__in=ids)
+    if "participant" in source.fields:
+        records = records.select_related("participant")
+    return {record.pk: record for record in records}
+
+
+def _url(record: models.Model) -> str:
+    try:
+        return record_url(record)
+    except NoReverseMatch:
+        return ""
+
+
+def _shown(
+    source: AuditSource,
+    site: Site,
+    viewer: AuditViewer,
+    labels: dict[type[models.Model], dict[str, dict[int, Any]]],
+    model_field: models.Field,
+    old: Any,
+    new: Any,
+) -> FieldChange:
+    label = str(model_field.verbose_name)
+    label = label[:1].upper() + label[1:]
+    hidden = None
+    if source.model is Participant and model_field.name in IDENTIFYING_FIELDS and not viewer.sees_identifying(site):
+        hidden = str(MASKED)
+    elif model_field.name in ARM_FIELDS.get(source.key, ()) and not viewer.sees_arm(site):
+        hidden = str(BLINDED)
+    if hidden is not None:
+        return FieldChange(
+            model_field.name, label, hidden if old is not None else "", hidden if new is not None else "", True
+        )
+    return FieldChange(
+        model_field.name,
+        label,
+        display_value(model_field, old, site, labels),
+        display_value(model_field, new, site, labels),
+    )
+
+
+def display_value(
+    model_field: models.Field, value: Any, site: Site, labels: dict[type[models.Model], dict[str, dict[int, Any]]]
+) -> str:
+    """A stored value as the form shows it: the label of a coded value, yes/no, a user's name, site time."""
+    if value is None:
+        return ""
+    if model_field.is_relation:
+        return str(labels.get(model_field.related_model, {}).get("label", {}).get(value, f"#{value}"))
+    if model_field.flatchoices:
+        return str(dict(model_field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, dt.datetime):
+        local = value.astimezone(ZoneInfo(site.time_zone)) if timezone.is_aware(value) else value
+        return f"{local:%Y-%m-%d %H:%M:%S}"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float | Decimal):
+        return f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# CSV export
+
+CSV_COLUMNS = (
+    "utc_time", "site_time", "site", "participant", "form", "record_id", "action", "field", "old", "new", "user",
+    "reason",
+)  # fmt: skip
+
+
+def csv_cell(value: str) -> str:
+    """Text a spreadsheet would run as a formula is prefixed with an apostrophe (numbers stay numbers)."""
+    if value and value[0] in "=+-@\t\r":
+        try:
+            float(value)
+        except ValueError:
+            return "'" + value
+    return value
+
+
+def csv_rows(entry: AuditEntry) -> list[list[str]]:
+    """One line per changed field (one line with no field when nothing shown changed)."""
+    head = [entry.utc_time, entry.site_time, entry.site.code, entry.participant_number, entry.source.key,
+            str(entry.object_id), entry.action_label]  # fmt: skip
+    changes = entry.changes or [FieldChange("", "", "", "")]
+    return [
+        [csv_cell(cell) for cell in (*head, change.name, change.old, change.new, entry.user, entry.reason)]
+        for change in changes
+    ]
