@@ -23,6 +23,7 @@ from screening.forms import (
 )
 from screening.models import SCREENING_FORMS, ConsentWithdrawal, Participant, ScreeningMrss
 from screening.status import ScreeningStatus
+from trial_site.forms import may_read_forms, read_only
 from trial_site.models import Site
 from trial_site.permissions import permission_required, user_can
 from trial_site.scoping import get_scoped_object_or_404, scope_to_user_sites
@@ -136,11 +137,14 @@ def screening_form_edit(request: HttpRequest, number: str, slug: str) -> HttpRes
     model = FORMS_BY_SLUG.get(slug)
     if model is None:
         raise Http404("no such screening form")
-    if not user_can(request.user, f"screening.change_{model._meta.model_name}", participant.site):
+    can_edit = user_can(request.user, f"screening.change_{model._meta.model_name}", participant.site)
+    if not can_edit and (request.method == "POST" or not may_read_forms(request.user, participant.site)):
         raise PermissionDenied(f"cannot edit {slug}")
     form = build_screening_form(
         model, participant=participant, user=request.user, data=request.POST if request.method == "POST" else None
     )
+    if not can_edit:
+        read_only(form)
     if request.method == "POST" and form.is_valid():
         try:
             services.screening_form_save(
@@ -158,6 +162,7 @@ def screening_form_edit(request: HttpRequest, number: str, slug: str) -> HttpRes
             "participant": participant,
             "form": form,
             "title": model._meta.verbose_name,
+            "read_only": not can_edit,
             "live_total_fields": ",".join(MRSS_AREA_CODES) if model is ScreeningMrss else "",
         },
     )

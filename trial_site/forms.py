@@ -9,6 +9,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
 from trial_site.models import AccessEvent
+from trial_site.permissions import user_can
 
 
 class LoginForm(AuthenticationForm):
@@ -83,3 +84,16 @@ class DateTimeInput(forms.DateTimeInput):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
+
+
+def may_read_forms(user: Any, site: Any) -> bool:
+    """Whether ``user`` may read (not enter) the case report forms of ``site``: the unblinded monitoring roles
+    (monitor, data manager, administrator), who review, query, verify and lock them. Blinded staff may not: a
+    form such as the study drug's would tell them the arm."""
+    return user_can(user, "monitoring.view_sourceverification", site) and user_can(user, "randomization.view_arm", site)
+
+
+def read_only(form: forms.Form) -> None:
+    """Show the form's values without letting them be changed."""
+    for field in form.fields.values():
+        field.disabled = True

@@ -14,6 +14,7 @@ from clinical.mrss import MRSS_AREA_CODES
 from randomization.selectors import arm_visible_to, treatment_of
 from screening.models import Participant
 from screening.selectors import participants_with_screening, screening_row
+from trial_site.forms import may_read_forms, read_only
 from trial_site.permissions import permission_required, user_can
 from trial_site.scoping import get_scoped_object_or_404
 from trial_site.text import sentence_start
@@ -158,9 +159,12 @@ def visit_crf(request: HttpRequest, pk: int, code: str) -> HttpResponse:
     model = CRF_BY_CODE.get(code)
     if model is None or (not visit.required_forms.filter(form=code).exists() and not visit.is_unscheduled):
         raise Http404("this visit has no such form")
-    if not user_can(request.user, f"visits.change_{model._meta.model_name}", visit.site):
+    can_enter = user_can(request.user, f"visits.change_{model._meta.model_name}", visit.site)
+    if not can_enter and (request.method == "POST" or not may_read_forms(request.user, visit.site)):
         raise PermissionDenied(f"cannot enter {code}")
     form = build_visit_crf_form(model, visit=visit, user=request.user, data=request.POST or None)
+    if not can_enter:
+        read_only(form)
     if request.method == "POST" and form.is_valid():
         try:
             warnings = crf_services.visit_form_save(
@@ -186,6 +190,7 @@ def visit_crf(request: HttpRequest, pk: int, code: str) -> HttpResponse:
             "form": form,
             "title": sentence_start(model._meta.verbose_name),
             "record": form.instance,
+            "read_only": not can_enter,
             "live_total_fields": ",".join(MRSS_AREA_CODES) if model is VisitMrss else "",
         },
     )

@@ -242,3 +242,25 @@ def test_the_trend_table_shows_ctcae_grades(d1: Visit, coordinator: Any) -> None
     assert len(grades) == 2 and 3 in grades.values()
     for test, grade in grades.items():
         assert f'data-grade="{test}:{grade}"' in page
+
+
+def test_monitors_read_a_form_without_being_able_to_change_it_and_blinded_staff_cannot_read_it(
+    d1: Visit, coordinator: Any, assessor: Any, user_with_role: Any
+) -> None:
+    save(VitalSigns, d1, coordinator, {"weight_kg": 61.0, "height_cm": 158.0, "systolic_bp": 118,
+         "diastolic_bp": 76, "heart_rate": 72, "temperature_c": 36.8}, complete=True)  # fmt: skip
+    url = f"/visits/{d1.pk}/forms/vitals/"
+    monitor = Client()
+    monitor.force_login(user_with_role("monitor"))
+    page = monitor.get(url)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'data-testid="read-only"' in html and "Mark complete" not in html
+    assert 'name="weight_kg"' in html and "disabled" in html and 'value="61.0"' in html
+    assert monitor.post(url, {"weight_kg": "99", "complete": "1"}).status_code == 403
+    assert VitalSigns.objects.get(visit=d1).weight_kg == 61.0
+
+    blinded = Client()
+    blinded.force_login(assessor)
+    assert blinded.get(url).status_code == 403
+    assert blinded.get(f"/visits/{d1.pk}/forms/labs/").status_code == 403
