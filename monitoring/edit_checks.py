@@ -1,7 +1,171 @@
-"""Placeholder while this part is being built."""
+"""Edit checks of the protocol's monitoring plan: after every save of clinical data they raise automatic queries
+(no raiser, ``edit_check`` set) for the monitor and the site to resolve.
 
-from typing import Any
+- ``mrss_change``: a visit's mRSS total moves by more than ``PROTOCOL.monitoring.mrss_change_query_points`` from
+  the participant's previous one (the previous visit's complete mRSS form, or the screening mRSS before the
+  first); a query on the whole mRSS form of the later assessment.
+- ``soft_limit``: a value of a visit form beyond ``PROTOCOL.soft_limits`` (the limits themselves are allowed);
+  one query per field, naming the value and the limits.
+- ``visit_window``: a scheduled visit done outside its window (a protocol deviation); a query on ``done_on``.
+
+Rules: a visit form still in **draft** is not checked (the site is still entering it; the checks run when it is
+marked complete, and on every later change). At most one unresolved automatic query per record, field and check;
+a finding the monitor already closed is not raised again unless it changes (another value, another total).
+Edit checks never break the save that ran them: each runs in its own savepoint and a failure is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+from django.db import models, transaction
+from django.utils.translation import gettext as _
+
+from monitoring.queries import query_raise_automatic
+from trial_site.protocol import PROTOCOL
+from visits.crfs import VisitForm, VisitMrss
+from visits.models import Visit
+
+logger = logging.getLogger(__name__)
+
+MRSS_CHANGE = "mrss_change"
+SOFT_LIMIT = "soft_limit"
+VISIT_WINDOW = "visit_window"
+
+
+class Finding(NamedTuple):
+    record: models.Model
+    field: str
+    check: str
+    message: str
+
+
+def _is_draft(record: models.Model) -> bool:
+    return isinstance(record, VisitForm) and record.status != VisitForm.Status.COMPLETE
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def soft_limit_findings(record: models.Model) -> Iterator[Finding]:
+    if not isinstance(record, VisitForm) or _is_draft(record):
+        return
+    names = {field.name for field in record._meta.concrete_fields}
+    for name, (low, high) in PROTOCOL.soft_limits.items():
+        value = getattr(record, name, None) if name in names else None
+        if value is None or low <= value <= high:
+            continue
+        label = str(record._meta.get_field(name).verbose_name)
+        yield Finding(
+            record, name, SOFT_LIMIT,
+            _("%(field)s %(value)s is outside the expected range %(low)s to %(high)s: please check it against the "
+              "source.") % {"field": label, "value": _number(value), "low": _number(low), "high": _number(high)},
+        )  # fmt: skip
+
+
+def _previous_mrss(form: VisitMrss) -> tuple[str, int] | None:
+    """(label, total) of the participant's mRSS before ``form``: the latest complete visit mRSS done earlier,
+    else the screening mRSS."""
+    visit = form.visit
+    earlier = (
+        VisitMrss.objects.filter(visit__participant_id=visit.participant_id, status=VisitMrss.Status.COMPLETE)
+        .exclude(pk=form.pk)
+        .filter(
+            models.Q(visit__done_on__lt=visit.done_on)
+            | models.Q(visit__done_on=visit.done_on, visit__sequence__lt=visit.sequence)
+        )
+        .select_related("visit")
+        .order_by("-visit__done_on", "-visit__sequence")
+    )
+    for candidate in earlier:
+        if candidate.mrss_total is not None:
+            return candidate.visit.code, candidate.mrss_total
+    screening = getattr(visit.participant, "screening_mrss", None)
+    if screening is not None and screening.mrss_total is not None:
+        return _("screening"), screening.mrss_total
+    return None
+
+
+def _next_mrss(form: VisitMrss) -> VisitMrss | None:
+    visit = form.visit
+    later = (
+        VisitMrss.objects.filter(visit__participant_id=visit.participant_id, status=VisitMrss.Status.COMPLETE)
+        .exclude(pk=form.pk)
+        .filter(
+            models.Q(visit__done_on__gt=visit.done_on)
+            | models.Q(visit__done_on=visit.done_on, visit__sequence__gt=visit.sequence)
+        )
+        .select_related("visit")
+        .order_by("visit__done_on", "visit__sequence")
+    )
+    return later.first()
+
+
+def _mrss_finding(form: VisitMrss) -> Finding | None:
+    total = form.mrss_total
+    if total is None or form.visit.done_on is None:
+        return None
+    previous = _previous_mrss(form)
+    if previous is None:
+        return None
+    label, previous_total = previous
+    limit = PROTOCOL.monitoring.mrss_change_query_points
+    change = total - previous_total
+    if abs(change) <= limit:
+        return None
+    return Finding(
+        form, "", MRSS_CHANGE,
+        _("The mRSS total at %(visit)s is %(total)s, %(change)+d points from %(previous)s (%(previous_total)s): a "
+          "change of more than %(limit)s points; please check the scores.")
+        % {"visit": form.visit.code, "total": total, "change": change, "previous": label,
+           "previous_total": previous_total, "limit": limit},
+    )  # fmt: skip
+
+
+def mrss_change_findings(record: models.Model) -> Iterator[Finding]:
+    """This mRSS against the one before it, and the one after it against this one (a corrected earlier total
+    changes the later visit's change)."""
+    if not isinstance(record, VisitMrss) or _is_draft(record):
+        return
+    for form in (record, _next_mrss(record)):
+        finding = _mrss_finding(form) if form is not None else None
+        if finding is not None:
+            yield finding
+
+
+def visit_window_findings(record: models.Model) -> Iterator[Finding]:
+    if not isinstance(record, Visit) or record.done_on is None or record.is_unscheduled:
+        return
+    if record.earliest <= record.done_on <= record.latest:
+        return
+    yield Finding(
+        record, "done_on", VISIT_WINDOW,
+        _("%(visit)s was done on %(day)s, outside its window (%(earliest)s to %(latest)s). Deviation recorded: "
+          "“%(reason)s”. Please confirm the date against the source.")
+        % {"visit": record.code, "day": record.done_on.isoformat(), "earliest": record.earliest.isoformat(),
+           "latest": record.latest.isoformat(), "reason": record.deviation_reason or "—"},
+    )  # fmt: skip
+
+
+EDIT_CHECKS: tuple[Callable[[models.Model], Iterator[Finding]], ...] = (
+    mrss_change_findings,
+    soft_limit_findings,
+    visit_window_findings,
+)
 
 
 def edit_checks_run(record: Any, *, by: Any) -> None:
-    return None
+    """Run every edit check on a record just saved and raise the automatic queries it finds. Never raises."""
+    for check in EDIT_CHECKS:
+        try:
+            with transaction.atomic():  # a savepoint: a failing check leaves the save and the other checks alone
+                for finding in check(record):
+                    query_raise_automatic(
+                        record=finding.record, field=finding.field, edit_check=finding.check,
+                        message=finding.message, by=by,
+                    )  # fmt: skip
+        except Exception:
+            logger.exception("edit check %s failed on %s %s", check.__name__, record._meta.label, record.pk)

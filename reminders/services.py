@@ -392,6 +392,25 @@ def sms_stop_record(*, phone: str) -> list[Participant]:
     return changed
 
 
+@transaction.atomic
+def sms_stop_when_locked(*, phone: str) -> int:
+    """A STOP reply for a participant whose data are locked (their choice cannot be changed): their pending SMS
+    reminders are cancelled all the same, so no SMS goes to someone who asked for none. Returns how many."""
+    try:
+        number = mobile_e164(phone)
+    except ValidationError:
+        return 0
+    cancelled = 0
+    now = timezone.now()
+    for reminder in Reminder.objects.select_for_update().filter(
+        participant__mobile_phone=number, channel=Channel.SMS, status__in=LIVE
+    ):
+        _cancel(reminder, _("STOP reply by SMS (the casebook is locked)"), now)
+        cancelled += 1
+    logger.warning("STOP by SMS for locked data: %s pending SMS reminders cancelled", cancelled)
+    return cancelled
+
+
 def delivery_report_record(*, message_id: str, status: str) -> int:
     """A delivery report from the SMS gateway: the provider's status of the message, stored on the reminder."""
     return Reminder.objects.filter(provider_message_id=message_id).update(provider_status=status[:40])

@@ -143,6 +143,10 @@ def inbound_sms(request: HttpRequest) -> HttpResponse:
     if isinstance(payload.get("from"), str) and isinstance(payload.get("text"), str):
         if not services.is_stop_request(payload["text"]):
             return JsonResponse({"opted_out": 0, "note": "not a STOP reply"})
-        changed = services.sms_stop_record(phone=payload["from"])
+        try:
+            changed = services.sms_stop_record(phone=payload["from"])
+        except ValidationError as error:  # the casebook is locked: no more SMS all the same
+            cancelled = services.sms_stop_when_locked(phone=payload["from"])
+            return JsonResponse({"opted_out": 0, "sms_cancelled": cancelled, "note": " ".join(error.messages)})
         return JsonResponse({"opted_out": len(changed)})
     return JsonResponse({"error": 'expected {"from", "text"} or {"message_id", "status"}'}, status=400)

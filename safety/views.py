@@ -129,8 +129,12 @@ def alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     alert = get_scoped_object_or_404(LabAlert.objects.select_related("site"), request, pk=pk)
     form = AcknowledgeForm(request.POST)
     if form.is_valid():
-        services.lab_alert_acknowledge(alert=alert, by=request.user, action_taken=form.cleaned_data["action_taken"])
-        messages.success(request, _("Alert acknowledged."))
+        try:
+            services.lab_alert_acknowledge(alert=alert, by=request.user, action_taken=form.cleaned_data["action_taken"])
+        except ValidationError as error:  # a lock on the data, say
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("Alert acknowledged."))
     else:
         messages.error(request, _("Say what was done about the alert."))
     return redirect("safety:index")

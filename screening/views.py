@@ -213,9 +213,13 @@ def consent_withdraw(request: HttpRequest, number: str) -> HttpResponse:
         instance=ConsentWithdrawal(participant=participant, site=participant.site),
     )
     if request.method == "POST" and form.is_valid():
-        services.consent_withdraw(withdrawal=form.instance, by=request.user)
-        messages.success(request, _("Withdrawal of consent recorded."))
-        return redirect("screening:participant", number=participant.screening_number)
+        try:
+            services.consent_withdraw(withdrawal=form.instance, by=request.user)
+        except ValidationError as error:  # a lock on the data, say
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("Withdrawal of consent recorded."))
+            return redirect("screening:participant", number=participant.screening_number)
     return render(request, "screening/withdraw.html", {"participant": participant, "form": form})
 
 
@@ -255,12 +259,16 @@ def participant_details_edit(request: HttpRequest, number: str) -> HttpResponse:
         request.POST if request.method == "POST" else None, instance=participant, site=participant.site
     )
     if request.method == "POST" and form.is_valid():
-        if form.has_changed():
-            services.participant_details_change(
-                participant=form.instance, by=request.user, reason=form.cleaned_data["reason_for_change"]
-            )
-            messages.success(request, _("Details of %(number)s saved.") % {"number": participant})
-        return redirect("screening:participant", number=participant.screening_number)
+        try:
+            if form.has_changed():
+                services.participant_details_change(
+                    participant=form.instance, by=request.user, reason=form.cleaned_data["reason_for_change"]
+                )
+                messages.success(request, _("Details of %(number)s saved.") % {"number": participant})
+        except ValidationError as error:  # a lock on the data, say
+            _add_errors(form, error)
+        else:
+            return redirect("screening:participant", number=participant.screening_number)
     return render(
         request,
         "screening/crf.html",

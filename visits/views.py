@@ -138,6 +138,7 @@ def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if saved:
             messages.success(request, _("Visit %(code)s saved.") % {"code": visit.code})
             return redirect("visits:participant", number=visit.participant.screening_number)
+        visit.refresh_from_db()  # a refused change may have altered the object in memory: show what is saved
     return render(
         request,
         "visits/visit.html",

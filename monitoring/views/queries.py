@@ -1,7 +1,186 @@
-"""Placeholder while this part is being built."""
+"""Data-query pages: the list with counts per site, participant and form; one query with its conversation and
+the answer / close / re-open forms; raising a query on a form or one of its fields."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from typing import Any
+from urllib.parse import urlencode
 
-urlpatterns: list[URLPattern] = []
+from django.apps import apps
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import URLPattern, path
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from monitoring import queries as services
+from monitoring.models import DataQuery
+from monitoring.query_forms import QueryFilterForm, QueryRaiseForm, QueryStepForm
+from monitoring.records import record_label, record_url
+from trial_site.models import Site, StaffMembership
+from trial_site.permissions import permission_required, user_can
+from trial_site.scoping import get_scoped_object_or_404, scope_to_user_sites, user_site_ids
+from trial_site.text import sentence_start
+
+PAGE_SIZE = 50
+
+
+def _errors_into(form: Any, error: ValidationError) -> None:
+    problems = error.error_dict if hasattr(error, "error_dict") else {None: error.error_list}
+    for field, messages_ in problems.items():
+        form.add_error(field if field in form.fields else None, messages_)
+
+
+@permission_required("monitoring.view_dataquery")
+def query_list(request: HttpRequest) -> HttpResponse:
+    sites = scope_to_user_sites(Site.objects.order_by("code"), request.user)
+    staff_ids = StaffMembership.objects.filter(is_active=True)
+    if not request.user.is_superuser:
+        staff_ids = staff_ids.filter(site_id__in=user_site_ids(request.user))
+    staff = get_user_model().objects.filter(pk__in=staff_ids.values("user_id")).order_by("first_name", "username")
+    filters = QueryFilterForm(
+        request.GET or None, sites=sites, staff=staff, forms_queried=services.forms_queried(request.user)
+    )
+    chosen = filters.cleaned_data if filters.is_valid() else {}
+    queries = services.queries_for(
+        request.user, status=chosen.get("status", ""), site=chosen.get("site"),
+        participant=chosen.get("participant", ""), form=chosen.get("form", ""), assignee=chosen.get("assignee"),
+    )  # fmt: skip
+    page = Paginator(queries, PAGE_SIZE).get_page(request.GET.get("page"))
+    today = timezone.localdate()
+    rows = [
+        {
+            "query": query,
+            "form": services.model_label(query.content_type.model_class()),
+            "field": services.field_label(query.content_type.model_class(), query.field),
+            "age": services.age_days(query, today),
+            "overdue": services.is_overdue(query, today),
+        }
+        for query in page
+    ]
+    query_string = {
+        key: (value.pk if hasattr(value, "pk") else value) for key, value in chosen.items() if value not in ("", None)
+    }
+    return render(
+        request,
+        "monitoring/queries.html",
+        {
+            "page": page,
+            "rows": rows,
+            "filters": filters,
+            "query": urlencode(query_string),
+            "counts": services.query_counts(request.user),
+        },
+    )
+
+
+@permission_required("monitoring.view_dataquery")
+def query_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    query = get_scoped_object_or_404(
+        DataQuery.objects.select_related("site", "participant", "content_type", "raised_by", "assignee", "closed_by"),
+        request,
+        pk=pk,
+    )
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    forms = {name: QueryStepForm(action=name) for name in QueryStepForm.ACTIONS}
+    status = 200
+    if request.method == "POST":
+        form = QueryStepForm(request.POST, action=action if action in QueryStepForm.ACTIONS else "answer")
+        if action not in QueryStepForm.ACTIONS:
+            messages.error(request, _("Choose to answer, close or re-open the query."))
+        else:
+            forms[action] = form
+        if action in QueryStepForm.ACTIONS and form.is_valid():
+            step = {"answer": services.query_answer, "close": services.query_close, "reopen": services.query_reopen}
+            try:
+                step[action](query=query, by=request.user, text=form.cleaned_data["text"])
+            except ValidationError as error:
+                _errors_into(form, error)
+            else:
+                messages.success(
+                    request,
+                    {"answer": _("Answer sent."), "close": _("Query closed."), "reopen": _("Query re-opened.")}[action],
+                )
+                return redirect("monitoring:query", pk=query.pk)
+        status = 400
+    model = query.content_type.model_class()
+    record = model._base_manager.filter(pk=query.object_id).first() if model is not None else None
+    site = query.site
+    return render(
+        request,
+        "monitoring/query.html",
+        {
+            "query": query,
+            "conversation": services.conversation(query),
+            "form_label": services.model_label(model),
+            "field_label": services.field_label(model, query.field),
+            "record_label": record_label(record) if record is not None else "",
+            "record_url": record_url(record) if record is not None else "",
+            "age": services.age_days(query),
+            "overdue": services.is_overdue(query),
+            "forms": forms,
+            "active_action": action,
+            "can_answer": query.status == DataQuery.Status.OPEN
+            and user_can(request.user, "monitoring.answer_query", site),
+            "can_close": query.status == DataQuery.Status.ANSWERED and services.may_close(request.user, query),
+            "can_reopen": query.status != DataQuery.Status.OPEN
+            and user_can(request.user, "monitoring.raise_query", site),
+        },
+        status=status,
+    )
+
+
+def _record_from_request(request: HttpRequest) -> Any:
+    """The clinical record named by ?form=<app_label.model>&object=<id>, at one of the user's sites (else 404)."""
+    label = request.GET.get("form", "")
+    object_id = request.GET.get("object", "")
+    try:
+        model = apps.get_model(label) if label.count(".") == 1 else None
+    except LookupError:
+        model = None
+    if not services.is_clinical_model(model) or not object_id.isdigit():
+        raise Http404("no such form")
+    return get_scoped_object_or_404(model.objects.select_related("site"), request, pk=int(object_id))
+
+
+@permission_required("monitoring.raise_query")
+def query_raise(request: HttpRequest) -> HttpResponse:
+    record = _record_from_request(request)
+    initial = {"field": request.GET.get("field", "")}
+    form = QueryRaiseForm(request.POST or None, record=record, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                query = services.query_raise(
+                    record=record, field=form.cleaned_data["field"], message=form.cleaned_data["message"],
+                    by=request.user, assignee=form.cleaned_data["assignee"], due_date=form.cleaned_data["due_date"],
+                )  # fmt: skip
+            except ValidationError as error:
+                _errors_into(form, error)
+            else:
+                messages.success(request, _("Query raised."))
+                return redirect("monitoring:query", pk=query.pk)
+        status = 400
+    return render(
+        request,
+        "monitoring/query_raise.html",
+        {
+            "form": form,
+            "record": record,
+            "record_label": sentence_start(record_label(record)),
+            "record_url": record_url(record),
+        },
+        status=status,
+    )
+
+
+urlpatterns: list[URLPattern] = [
+    path("queries/", query_list, name="queries"),
+    path("queries/raise/", query_raise, name="query_raise"),
+    path("queries/<int:pk>/", query_detail, name="query"),
+]

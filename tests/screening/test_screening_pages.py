@@ -117,7 +117,9 @@ def test_a_monitor_reads_but_cannot_enter_data(site: Any, coordinator: Any, user
     participant = register(site, coordinator)
     monitor = logged_in(user_with_role(Role.MONITOR))
     assert monitor.get(f"/screening/{participant.screening_number}/").status_code == 200
-    assert monitor.get(f"/screening/{participant.screening_number}/forms/labs/").status_code == 403
+    labs = monitor.get(f"/screening/{participant.screening_number}/forms/labs/")  # read only
+    assert labs.status_code == 200 and 'data-testid="read-only"' in labs.content.decode()
+    assert monitor.post(f"/screening/{participant.screening_number}/forms/labs/", {"hb_g_dl": "12"}).status_code == 403
     assert monitor.get("/screening/register/DHK/").status_code == 403
 
 

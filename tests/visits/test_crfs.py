@@ -169,8 +169,11 @@ def test_a_blinded_assessor_enters_the_mrss_and_is_warned_when_not_the_baseline_
 def test_a_coordinator_cannot_score_the_visit_mrss(d1: Visit, coordinator: Any) -> None:
     client = Client()
     client.force_login(coordinator)
-    assert client.get(f"/visits/{d1.pk}/forms/mrss/").status_code == 403
-    assert client.get(f"/visits/{d1.pk}/forms/labs/").status_code == 200
+    mrss = client.get(f"/visits/{d1.pk}/forms/mrss/")  # read only: the coordinator sees it, may not score it
+    assert mrss.status_code == 200 and 'data-testid="read-only"' in mrss.content.decode()
+    assert client.post(f"/visits/{d1.pk}/forms/mrss/", {"complete": "1"}).status_code == 403
+    assert not VisitMrss.objects.filter(visit=d1).exists()
+    assert 'data-testid="read-only"' not in client.get(f"/visits/{d1.pk}/forms/labs/").content.decode()
 
 
 def test_the_participant_page_draws_the_mrss_over_time_with_the_change_from_baseline(
