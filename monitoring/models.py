@@ -113,6 +113,13 @@ class SourceVerification(OnRecord):
         verbose_name = _("source data verification")
         permissions = [("verify_source", "Verify forms against source documents")]
         indexes = [models.Index(fields=["content_type", "object_id"], name="sdv_on_record")]
+        constraints = [  # two monitors verifying one form at the same moment: one wins
+            models.UniqueConstraint(
+                fields=["content_type", "object_id"],
+                condition=models.Q(cleared_at__isnull=True),
+                name="one_verification_in_force_per_record",
+            )
+        ]
 
     def __str__(self) -> str:
         state = f"cleared {self.cleared_at:%Y-%m-%d}" if self.cleared_at else "in force"

@@ -15,7 +15,7 @@ from typing import Any
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -135,7 +135,11 @@ def verification_record(*, record: models.Model, fields: list[str], by: Any) -> 
         verified_by=by,
         verified_at=timezone.now(),
     )
-    save_audited(verification, by=by)
+    try:
+        with transaction.atomic():
+            save_audited(verification, by=by)
+    except IntegrityError as error:  # another monitor verified it at the same moment (one in force per form)
+        raise ValidationError({"fields": _("This form was verified a moment ago by someone else.")}) from error
     return verification
 
 
