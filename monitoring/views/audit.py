@@ -18,7 +18,7 @@ from django.shortcuts import render
 from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from monitoring.audit import (
     CSV_COLUMNS,
@@ -50,7 +50,7 @@ class AuditFilterForm(forms.Form):
     form = forms.ChoiceField(label=gettext_lazy("Form"), required=False)
     user = forms.CharField(label=gettext_lazy("User"), required=False, max_length=150)
     date_from = forms.DateField(label=gettext_lazy("From"), required=False, widget=DATE)
-    date_to = forms.DateField(label=gettext_lazy("To"), required=False, widget=DATE)
+    date_to = forms.DateField(label=pgettext_lazy("date range", "To"), required=False, widget=DATE)
     field = forms.CharField(
         label=gettext_lazy("Field"),
         required=False,
@@ -111,7 +111,7 @@ class ExportForm(forms.Form):
     participant = forms.CharField(label=gettext_lazy("Participant (screening number)"), required=False, max_length=20)
     site = forms.CharField(label=gettext_lazy("Site code"), required=False, max_length=10)
     date_from = forms.DateField(label=gettext_lazy("From"), required=False, widget=DATE)
-    date_to = forms.DateField(label=gettext_lazy("To"), required=False, widget=DATE)
+    date_to = forms.DateField(label=pgettext_lazy("date range", "To"), required=False, widget=DATE)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -125,7 +125,7 @@ class ExportForm(forms.Form):
 
 class FieldHistoryForm(forms.Form):
     form = forms.ChoiceField(label=gettext_lazy("Form"))
-    object = forms.IntegerField(label=gettext_lazy("Record"), min_value=1)
+    object = forms.IntegerField(label=pgettext_lazy("the record of a form", "Record"), min_value=1)
     field = forms.CharField(label=gettext_lazy("Field"), max_length=60)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

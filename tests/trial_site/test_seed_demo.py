@@ -121,3 +121,13 @@ def test_seed_demo_plans_reminders_three_to_go_now_one_stop_and_one_with_email(d
     assert Reminder.objects.filter(status="cancelled", cancel_reason="reminder choice changed").exists()
     assert Participant.objects.filter(reminder_channel="both").exists()
     assert Reminder.objects.filter(channel="email", status="planned").exists()
+
+
+def test_seed_demo_adds_queries_verifications_and_a_locked_casebook(db: Any) -> None:
+    from monitoring.models import DataLock, DataQuery, SourceVerification
+
+    seed()
+    by_monitor = DataQuery.objects.filter(raised_by__username="monitor")
+    assert by_monitor.count() == 2 and by_monitor.filter(status="answered").count() == 1
+    assert SourceVerification.objects.filter(cleared_at__isnull=True).count() == 3
+    assert DataLock.objects.filter(scope="casebook", unlocked_at__isnull=True).count() == 1

@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from monitoring.demo import seed_monitoring_demo
 from randomization.demo import seed_randomisation_demo
 from reminders.demo import seed_reminders_demo
 from safety.demo import seed_safety_demo
@@ -108,6 +109,15 @@ class Command(BaseCommand):
         if seed_reminders_demo(site=site, coordinator=users[Role.COORDINATOR]):
             self.stdout.write(
                 "Visit reminders planned; three go out at the first sweep (to var/outbox/sms.jsonl), one STOP reply."
+            )
+        if seed_monitoring_demo(
+            site=site,
+            monitor=users[Role.MONITOR],
+            coordinator=users[Role.COORDINATOR],
+            data_manager=users[Role.DATA_MANAGER],
+        ):
+            self.stdout.write(
+                "Two data queries by the monitor (one answered), three verified forms, a locked casebook."
             )
         width = max(len(name) for name, _, _ in rows)
         self.stdout.write("Demo logins (passwords are shown only when set; keep them):")
