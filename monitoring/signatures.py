@@ -135,16 +135,7 @@ def signatures_invalidate_for_change(record: Any, *, by: Any, reason: str, creat
     """After a record is saved (in its transaction): every signature in force that covers it is invalidated, with
     who changed what and why — the form's own signatures (when it changed), its visit's (a new form added to a
     signed visit too) and its participant's casebook signatures. A new signature is then needed."""
-    covering = Q()
-    if not created:
-        content_type, object_id = record_key(record)
-        covering |= Q(scope=Signature.Scope.FORM, content_type=content_type, object_id=object_id)
-    visit_id = _visit_id_of(record)
-    if visit_id is not None:
-        covering |= Q(scope=Signature.Scope.VISIT, visit_id=visit_id)
-    participant_id = record_participant_id(record)
-    if participant_id is not None:
-        covering |= Q(scope=Signature.Scope.CASEBOOK, participant_id=participant_id)
+    covering = _covering(record, with_form=not created)
     if not covering:
         return
     what = record_label(record) if not isinstance(record, Visit) else _("visit %(code)s") % {"code": record.code}
@@ -160,21 +151,28 @@ def signatures_invalidate_for_change(record: Any, *, by: Any, reason: str, creat
         save_audited(signature, by=by, reason=why)
 
 
-def sign_url(scope: str, **params: Any) -> str:
-    return f"{reverse('monitoring:sign')}?{urlencode({'scope': scope, **params})}"
-
-
-def signatures_covering(record: Any) -> list[Signature]:
-    """Every signature (in force or invalidated) of the record, of its visit and of its participant's casebook."""
-    content_type, object_id = record_key(record)
-    covering = Q(scope=Signature.Scope.FORM, content_type=content_type, object_id=object_id)
+def _covering(record: Any, *, with_form: bool) -> Q:
+    """The signatures that cover ``record``: its own (``with_form``), its visit's and its casebook's."""
+    covering = Q()
+    if with_form:
+        content_type, object_id = record_key(record)
+        covering |= Q(scope=Signature.Scope.FORM, content_type=content_type, object_id=object_id)
     visit_id = _visit_id_of(record)
     if visit_id is not None:
         covering |= Q(scope=Signature.Scope.VISIT, visit_id=visit_id)
     participant_id = record_participant_id(record)
     if participant_id is not None:
         covering |= Q(scope=Signature.Scope.CASEBOOK, participant_id=participant_id)
-    return list(Signature.objects.filter(covering).select_related("signed_by", "visit", "participant"))
+    return covering
+
+
+def sign_url(scope: str, **params: Any) -> str:
+    return f"{reverse('monitoring:sign')}?{urlencode({'scope': scope, **params})}"
+
+
+def signatures_covering(record: Any) -> list[Signature]:
+    """Every signature (in force or invalidated) of the record, of its visit and of its participant's casebook."""
+    return list(Signature.objects.filter(_covering(record, with_form=True)).select_related("signed_by", "visit", "participant"))
 
 
 def signature_panel(request: Any, record: Any) -> str:

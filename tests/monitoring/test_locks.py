@@ -27,7 +27,6 @@ from safety.models import AdverseEvent, LabAlert
 from screening.forms import build_screening_form
 from screening.models import ConsentWithdrawal, DiseaseHistory, Participant
 from tests.factories import make_user
-from tests.randomization.factories import list_in_use
 from tests.safety.test_safety import event_for
 from tests.screening.factories import register
 from tests.visits.test_schedule import randomised_on
@@ -40,23 +39,6 @@ from visits.models import Visit
 VITALS = {"weight_kg": 55.0, "height_cm": 158.0, "systolic_bp": 120, "diastolic_bp": 80, "heart_rate": 72,
           "temperature_c": 36.8}  # fmt: skip
 LOCKED = "is locked by Dana since"
-
-
-@pytest.fixture
-def data_manager(user_with_role: Any) -> Any:
-    return user_with_role(Role.DATA_MANAGER, username="dana")
-
-
-@pytest.fixture
-def participant(site: Any, coordinator: Any, investigator: Any, statistician: Any) -> Participant:
-    list_in_use(statistician)
-    return randomised_on(timezone.localdate() - timedelta(days=10), site, coordinator, investigator)
-
-
-@pytest.fixture
-def d1(participant: Participant, coordinator: Any) -> Visit:
-    visit = participant.visits.get(code="D1")
-    return visit_services.visit_record_done(visit=visit, by=coordinator, done_on=visit.target_date)
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from monitoring.models import Signature
 from monitoring.signatures import signature_sign
 from tests.factories import DEFAULT_PASSWORD
-from tests.randomization.factories import list_in_use
 from tests.visits.test_schedule import randomised_on
 from trial_site.models import AccessEvent
 from trial_site.protocol import PROTOCOL
@@ -32,14 +31,6 @@ from visits.models import Visit
 VITALS = {"weight_kg": 61.0, "height_cm": 158.0, "systolic_bp": 118, "diastolic_bp": 76, "heart_rate": 72,
           "temperature_c": 36.8}  # fmt: skip
 MEANING = PROTOCOL.monitoring.signature_meaning
-
-
-@pytest.fixture
-def d1(site: Any, coordinator: Any, investigator: Any, statistician: Any) -> Visit:
-    list_in_use(statistician)
-    participant = randomised_on(timezone.localdate() - timedelta(days=10), site, coordinator, investigator)
-    visit = participant.visits.get(code="D1")
-    return visit_services.visit_record_done(visit=visit, by=coordinator, done_on=visit.target_date)
 
 
 @pytest.fixture

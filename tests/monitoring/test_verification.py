@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,36 +11,19 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
 from monitoring.models import SourceVerification
 from monitoring.verification import sdv_in_sample, sdv_required, verification_record
 from screening.models import Consent, ScreeningLabs
-from tests.randomization.factories import list_in_use
 from tests.screening.factories import register, screen_eligible
-from tests.visits.test_schedule import randomised_on
 from trial_site.protocol import PROTOCOL
 from trial_site.roles import Role
-from visits import services as visit_services
 from visits.crf_services import visit_form_save
 from visits.crfs import VitalSigns
 from visits.models import Visit
 
 VITALS = {"weight_kg": 61.0, "height_cm": 158.0, "systolic_bp": 118, "diastolic_bp": 76, "heart_rate": 72,
           "temperature_c": 36.8}  # fmt: skip
-
-
-@pytest.fixture
-def monitor(user_with_role: Any) -> Any:
-    return user_with_role(Role.MONITOR, username="monitor")
-
-
-@pytest.fixture
-def d1(site: Any, coordinator: Any, investigator: Any, statistician: Any) -> Visit:
-    list_in_use(statistician)
-    participant = randomised_on(timezone.localdate() - timedelta(days=10), site, coordinator, investigator)
-    visit = participant.visits.get(code="D1")
-    return visit_services.visit_record_done(visit=visit, by=coordinator, done_on=visit.target_date)
 
 
 @pytest.fixture
