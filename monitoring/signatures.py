@@ -172,7 +172,9 @@ def sign_url(scope: str, **params: Any) -> str:
 
 def signatures_covering(record: Any) -> list[Signature]:
     """Every signature (in force or invalidated) of the record, of its visit and of its participant's casebook."""
-    return list(Signature.objects.filter(_covering(record, with_form=True)).select_related("signed_by", "visit", "participant"))
+    return list(
+        Signature.objects.filter(_covering(record, with_form=True)).select_related("signed_by", "visit", "participant")
+    )
 
 
 def signature_panel(request: Any, record: Any) -> str:
