@@ -68,6 +68,13 @@ SECTIONS: tuple[Section, ...] = (
         _("Audit trail, data queries, source data verification, signatures and locks."),
     ),
     Section(
+        "reports",
+        _("Reports"),
+        "exports:reports",
+        ALL_ROLES,
+        _("The CONSORT flow, enrolment against the target, visit compliance, completeness, queries and SAEs."),
+    ),
+    Section(
         "exports",
         _("Exports"),
         "exports:index",

@@ -125,6 +125,8 @@ class Protocol:
     sponsor: str
     arms: tuple[Arm, ...]
     planned_enrolment: int
+    # The enrolment target line of the reports: TRIAL.md states no recruitment period; 12 months is assumed.
+    recruitment_months: int
     consent_forms: tuple[ConsentFormVersion, ...]
     # A person may be screened this many times in all (the first screening and one re-screening).
     max_screening_episodes: int
@@ -188,6 +190,7 @@ PROTOCOL = Protocol(
         ),
     ),
     planned_enrolment=24,
+    recruitment_months=12,
     consent_forms=(ConsentFormVersion(version="1.0", effective_from=date(2025, 5, 1)),),
     max_screening_episodes=2,
     eligibility=EligibilityRules(

@@ -97,14 +97,33 @@ def test_memberships_put_users_in_their_role_groups_and_only_administrators_in_t
 
 
 EXPECTED_MENU = {
-    Role.COORDINATOR: {"screening", "randomization", "visits", "safety", "reminders", "monitoring", "sites"},
-    Role.INVESTIGATOR: {"screening", "randomization", "visits", "safety", "reminders", "monitoring", "sites"},
-    Role.BLINDED_ASSESSOR: {"screening", "randomization", "visits", "sites"},
-    Role.MONITOR: {"screening", "randomization", "visits", "safety", "reminders", "monitoring", "sites", "access_log"},
+    Role.COORDINATOR: {"screening", "randomization", "visits", "safety", "reminders", "monitoring", "reports", "sites"},
+    Role.INVESTIGATOR: {
+        "screening",
+        "randomization",
+        "visits",
+        "safety",
+        "reminders",
+        "monitoring",
+        "reports",
+        "sites",
+    },
+    Role.BLINDED_ASSESSOR: {"screening", "randomization", "visits", "reports", "sites"},
+    Role.MONITOR: {
+        "screening",
+        "randomization",
+        "visits",
+        "safety",
+        "reminders",
+        "monitoring",
+        "reports",
+        "sites",
+        "access_log",
+    },
     Role.DATA_MANAGER: {"screening", "randomization", "visits", "safety", "reminders", "monitoring", "exports"}
-    | {"sites"},
-    Role.STATISTICIAN: {"randomization", "exports", "sites"},
-    Role.ADMINISTRATOR: {"randomization", "reminders", "monitoring", "exports", "sites", "access_log"},
+    | {"reports", "sites"},
+    Role.STATISTICIAN: {"randomization", "exports", "reports", "sites"},
+    Role.ADMINISTRATOR: {"randomization", "reminders", "monitoring", "exports", "reports", "sites", "access_log"},
 }
 
 
