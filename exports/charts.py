@@ -7,6 +7,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from exports.reports import Enrolment
 
@@ -86,7 +87,11 @@ def enrolment_chart(data: Enrolment) -> SafeString:
         (
             (LEFT + 10 + 170 * i, HEIGHT - 14, colour, LEFT + 30 + 170 * i, HEIGHT - 10, label)
             for i, (colour, label) in enumerate(
-                ((SCREENED, _("Screened (people)")), (RANDOMISED, _("Randomised")), (TARGET, _("Target")))
+                (
+                    (SCREENED, _("Screened (people)")),
+                    (RANDOMISED, _("Randomised")),
+                    (TARGET, pgettext("enrolment target", "Target")),
+                )
             )
         ),
     )
