@@ -96,32 +96,13 @@ def test_memberships_put_users_in_their_role_groups_and_only_administrators_in_t
     assert logged_in(admin).get("/admin/").status_code == 200
 
 
+_SITE_TEAM = {"screening", "randomization", "visits", "safety", "reminders", "monitoring", "reports", "sites"}
 EXPECTED_MENU = {
-    Role.COORDINATOR: {"screening", "randomization", "visits", "safety", "reminders", "monitoring", "reports", "sites"},
-    Role.INVESTIGATOR: {
-        "screening",
-        "randomization",
-        "visits",
-        "safety",
-        "reminders",
-        "monitoring",
-        "reports",
-        "sites",
-    },
+    Role.COORDINATOR: _SITE_TEAM,
+    Role.INVESTIGATOR: _SITE_TEAM,
     Role.BLINDED_ASSESSOR: {"screening", "randomization", "visits", "reports", "sites"},
-    Role.MONITOR: {
-        "screening",
-        "randomization",
-        "visits",
-        "safety",
-        "reminders",
-        "monitoring",
-        "reports",
-        "sites",
-        "access_log",
-    },
-    Role.DATA_MANAGER: {"screening", "randomization", "visits", "safety", "reminders", "monitoring", "exports"}
-    | {"reports", "sites"},
+    Role.MONITOR: _SITE_TEAM | {"access_log"},
+    Role.DATA_MANAGER: _SITE_TEAM | {"exports"},
     Role.STATISTICIAN: {"randomization", "exports", "reports", "sites"},
     Role.ADMINISTRATOR: {"randomization", "reminders", "monitoring", "exports", "reports", "sites", "access_log"},
 }
