@@ -12,7 +12,6 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.mail import send_mail
-from django.db.models import Q
 from django.utils import timezone
 
 from clinical.safety import sae_time_left
@@ -22,7 +21,8 @@ from safety.models import SaeReport
 from trial_site.models import Site
 from trial_site.protocol import VISIT_FORMS
 from trial_site.roles import Role
-from visits.models import RequiredForm, Visit
+from visits.models import Visit
+from visits.selectors import missing_forms_among, open_among, overdue_among
 
 logger = logging.getLogger(__name__)
 DAYS_AHEAD = 7
@@ -35,23 +35,14 @@ def _hours(delta: timedelta) -> str:
 
 def site_digest(site: Site, *, today: date, now: datetime) -> Message | None:
     """The digest of one site for ``today`` (its local date), or None when nothing needs the staff."""
-    open_visits = Visit.objects.filter(site=site, done_on__isnull=True, missed=False, cancelled=False).select_related(
-        "participant"
-    )
+    site_visits = Visit.objects.filter(site=site)
     due = list(
-        open_visits.filter(planned_date__gte=today, planned_date__lt=today + timedelta(days=DAYS_AHEAD)).order_by(
-            "planned_date", "participant__screening_number"
-        )
+        open_among(site_visits)
+        .filter(planned_date__gte=today, planned_date__lt=today + timedelta(days=DAYS_AHEAD))
+        .order_by("planned_date", "participant__screening_number")
     )
-    overdue = list(open_visits.filter(latest__lt=today).order_by("latest", "participant__screening_number"))
-    missing = list(
-        RequiredForm.objects.filter(
-            visit__site=site, status=RequiredForm.Status.REQUIRED, visit__cancelled=False, visit__missed=False
-        )
-        .filter(Q(visit__done_on__isnull=False) | Q(visit__latest__lt=today))
-        .select_related("visit__participant")
-        .order_by("visit__participant__screening_number", "visit__sequence", "form")
-    )
+    overdue = overdue_among(site_visits, today=today)
+    missing = missing_forms_among(site_visits, today=today)
     reports = list(
         SaeReport.objects.filter(site=site, submitted_at__isnull=True)
         .select_related("adverse_event__participant")

@@ -151,15 +151,21 @@ def reminders_plan(*, participant_id: int, now: datetime | None = None) -> PlanR
             )
             _cancel(reminder, reason, now)
             cancelled += 1
-    created = 0
-    for (visit_id, visit_date, offset, channel), due in sorted(wanted.items(), key=lambda item: item[1]):
-        if (visit_id, visit_date, offset, channel) in existing:
-            continue
-        Reminder.objects.create(
-            site=participant.site, participant=participant, visit_id=visit_id, visit_date=visit_date,
-            offset_days=offset, channel=channel, due_at=due,
-        )  # fmt: skip
-        created += 1
+    missing = [
+        Reminder(
+            site=participant.site,
+            participant=participant,
+            visit_id=visit_id,
+            visit_date=visit_date,
+            offset_days=offset,
+            channel=channel,
+            due_at=due,
+        )
+        for (visit_id, visit_date, offset, channel), due in sorted(wanted.items(), key=lambda item: item[1])
+        if (visit_id, visit_date, offset, channel) not in existing
+    ]
+    Reminder.objects.bulk_create(missing)  # bookkeeping rows, not clinical data: one insert for all
+    created = len(missing)
     if created or cancelled:
         logger.info("reminders of %s: %s planned, %s cancelled", participant, created, cancelled)
     return PlanResult(created=created, cancelled=cancelled)
@@ -366,6 +372,14 @@ def reminder_send_now(*, reminder: Reminder, by: Any, reason: str) -> Reminder:
 STOP_WORDS = frozenset({"STOP", "STOP ALL", "UNSUBSCRIBE", "বন্ধ", "বন্ধ করুন"})
 
 
+def _mobile_or_none(phone: str) -> str | None:
+    """The sender's number in E.164, or None when it cannot be a mobile number (nobody to opt out)."""
+    try:
+        return mobile_e164(phone)
+    except ValidationError:
+        return None
+
+
 def is_stop_request(text: str) -> bool:
     return " ".join(text.strip().upper().split()) in STOP_WORDS
 
@@ -374,9 +388,8 @@ def is_stop_request(text: str) -> bool:
 def sms_stop_record(*, phone: str) -> list[Participant]:
     """A STOP reply from ``phone``: no more SMS to any participant with that number (e-mail stays if chosen).
     The change is the participant's, audited with the reason; pending SMS reminders are cancelled."""
-    try:
-        number = mobile_e164(phone)
-    except ValidationError:
+    number = _mobile_or_none(phone)
+    if number is None:
         return []
     changed = []
     for participant in Participant.objects.select_for_update().filter(
@@ -396,9 +409,8 @@ def sms_stop_record(*, phone: str) -> list[Participant]:
 def sms_stop_when_locked(*, phone: str) -> int:
     """A STOP reply for a participant whose data are locked (their choice cannot be changed): their pending SMS
     reminders are cancelled all the same, so no SMS goes to someone who asked for none. Returns how many."""
-    try:
-        number = mobile_e164(phone)
-    except ValidationError:
+    number = _mobile_or_none(phone)
+    if number is None:
         return 0
     cancelled = 0
     now = timezone.now()

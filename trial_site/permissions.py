@@ -58,3 +58,23 @@ def permission_required(
         return wrapped
 
     return decorator
+
+
+def section_required(key: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """View decorator for a section's front page: log in first; then 403 unless one of the user's roles has the
+    section in its menu (``trial_site.navigation.SECTIONS``)."""
+    from trial_site.navigation import SECTIONS
+
+    section = next(section for section in SECTIONS if section.key == key)
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        @login_required
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_superuser and not (section.roles & user_roles(request.user)):
+                raise PermissionDenied(f"section {section.key} is not for the user's roles")
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator

@@ -9,7 +9,6 @@ from typing import Any
 import segno
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -25,7 +24,7 @@ from trial_site import selectors
 from trial_site.forms import AccessLogFilterForm, OneTimeCodeForm
 from trial_site.models import AccessEvent, Site
 from trial_site.navigation import ROLE_DUTIES, SECTIONS, sections_for
-from trial_site.permissions import permission_required, user_roles
+from trial_site.permissions import permission_required, section_required, user_roles
 from trial_site.roles import Role
 from trial_site.scoping import get_scoped_object_or_404
 from trial_site.services import access_event_record
@@ -146,10 +145,8 @@ def section_placeholder(section_key: str, *, issue: str) -> Any:
     replaces it."""
     section = next(section for section in SECTIONS if section.key == section_key)
 
-    @login_required
+    @section_required(section_key)
     def view(request: HttpRequest) -> HttpResponse:
-        if not request.user.is_superuser and not (section.roles & user_roles(request.user)):
-            raise PermissionDenied(f"section {section.key} is not for the user's roles")
         return render(request, "trial_site/section_placeholder.html", {"section": section})
 
     return view

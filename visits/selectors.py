@@ -43,18 +43,23 @@ def grid_forms(rows: list[VisitRow]) -> list[tuple[str, str]]:
     return [(code, label) for code, label in VISIT_FORMS.items() if code in used]
 
 
+def open_among(visits: QuerySet[Visit]) -> QuerySet[Visit]:
+    """Of ``visits``, those neither done, missed nor cancelled."""
+    return visits.filter(done_on__isnull=True, missed=False, cancelled=False).select_related("participant", "site")
+
+
 def _open_visits(user: Any) -> QuerySet[Visit]:
-    return (
-        scope_to_user_sites(Visit.objects.all(), user)
-        .filter(done_on__isnull=True, missed=False, cancelled=False)
-        .select_related("participant", "site")
-    )
+    return open_among(scope_to_user_sites(Visit.objects.all(), user))
+
+
+def overdue_among(visits: QuerySet[Visit], *, today: date) -> list[Visit]:
+    """Of ``visits``, those whose window has closed with nothing recorded, oldest first."""
+    return list(open_among(visits).filter(latest__lt=today).order_by("latest", "participant__screening_number"))
 
 
 def overdue_visits(user: Any, *, today: date | None = None) -> list[Visit]:
     """Visits whose window has closed with nothing recorded, at the user's sites, oldest first."""
-    today = today or timezone.localdate()
-    return list(_open_visits(user).filter(latest__lt=today).order_by("latest", "participant__screening_number"))
+    return overdue_among(scope_to_user_sites(Visit.objects.all(), user), today=today or timezone.localdate())
 
 
 def visits_in_window(user: Any, *, today: date | None = None) -> list[Visit]:
@@ -62,10 +67,9 @@ def visits_in_window(user: Any, *, today: date | None = None) -> list[Visit]:
     return list(_open_visits(user).filter(earliest__lte=today, latest__gte=today).order_by("latest"))
 
 
-def missing_forms(user: Any, *, today: date | None = None) -> list[RequiredForm]:
-    """Forms still required for visits that took place or whose window has closed, at the user's sites."""
-    today = today or timezone.localdate()
-    visits = scope_to_user_sites(Visit.objects.all(), user).filter(cancelled=False, missed=False)
+def missing_forms_among(visits: QuerySet[Visit], *, today: date) -> list[RequiredForm]:
+    """Forms still required for those of ``visits`` that took place or whose window has closed."""
+    visits = visits.filter(cancelled=False, missed=False)
     due = Q(visit__done_on__isnull=False) | Q(visit__latest__lt=today)
     return list(
         RequiredForm.objects.filter(visit__in=visits, status=RequiredForm.Status.REQUIRED)
@@ -73,6 +77,11 @@ def missing_forms(user: Any, *, today: date | None = None) -> list[RequiredForm]
         .select_related("visit__participant", "visit__site")
         .order_by("visit__latest", "visit__participant__screening_number", "form")
     )
+
+
+def missing_forms(user: Any, *, today: date | None = None) -> list[RequiredForm]:
+    """Forms still required for visits that took place or whose window has closed, at the user's sites."""
+    return missing_forms_among(scope_to_user_sites(Visit.objects.all(), user), today=today or timezone.localdate())
 
 
 def follow_up_code() -> str:
