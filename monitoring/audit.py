@@ -9,7 +9,7 @@ rows and their previous rows together), one per linked model (visits, adverse ev
 kind of label (users, sites, participants, visits). simple-history's ``prev_record`` (one query a row) is not
 used.
 
-Masking: the identifying fields of the participant (``IDENTIFYING_FIELDS``) show as "(identifying: changed)"
+Masking: the fields a model marks identifying (``identifying_fields``) show as "(identifying: changed)"
 to a viewer who may not see the participant's details at the site, and always in an export; the arm of an
 allocation (and its list slot) shows as "(blinded)" to a viewer without ``randomization.view_arm`` there.
 """
@@ -35,7 +35,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from monitoring.records import record_url
-from screening.models import IDENTIFYING_FIELDS, Participant
+from screening.models import Participant
 from trial_site.audit.base import ClinicalRecord
 from trial_site.models import Site
 from trial_site.permissions import user_can
@@ -499,7 +499,8 @@ def _shown(
     label = str(model_field.verbose_name)
     label = label[:1].upper() + label[1:]
     hidden = None
-    if source.model is Participant and model_field.name in IDENTIFYING_FIELDS and not viewer.sees_identifying(site):
+    identifying = model_field.name in getattr(source.model, "identifying_fields", ())
+    if identifying and not viewer.sees_identifying(site):
         hidden = str(MASKED)
     elif model_field.name in ARM_FIELDS.get(source.key, ()) and not viewer.sees_arm(site):
         hidden = str(BLINDED)

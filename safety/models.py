@@ -25,6 +25,8 @@ SERIOUSNESS_FIELDS: dict[str, Seriousness] = {
 class AdverseEvent(ClinicalRecord):
     """An untoward medical occurrence in a participant, graded by CTCAE (version stored with the grade)."""
 
+    free_text_fields = ("description",)
+
     class Grade(models.IntegerChoices):
         MILD = 1, _("1 mild")
         MODERATE = 2, _("2 moderate")

@@ -113,6 +113,10 @@ _REVIEW = _SEE_MONITORING | {"monitoring.review_audit", "monitoring.raise_query"
 _MONITOR = _REVIEW | {"monitoring.verify_source"}
 _SIGN = _ANSWER_QUERIES | {"monitoring.sign_data", "monitoring.review_audit"}
 _LOCK = _REVIEW | {"monitoring.lock_data"}
+# Exports: data managers and administrators use the export centre; statisticians take the de-identified
+# analysis datasets and the data dictionary.
+_EXPORT_ANALYSIS = frozenset({"exports.export_analysis"})
+_EXPORT = _EXPORT_ANALYSIS | {"exports.export_data"}
 # Each later feature adds its permissions (``<app>.<codename>``) to the roles that need them.
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.COORDINATOR: _SEE_SITE
@@ -141,15 +145,23 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     | _SEE_SAFETY
     | _SEE_REMINDERS
     | _MONITOR,
-    Role.DATA_MANAGER: _SEE_SITE | _SEE_SCREENING | _UNBLINDED | _SEE_VISITS | _SEE_SAFETY | _SEE_REMINDERS | _LOCK,
-    Role.STATISTICIAN: _SEE_SITE | _KEEP_LISTS,
+    Role.DATA_MANAGER: _SEE_SITE
+    | _SEE_SCREENING
+    | _UNBLINDED
+    | _SEE_VISITS
+    | _SEE_SAFETY
+    | _SEE_REMINDERS
+    | _LOCK
+    | _EXPORT,
+    Role.STATISTICIAN: _SEE_SITE | _KEEP_LISTS | _EXPORT_ANALYSIS,
     Role.ADMINISTRATOR: _SEE_SITE
     | _READ_ACCESS_LOG
     | _MANAGE_STAFF
     | _UNBLINDED
     | _WATCH_DELIVERY
     | _SEE_MONITORING
-    | {"monitoring.review_audit", "auth.change_user"},
+    | {"monitoring.review_audit", "auth.change_user"}
+    | _EXPORT,
 }
 
 # Roles whose holders may use the Django admin site (it shows only what their permissions allow).

@@ -111,6 +111,8 @@ class ConcomitantMedication(ClinicalRecord):
     prednisone equivalent (exclusion E6, and safety) is computed.
     """
 
+    free_text_fields = ("drug", "dose", "frequency", "indication")
+
     class Route(models.TextChoices):
         ORAL = "oral", _("Oral")
         IV = "iv", _("Intravenous")

@@ -20,6 +20,8 @@ class SignatureMethod(models.TextChoices):
 class Consent(ClinicalRecord):
     """The participant's informed consent to this screening episode and the trial."""
 
+    identifying_fields = ("witness_name",)
+
     participant = models.OneToOneField(
         "screening.Participant", on_delete=models.PROTECT, related_name="consent", verbose_name=_("participant")
     )

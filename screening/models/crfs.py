@@ -30,13 +30,15 @@ def yes_no(label: Any, help_text: Any = "") -> models.BooleanField:
 
 def measured(label: Any, low: float, high: float, unit: str, help_text: Any = "") -> models.FloatField:
     """A measured value with its unit and a plausible range (values outside it are refused as typing errors)."""
-    return models.FloatField(
+    field = models.FloatField(
         format_lazy("{} ({})", label, unit) if unit else label,
         null=True,
         blank=True,
         validators=[MinValueValidator(low), MaxValueValidator(high)],
         help_text=help_text,
     )
+    field.unit = unit  # read by the data dictionary and the exports
+    return field
 
 
 class ScreeningForm(ClinicalRecord):

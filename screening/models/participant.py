@@ -15,8 +15,7 @@ from trial_site.phone import validate_mobile
 MIN_AGE_YEARS = 18
 MAX_AGE_YEARS = 100
 
-# The fields that identify a person. Exports, the audit review and masking read this list; nothing else
-# decides what is identifying.
+# The fields that identify a person (``ClinicalRecord.identifying_fields`` of the participant).
 IDENTIFYING_FIELDS: tuple[str, ...] = ("initials", "date_of_birth", "mobile_phone", "email")
 
 
@@ -69,6 +68,8 @@ class Participant(ClinicalRecord):
         _("visit reminders by"), max_length=5, choices=ReminderChannel.choices, default=ReminderChannel.SMS
     )
     reminder_consent = models.BooleanField(_("agrees to receive visit reminders"), default=False)
+
+    identifying_fields = IDENTIFYING_FIELDS
 
     class Meta:
         ordering = ["site__code", "screening_number"]

@@ -10,7 +10,7 @@ nothing is written. Every change must have an acting user.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models, transaction
@@ -83,6 +83,12 @@ class ClinicalRecord(models.Model):
 
     history = AuditedHistoricalRecords(inherit=True)
     objects = ClinicalRecordQuerySet.as_manager()
+
+    # The marks the exports and the audit review read. Identifying fields name or reach a person and are
+    # dropped from de-identified exports; free text (every TextField, and the short text fields named here)
+    # may name one too, so a de-identified export leaves it out unless asked for.
+    identifying_fields: ClassVar[tuple[str, ...]] = ()
+    free_text_fields: ClassVar[tuple[str, ...]] = ()
 
     class Meta:
         abstract = True

@@ -147,6 +147,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reminders.tasks.send_staff_digests",
         "schedule": crontab(hour=7, minute=30),  # every morning, site time, before the clinic opens
     },
+    "exports-expire": {
+        "task": "exports.tasks.expire_exports",
+        "schedule": timedelta(hours=1),
+    },
 }
 # Who receives SAE reports besides the site's investigators (the sponsor's safety desk): comma-separated.
 SAFETY_CONTACTS = env_list("SAFETY_CONTACTS", [])
@@ -161,6 +165,14 @@ AFTER_RANDOMISATION: tuple[str, ...] = (
 # What runs when a participant's visit schedule or reminder choices change (each gets participant_id=…), inside
 # the same transaction: the visit reminders are planned, moved or cancelled with the change.
 AFTER_SCHEDULE_CHANGED: tuple[str, ...] = ("reminders.services.reminders_plan",)
+
+# --- Exports --------------------------------------------------------------------------------------------------
+# Export files are written here by the worker and served only to the user who asked; they expire (the file is
+# removed, the log row stays) after EXPORT_RETENTION_HOURS. Exports of at most EXPORT_STREAM_MAX_ROWS rows in a
+# format that allows it stream straight to the browser; the others run as a Celery job with a progress bar.
+EXPORT_ROOT = Path(env_str("EXPORT_ROOT", str(VAR_DIR / "exports")))
+EXPORT_RETENTION_HOURS = env_int("EXPORT_RETENTION_HOURS", 72)
+EXPORT_STREAM_MAX_ROWS = env_int("EXPORT_STREAM_MAX_ROWS", 20000)
 
 # --- Visit reminders ------------------------------------------------------------------------------------------
 # SMS goes through a backend: "file" writes to an outbox file the demo shows (var/outbox/sms.jsonl); "http"
