@@ -16,6 +16,10 @@ class EligibilityConfirmation(ClinicalRecord):
     participant then needs a new confirmation. Only one confirmation per participant is in force at a time.
     """
 
+    # The snapshot quotes the data as confirmed, real dates included ("HBsAg negative on …"): a de-identified
+    # export leaves it out (the criteria can be recomputed from the screening forms, which are exported).
+    identifying_fields = ("criteria",)
+
     participant = models.ForeignKey(
         "screening.Participant", on_delete=models.PROTECT, related_name="confirmations", verbose_name=_("participant")
     )

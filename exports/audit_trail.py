@@ -1,0 +1,238 @@
+"""The audit-trail export (CSV), and the reading of the audit history the ODM export shares.
+
+Every history row of every catalogue dataset in the export's scope (its sites; rows up to the cut-off) is one
+*version* of a record: created (``+``), changed (``~``) or deleted (``-``), with who, when and why. The CSV has
+one line per field that a version changed (the old and the new value), or one line without a field when no
+exported field changed (bookkeeping only).
+
+De-identification is the export's, as in every other format: values go through ``rows.convert`` (dates shifted
+or study days, codes or labels). In a de-identified export an identifying field's values show as
+"(identifying: changed)", and free text (unless the export asks for it) as "(free text: changed)", so the line
+still says *that* the field changed. The time of a change is real in an identified export with actual dates;
+otherwise (dates shifted, or a de-identified export) it is shifted by the participant's days like every date,
+so no real date slips out through the audit trail. Reasons for change are kept as written.
+
+Reading streams: one server-side cursor per dataset, rows in order of participant, record and time; memory
+does not grow with the length of the history.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, BinaryIO
+
+from django.contrib.auth import get_user_model
+from django.db import models
+from django.utils import translation
+
+from exports.catalogue import Dataset, Variable, datasets
+from exports.formats import Progress, RowCounts
+from exports.rows import CHUNK_SIZE, Person, convert, cut_off_moment, people
+from exports.scope import DateMode, ExportScope, shift
+from monitoring.audit import ACTIONS, MASKED, csv_cell
+
+FREE_TEXT_MASKED = "(free text: changed)"
+CSV_COLUMNS = (
+    "dataset", "participant", "record_id", "visit", "time_utc", "user", "action", "field", "old_value", "new_value",
+    "reason",
+)  # fmt: skip
+PROGRESS_EVERY = 500
+
+
+@dataclass(frozen=True)
+class Version:
+    """One history row of one record: the raw values of the variables asked for, and who, when, why."""
+
+    participant_id: int
+    record_id: int
+    action: str  # "+" created, "~" changed, "-" deleted
+    at: datetime  # the real moment (history_date)
+    user_id: int | None
+    reason: str
+    site_id: int
+    visit_code: str | None  # the visit the record belongs to (visit-level data), else None
+    visit_id: int | None
+    visit_sequence: int | None
+    values: dict[str, Any]  # variable name → raw value as stored
+
+
+def _visit_sources(dataset: Dataset) -> tuple[str, str, str] | None:
+    """(code, id, sequence) paths of the record's visit, or None for data that belong to no visit."""
+    if dataset.visit_path is None:
+        return None
+    if dataset.visit_path == "":
+        return ("code", "id", "sequence")
+    return (f"{dataset.visit_path}__code", f"{dataset.visit_path}_id", f"{dataset.visit_path}__sequence")
+
+
+def history_rows(dataset: Dataset, scope: ExportScope) -> models.QuerySet:
+    """The dataset's history rows in the scope's sites, up to the cut-off."""
+    rows = dataset.model.history.filter(site_id__in=scope.site_ids)  # type: ignore[attr-defined]
+    moment = cut_off_moment(scope)
+    if moment is not None:
+        rows = rows.filter(history_date__lte=moment)
+    return rows
+
+
+def history_versions(
+    dataset: Dataset,
+    scope: ExportScope,
+    variables: Iterable[Variable],
+    participant_ids: Iterable[int] | None = None,
+) -> Iterator[Version]:
+    """The versions of the dataset's records in the scope, by participant, record and time (streamed).
+
+    ``participant_ids`` narrows them to some participants (the ODM export reads a chunk at a time).
+    """
+    variables = tuple(variables)
+    visit = _visit_sources(dataset)
+    head = [dataset.participant_path, "id", "history_type", "history_date", "history_user_id",
+            "history_change_reason", "site_id", *(visit or ())]  # fmt: skip
+    selects = list(dict.fromkeys([*head, *(v.source for v in variables)]))
+    rows = history_rows(dataset, scope)
+    if participant_ids is not None:
+        rows = rows.filter(**{f"{dataset.participant_path}__in": list(participant_ids)})
+    ordered = rows.order_by(dataset.participant_path, "id", "history_date", "history_id").values_list(*selects)
+    for raw in ordered.iterator(CHUNK_SIZE):
+        by_source = dict(zip(selects, raw, strict=True))
+        yield Version(
+            participant_id=by_source[dataset.participant_path],
+            record_id=by_source["id"],
+            action=by_source["history_type"],
+            at=by_source["history_date"],
+            user_id=by_source["history_user_id"],
+            reason=by_source["history_change_reason"] or "",
+            site_id=by_source["site_id"],
+            visit_code=by_source[visit[0]] if visit else None,
+            visit_id=by_source[visit[1]] if visit else None,
+            visit_sequence=by_source[visit[2]] if visit else None,
+            values={v.name: by_source[v.source] for v in variables},
+        )
+
+
+def change_moment(at: datetime, person: Person, scope: ExportScope) -> datetime:
+    """When a change was made, in UTC, as this export may show it: real with actual dates in an identified
+    export, otherwise shifted by the participant's days (as the dates of the data are)."""
+    if scope.date_mode == DateMode.SHIFTED or not scope.identified:
+        at = shift(at, person.shift_days)  # type: ignore[assignment]
+    return at.astimezone(UTC)
+
+
+def utc_text(at: datetime) -> str:
+    """ISO 8601 in UTC with a Z: ``2025-06-01T08:30:00.123456Z``."""
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def value_text(value: Any) -> str:
+    """A converted value as text: ISO dates, ``true``/``false``, plain decimals; empty for none."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, float):
+        text = repr(value)
+        return format(Decimal(text), "f") if "e" in text or "E" in text else text
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+def user_names() -> dict[int, str]:
+    """Every user's username by id (staff: a small table)."""
+    user_model = get_user_model()
+    return dict(user_model._default_manager.values_list("pk", user_model.USERNAME_FIELD))
+
+
+def _masked(variable: Variable, scope: ExportScope) -> str | None:
+    """What stands for the variable's values in this export, or None when they are shown."""
+    if scope.identified:
+        return None
+    if variable.identifying:
+        with translation.override("en"):
+            return str(MASKED)
+    if variable.free_text and not scope.free_text:
+        return FREE_TEXT_MASKED
+    return None
+
+
+def _changes(
+    version: Version, previous: Version | None, variables: tuple[Variable, ...], person: Person, scope: ExportScope
+) -> list[tuple[str, str, str]]:
+    """(field, old, new) for each variable this version changed (all filled ones at creation and deletion)."""
+    found = []
+    for variable in variables:
+        new = version.values[variable.name]
+        if version.action == "-":
+            old, new = new, None
+        elif version.action == "+" or previous is None:
+            old = None
+        else:
+            old = previous.values[variable.name]
+        if old == new or (old in (None, "") and new in (None, "")):
+            continue
+        mask = _masked(variable, scope)
+        if mask is not None:
+            found.append((variable.name, mask if old is not None else "", mask if new is not None else ""))
+        else:
+            found.append(
+                (
+                    variable.name,
+                    value_text(convert(variable, old, person, scope)),
+                    value_text(convert(variable, new, person, scope)),
+                )
+            )
+    return found
+
+
+def write_audit_csv(scope: ExportScope, out: BinaryIO, progress: Progress) -> RowCounts:
+    """Every change in the scope as CSV (UTF-8), dataset by dataset; returns the lines written per dataset."""
+    persons = people(scope)
+    users = user_names()
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+    writer = csv.writer(text)
+    writer.writerow(CSV_COLUMNS)
+    counts: RowCounts = {}
+    pending = 0
+    with translation.override("en"):
+        actions = {code: str(label) for code, label in ACTIONS.items()}
+        for dataset in datasets():
+            variables = dataset.data_variables
+            written = 0
+            previous: Version | None = None
+            for version in history_versions(dataset, scope, variables):
+                person = persons.get(version.participant_id)
+                if person is None:  # not screened by the cut-off, or outside the scope
+                    continue
+                if previous is not None and previous.record_id != version.record_id:
+                    previous = None
+                head = [
+                    dataset.key,
+                    person.number,
+                    str(version.record_id),
+                    version.visit_code or "",
+                    utc_text(change_moment(version.at, person, scope)),
+                    users.get(version.user_id, "") if version.user_id is not None else "",
+                    actions.get(version.action, version.action),
+                ]
+                changes = _changes(version, previous, variables, person, scope) or [("", "", "")]
+                for name, old, new in changes:
+                    writer.writerow([csv_cell(cell) for cell in (*head, name, old, new, version.reason)])
+                written += len(changes)
+                pending += len(changes)
+                if pending >= PROGRESS_EVERY:
+                    progress(pending)
+                    pending = 0
+                previous = version
+            counts[dataset.key] = written
+    text.flush()
+    text.detach()
+    if pending:
+        progress(pending)
+    return counts

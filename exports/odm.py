@@ -1,0 +1,632 @@
+"""CDISC ODM 1.3.2 export: the study's metadata, the sites and staff, and the clinical data with their whole audit
+trail and the investigators' signatures, in one XML file valid against the official ODM 1.3.2 schema.
+
+The file is **transactional** (``FileType="Transactional"``). Each record (form instance) is one ``FormData``
+(``FormRepeatKey`` = the record's id, the ``record_id`` of the other formats) holding one ``ItemGroupData`` per
+version of the record, oldest first: ``Insert`` (created: every filled item), ``Update`` (changed: the items that
+changed; an emptied item has ``IsNull="Yes"``), ``Remove`` (deleted), or ``Upsert`` for a first version the
+history holds as a change. Each carries an ``AuditRecord``: the user, the site, the time in UTC and the reason
+for change. Applying the versions in order gives the values every other format gives: the current data, or with
+a cut-off the data as they stood at its end (versions after it are left out). The container elements
+(``SubjectData``, ``StudyEventData``, ``FormData``) are ``Upsert``.
+
+Where things are:
+
+- ``SE.SCREENING``: the screening forms, the allocation; ``SE.<visit code>`` (``SE.D1`` … ``SE.W24``, ``SE.FU``,
+  and ``SE.UNS`` repeating, keyed by the visit's id): the visit record (``F.VISIT``) and its case report forms;
+  ``SE.COMMON``: everything not bound to a visit or screening (withdrawal, unblinding, concomitant medication
+  log, end of study, adverse events, SAE reports, laboratory alerts; their visit, where they have one, is the
+  item ``VISIT``).
+- One ``FormDef`` ``F.<KEY>`` and ``ItemGroupDef`` ``IG.<KEY>`` per catalogue dataset, an ``ItemDef``
+  ``IT.<KEY>.<NAME>`` per exported variable, a ``CodeList`` ``CL.<KEY>.<NAME>`` per coded one (codes as stored;
+  with labels instead of codes there are no code lists, the values being the labels). The participant, site,
+  visit and record id are the structure itself (``SubjectKey``, ``SiteRef``, the event, ``FormRepeatKey``); the
+  derived study-day column of the other formats is left out (the dates themselves are there, or their study days).
+- Values: dates and datetimes in ISO 8601 (datetimes in the site's time zone, with its offset), booleans
+  ``true``/``false``, numbers as plain decimals; de-identification, date shifting or study days, codes or labels
+  exactly as in the other formats (``rows.columns``/``rows.convert``). A de-identified export has no identifying
+  ``ItemDef`` nor value at all. Audit times are real in an identified export with actual dates and shifted by
+  the participant's days otherwise (``audit_trail.change_moment``).
+
+Signatures: only signatures **in force** are written (at the cut-off, when there is one: signed by then and not
+invalidated by then); an invalidated signature is left out, since the change that invalidated it is in the audit
+records. Each sits where the schema puts a signature of what it covers: a casebook signature in the participant's
+``SubjectData``, a visit signature in the visit's ``StudyEventData``, a form signature in the form's ``FormData``.
+The schema allows one ``Signature`` per element, so a second signature of the same thing (another investigator)
+goes in a repeated element of the same key with ``TransactionType="Context"``, holding only the signature. Each
+distinct meaning is a ``SignatureDef`` (``SD.1`` the protocol's meaning).
+
+Streaming: the XML is written piece by piece; participants are read a few hundred at a time and each dataset's
+history is queried for that chunk only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+from xml.sax.saxutils import escape, quoteattr
+
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Q
+from django.utils import timezone, translation
+
+from exports.audit_trail import change_moment, history_rows, history_versions, utc_text, value_text
+from exports.catalogue import Dataset, Variable, datasets
+from exports.formats import Progress, RowCounts
+from exports.rows import Person, columns, convert, cut_off_moment, people
+from exports.scope import ExportScope
+from monitoring.models import Signature
+from trial_site.models import Site
+from trial_site.protocol import PROTOCOL
+
+NAMESPACE = "http://www.cdisc.org/ns/odm/v1.3"
+PARTICIPANTS_PER_CHUNK = 200
+PROGRESS_EVERY = 500
+SYSTEM_USER = "USR.SYSTEM"
+SCREENING_FORMS = frozenset(
+    {"PARTICIP", "CONSENT", "CLASSIF", "DISEASE", "SCRMRSS", "EXCLHIST", "SCRLABS", "ELIGCONF", "SCRFAIL", "ALLOC"}
+)
+UNSCHEDULED = "UNS"
+TRANSACTIONS = {"+": "Insert", "~": "Update", "-": "Remove"}
+LEGAL_REASON = (
+    "Electronic signature (21 CFR Part 11): the signer re-entered the password, and the one-time code where "
+    "two-factor authentication is on."
+)
+# Characters XML 1.0 cannot carry at all.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+STUDY_OID = "ST." + re.sub(r"[^A-Za-z0-9]", "", PROTOCOL.registration or "TRIAL")
+METADATA_OID = f"MDV.{PROTOCOL.version}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Writing XML piece by piece
+
+
+class XmlWriter:
+    """Elements written as they come to a binary stream, buffered in pieces of about 64 kB."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.open: list[str] = []
+        self.parts: list[str] = []
+        self.size = 0
+
+    def _put(self, text: str) -> None:
+        self.parts.append(text)
+        self.size += len(text)
+        if self.size > 65536:
+            self.flush()
+
+    def flush(self) -> None:
+        self.out.write("".join(self.parts).encode("utf-8"))
+        self.parts, self.size = [], 0
+
+    @staticmethod
+    def _attributes(attributes: dict[str, Any]) -> str:
+        return "".join(f" {name}={quoteattr(clean(value))}" for name, value in attributes.items() if value is not None)
+
+    def start(self, tag: str, **attributes: Any) -> None:
+        self._put(f"<{tag}{self._attributes(attributes)}>")
+        self.open.append(tag)
+
+    def end(self, tag: str) -> None:
+        assert self.open.pop() == tag, tag
+        self._put(f"</{tag}>")
+
+    def leaf(self, tag: str, text: str | None = None, **attributes: Any) -> None:
+        if text is None:
+            self._put(f"<{tag}{self._attributes(attributes)}/>")
+        else:
+            self._put(f"<{tag}{self._attributes(attributes)}>{escape(clean(text))}</{tag}>")
+
+    def translated(self, tag: str, text: str) -> None:
+        """``<tag><TranslatedText xml:lang="en">text</TranslatedText></tag>``"""
+        self.start(tag)
+        self.leaf("TranslatedText", text, **{"xml:lang": "en"})
+        self.end(tag)
+
+
+def clean(value: Any) -> str:
+    return _NOT_XML.sub("", str(value))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Where each dataset goes, and its items
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A dataset as this export writes it: its event kind and the variables written as items."""
+
+    dataset: Dataset
+    placement: str  # "screening", "visit" or "common"
+    items: tuple[Variable, ...]
+
+    @property
+    def form_oid(self) -> str:
+        return f"F.{self.dataset.key}"
+
+    @property
+    def group_oid(self) -> str:
+        return f"IG.{self.dataset.key}"
+
+    def item_oid(self, variable: Variable) -> str:
+        return f"IT.{self.dataset.key}.{variable.name.upper()}"
+
+    def code_list_oid(self, variable: Variable) -> str:
+        return f"CL.{self.dataset.key}.{variable.name.upper()}"
+
+
+def _placement(dataset: Dataset) -> str:
+    if dataset.visit_path == "" or dataset.participant_path.startswith("visit__"):
+        return "visit"
+    return "screening" if dataset.key in SCREENING_FORMS else "common"
+
+
+def plans(scope: ExportScope) -> list[Plan]:
+    found = []
+    for dataset in datasets():
+        placement = _placement(dataset)
+        kept = columns(dataset, scope)
+        items = [v for v in kept if not v.key]
+        visit = next((v for v in kept if v.name == "visit"), None)
+        if visit is not None and placement != "visit":
+            items.insert(0, replace(visit, key=False, label="Visit"))
+        found.append(Plan(dataset, placement, tuple(items)))
+    return found
+
+
+def _coded(variable: Variable, scope: ExportScope) -> bool:
+    return bool(variable.codes) and not scope.codes_as_labels
+
+
+def _number(value: float, data_type: str) -> str:
+    if data_type == "integer" and float(value).is_integer():
+        return str(int(value))
+    return value_text(float(value))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Study: global variables, units, metadata
+
+
+def _visit_events() -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """(code, name, type, form codes) of each visit event, scheduled then unscheduled."""
+    events = [(v.code, v.name, "Scheduled", v.forms) for v in PROTOCOL.visits]
+    events.append((PROTOCOL.follow_up.code, PROTOCOL.follow_up.name, "Scheduled", PROTOCOL.follow_up.forms))
+    events.append((UNSCHEDULED, "Unscheduled visit", "Unscheduled", ()))
+    return events
+
+
+def _event_forms(all_plans: list[Plan]) -> list[tuple[str, str, str, str, list[Plan]]]:
+    """(OID, name, type, repeating, plans) of every study event, in the order of the protocol."""
+    by_placement = defaultdict(list)
+    for plan in all_plans:
+        by_placement[plan.placement].append(plan)
+    events = [("SE.SCREENING", "Screening", "Scheduled", "No", by_placement["screening"])]
+    visit_plans = by_placement["visit"]
+    for code, name, kind, _forms in _visit_events():
+        wanted = [p for p in visit_plans if p.dataset.visit_path == "" or code in p.dataset.visits]
+        if code == UNSCHEDULED:
+            wanted = visit_plans
+        events.append((f"SE.{code}", str(name), kind, "Yes" if code == UNSCHEDULED else "No", wanted))
+    events.append(("SE.COMMON", "Any time during the study", "Common", "No", by_placement["common"]))
+    return events
+
+
+def _units(all_plans: list[Plan]) -> dict[str, str]:
+    units: dict[str, str] = {}
+    for plan in all_plans:
+        for variable in plan.items:
+            if variable.unit and variable.unit not in units:
+                units[variable.unit] = f"MU.{len(units) + 1}"
+    return units
+
+
+def _write_study(xml: XmlWriter, scope: ExportScope, all_plans: list[Plan], units: dict[str, str]) -> None:
+    xml.start("Study", OID=STUDY_OID)
+    xml.start("GlobalVariables")
+    xml.leaf("StudyName", PROTOCOL.short_title)
+    xml.leaf("StudyDescription", PROTOCOL.title)
+    xml.leaf("ProtocolName", PROTOCOL.registration)
+    xml.end("GlobalVariables")
+    if units:
+        xml.start("BasicDefinitions")
+        for unit, oid in units.items():
+            xml.start("MeasurementUnit", OID=oid, Name=unit)
+            xml.translated("Symbol", unit)
+            xml.end("MeasurementUnit")
+        xml.end("BasicDefinitions")
+    xml.start("MetaDataVersion", OID=METADATA_OID, Name=f"Protocol version {PROTOCOL.version}",
+              Description=_description(scope))  # fmt: skip
+    events = _event_forms(all_plans)
+    xml.start("Protocol")
+    for order, (oid, *_rest) in enumerate(events, 1):
+        xml.leaf("StudyEventRef", StudyEventOID=oid, OrderNumber=order, Mandatory="No")
+    xml.end("Protocol")
+    for oid, name, kind, repeating, event_plans in events:
+        xml.start("StudyEventDef", OID=oid, Name=name, Repeating=repeating, Type=kind)
+        for order, plan in enumerate(event_plans, 1):
+            xml.leaf("FormRef", FormOID=plan.form_oid, OrderNumber=order, Mandatory="No")
+        xml.end("StudyEventDef")
+    for plan in all_plans:
+        repeating = "No" if plan.placement == "visit" else ("Yes" if plan.dataset.repeating else "No")
+        xml.start("FormDef", OID=plan.form_oid, Name=plan.dataset.label, Repeating=repeating)
+        xml.leaf("ItemGroupRef", ItemGroupOID=plan.group_oid, OrderNumber=1, Mandatory="Yes")
+        xml.end("FormDef")
+    for plan in all_plans:
+        xml.start("ItemGroupDef", OID=plan.group_oid, Name=plan.dataset.label, Repeating="No",
+                  SASDatasetName=plan.dataset.key)  # fmt: skip
+        for order, variable in enumerate(plan.items, 1):
+            xml.leaf("ItemRef", ItemOID=plan.item_oid(variable), OrderNumber=order, Mandatory="No")
+        xml.end("ItemGroupDef")
+    for plan in all_plans:
+        for variable in plan.items:
+            _write_item_def(xml, plan, variable, scope, units)
+    for plan in all_plans:
+        for variable in plan.items:
+            if not _coded(variable, scope):
+                continue
+            data_type = "integer" if variable.data_type == "integer" else "text"
+            xml.start("CodeList", OID=plan.code_list_oid(variable), Name=f"{plan.dataset.key} {variable.name}",
+                      DataType=data_type)  # fmt: skip
+            for code, label in variable.codes:
+                xml.start("CodeListItem", CodedValue=code)
+                xml.translated("Decode", label)
+                xml.end("CodeListItem")
+            xml.end("CodeList")
+    xml.end("MetaDataVersion")
+    xml.end("Study")
+
+
+def _description(scope: ExportScope) -> str:
+    kind = "identified" if scope.identified else "de-identified"
+    cut_off = f", data as at the end of {scope.cut_off.isoformat()}" if scope.cut_off else ""
+    labels = ", codes as labels" if scope.codes_as_labels else ""
+    return f"{PROTOCOL.title} — {kind} export, dates: {scope.date_mode}{labels}{cut_off}"
+
+
+def _write_item_def(xml: XmlWriter, plan: Plan, variable: Variable, scope: ExportScope, units: dict[str, str]) -> None:
+    data_type = variable.data_type
+    length = variable.length if data_type == "text" and variable.length else None
+    xml.start("ItemDef", OID=plan.item_oid(variable), Name=variable.name, DataType=data_type, Length=length,
+              SASFieldName=variable.short_name or None)  # fmt: skip
+    xml.translated("Question", variable.label)
+    if variable.unit:
+        xml.leaf("MeasurementUnitRef", MeasurementUnitOID=units[variable.unit])
+    if data_type in ("integer", "float"):
+        limits = (
+            ("GE", "Hard", variable.minimum),
+            ("LE", "Hard", variable.maximum),
+            ("GE", "Soft", variable.soft_minimum),
+            ("LE", "Soft", variable.soft_maximum),
+        )
+        for comparator, soft_hard, limit in limits:
+            if limit is None:
+                continue
+            xml.start("RangeCheck", Comparator=comparator, SoftHard=soft_hard)
+            xml.leaf("CheckValue", _number(limit, data_type))
+            xml.end("RangeCheck")
+    if _coded(variable, scope):
+        xml.leaf("CodeListRef", CodeListOID=plan.code_list_oid(variable))
+    xml.end("ItemDef")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Admin data: users, sites, signature meanings
+
+
+def user_oid(user_id: int | None) -> str:
+    return SYSTEM_USER if user_id is None else f"USR.{user_id}"
+
+
+def location_oid(site_code: str) -> str:
+    return f"LOC.{site_code}"
+
+
+def _signatures(scope: ExportScope, participant_ids: list[int] | None = None) -> Any:
+    """The signatures in force in the scope (at the cut-off, when there is one)."""
+    found = Signature.objects.filter(site_id__in=scope.site_ids)
+    moment = cut_off_moment(scope)
+    if moment is None:
+        found = found.filter(invalidated_at__isnull=True)
+    else:
+        found = found.filter(Q(invalidated_at__isnull=True) | Q(invalidated_at__gt=moment), signed_at__lte=moment)
+    if participant_ids is not None:
+        found = found.filter(participant_id__in=participant_ids)
+    return found
+
+
+def _meanings(scope: ExportScope) -> dict[str, str]:
+    meanings = {PROTOCOL.monitoring.signature_meaning: "SD.1"}
+    for meaning in _signatures(scope).order_by("meaning").values_list("meaning", flat=True).distinct():
+        meanings.setdefault(meaning, f"SD.{len(meanings) + 1}")
+    return meanings
+
+
+def _user_ids(scope: ExportScope, all_plans: list[Plan]) -> set[int | None]:
+    ids: set[int | None] = set()
+    for plan in all_plans:
+        ids.update(history_rows(plan.dataset, scope).order_by().values_list("history_user_id", flat=True).distinct())
+    ids.update(_signatures(scope).order_by().values_list("signed_by_id", flat=True).distinct())
+    return ids
+
+
+def _write_admin(
+    xml: XmlWriter, scope: ExportScope, sites: dict[int, Site], user_ids: set[int | None], meanings: dict[str, str]
+) -> None:
+    xml.start("AdminData", StudyOID=STUDY_OID)
+    user_model = get_user_model()
+    users = user_model._default_manager.filter(pk__in=[i for i in user_ids if i is not None]).order_by("pk")
+    for user in users:
+        xml.start("User", OID=user_oid(user.pk))
+        xml.leaf("LoginName", user.get_username())
+        xml.leaf("DisplayName", user.get_full_name() or user.get_username())
+        xml.end("User")
+    if None in user_ids:
+        xml.start("User", OID=SYSTEM_USER, UserType="Other")
+        xml.leaf("LoginName", "system")
+        xml.end("User")
+    effective = min(form.effective_from for form in PROTOCOL.consent_forms)
+    for site in sorted(sites.values(), key=lambda s: s.code):
+        xml.start("Location", OID=location_oid(site.code), Name=site.name, LocationType="Site")
+        xml.leaf("MetaDataVersionRef", StudyOID=STUDY_OID, MetaDataVersionOID=METADATA_OID,
+                 EffectiveDate=effective.isoformat())  # fmt: skip
+        xml.end("Location")
+    for meaning, oid in meanings.items():
+        xml.start("SignatureDef", OID=oid, Methodology="Electronic")
+        xml.leaf("Meaning", meaning)
+        xml.leaf("LegalReason", LEGAL_REASON)
+        xml.end("SignatureDef")
+    xml.end("AdminData")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Clinical data
+
+
+@dataclass
+class FormInstance:
+    plan: Plan
+    record_id: int
+    versions: list[Any] = field(default_factory=list)  # audit_trail.Version, oldest first
+
+
+@dataclass
+class EventInstance:
+    oid: str
+    repeat_key: str | None
+    order: tuple[int, int]
+    forms: list[FormInstance] = field(default_factory=list)
+
+
+@dataclass
+class SignatureMark:
+    user_id: int
+    site_id: int
+    meaning: str
+    at: datetime
+
+
+@dataclass
+class Chunk:
+    """What a few hundred participants' ``SubjectData`` need, read one dataset at a time."""
+
+    events: dict[int, dict[tuple[str, str | None], EventInstance]] = field(default_factory=lambda: defaultdict(dict))
+    casebook: dict[int, list[SignatureMark]] = field(default_factory=lambda: defaultdict(list))
+    visit: dict[int, list[SignatureMark]] = field(default_factory=lambda: defaultdict(list))
+    form: dict[tuple[str, int], list[SignatureMark]] = field(default_factory=lambda: defaultdict(list))
+
+
+def _event_of(plan: Plan, version: Any) -> tuple[str, str | None, tuple[int, int]]:
+    """(event OID, repeat key, order) of the record of ``version``."""
+    if plan.placement == "screening":
+        return "SE.SCREENING", None, (0, 0)
+    if plan.placement == "common" or version.visit_code is None:
+        return "SE.COMMON", None, (2, 0)
+    repeat = str(version.visit_id) if version.visit_code == UNSCHEDULED else None
+    return f"SE.{version.visit_code}", repeat, (1, version.visit_sequence or 0)
+
+
+def _read_chunk(scope: ExportScope, all_plans: list[Plan], participant_ids: list[int], forms: dict[int, str]) -> Chunk:
+    chunk = Chunk()
+    for plan in all_plans:
+        current: FormInstance | None = None
+        for version in history_versions(plan.dataset, scope, plan.items, participant_ids):
+            if current is None or current.record_id != version.record_id:
+                oid, repeat, order = _event_of(plan, version)
+                event = chunk.events[version.participant_id].setdefault(
+                    (oid, repeat), EventInstance(oid, repeat, order)
+                )
+                current = FormInstance(plan, version.record_id)
+                event.forms.append(current)
+            current.versions.append(version)
+    for signature in _signatures(scope, participant_ids).order_by("-signed_at", "-pk"):
+        mark = SignatureMark(signature.signed_by_id, signature.site_id, signature.meaning, signature.signed_at)
+        if signature.scope == Signature.Scope.CASEBOOK:
+            chunk.casebook[signature.participant_id].append(mark)
+        elif signature.scope == Signature.Scope.VISIT and signature.visit_id is not None:
+            chunk.visit[signature.visit_id].append(mark)
+        elif signature.content_type_id in forms and signature.object_id is not None:
+            chunk.form[(forms[signature.content_type_id], signature.object_id)].append(mark)
+    return chunk
+
+
+class ClinicalWriter:
+    """Writes ``SubjectData`` and counts the versions written per dataset."""
+
+    def __init__(
+        self,
+        xml: XmlWriter,
+        scope: ExportScope,
+        sites: dict[int, Site],
+        meanings: dict[str, str],
+        progress: Progress,
+    ) -> None:
+        self.xml, self.scope, self.sites, self.meanings, self.progress = xml, scope, sites, meanings, progress
+        self.counts: RowCounts = {}
+        self.pending = 0
+
+    def signature(self, mark: SignatureMark, person: Person) -> None:
+        xml = self.xml
+        xml.start("Signature")
+        xml.leaf("UserRef", UserOID=user_oid(mark.user_id))
+        xml.leaf("LocationRef", LocationOID=location_oid(self.sites[mark.site_id].code))
+        xml.leaf("SignatureRef", SignatureOID=self.meanings[mark.meaning])
+        xml.leaf("DateTimeStamp", utc_text(change_moment(mark.at, person, self.scope)))
+        xml.end("Signature")
+
+    def subject(self, participant_id: int, person: Person, chunk: Chunk) -> None:
+        xml = self.xml
+        events = sorted(chunk.events.get(participant_id, {}).values(), key=lambda e: (e.order, e.repeat_key or ""))
+        casebook = chunk.casebook.get(participant_id, [])
+        xml.start("SubjectData", SubjectKey=person.number, TransactionType="Upsert")
+        if casebook:
+            self.signature(casebook[0], person)
+        xml.leaf("SiteRef", LocationOID=location_oid(person.site))
+        for event in events:
+            self.event(event, person, chunk)
+        xml.end("SubjectData")
+        for mark in casebook[1:]:
+            xml.start("SubjectData", SubjectKey=person.number, TransactionType="Context")
+            self.signature(mark, person)
+            xml.end("SubjectData")
+
+    def event(self, event: EventInstance, person: Person, chunk: Chunk) -> None:
+        xml = self.xml
+        visit_id = next(
+            (f.versions[0].visit_id for f in event.forms if f.versions and f.plan.placement == "visit"), None
+        )
+        marks = chunk.visit.get(visit_id, []) if visit_id is not None else []
+        attributes = {"StudyEventOID": event.oid, "StudyEventRepeatKey": event.repeat_key}
+        xml.start("StudyEventData", **attributes, TransactionType="Upsert")
+        if marks:
+            self.signature(marks[0], person)
+        for form in event.forms:
+            self.form(form, person, chunk)
+        xml.end("StudyEventData")
+        for mark in marks[1:]:
+            xml.start("StudyEventData", **attributes, TransactionType="Context")
+            self.signature(mark, person)
+            xml.end("StudyEventData")
+
+    def form(self, form: FormInstance, person: Person, chunk: Chunk) -> None:
+        xml = self.xml
+        plan = form.plan
+        marks = chunk.form.get((plan.dataset.key, form.record_id), [])
+        attributes = {"FormOID": plan.form_oid, "FormRepeatKey": str(form.record_id)}
+        xml.start("FormData", **attributes, TransactionType="Upsert")
+        if marks:
+            self.signature(marks[0], person)
+        previous: dict[str, str | None] | None = None
+        for version in form.versions:
+            previous = self.version(plan, version, previous, person)
+        xml.end("FormData")
+        for mark in marks[1:]:
+            xml.start("FormData", **attributes, TransactionType="Context")
+            self.signature(mark, person)
+            xml.end("FormData")
+
+    def version(
+        self, plan: Plan, version: Any, previous: dict[str, str | None] | None, person: Person
+    ) -> dict[str, str | None]:
+        """One ``ItemGroupData``; returns the item values after it (for the next version's differences)."""
+        xml = self.xml
+        values = {
+            variable.name: _item_text(convert(variable, version.values[variable.name], person, self.scope))
+            for variable in plan.items
+        }
+        transaction = TRANSACTIONS.get(version.action, "Upsert")
+        if version.action == "~" and previous is None:
+            transaction = "Upsert"
+        xml.start("ItemGroupData", ItemGroupOID=plan.group_oid, TransactionType=transaction)
+        xml.start("AuditRecord")
+        xml.leaf("UserRef", UserOID=user_oid(version.user_id))
+        xml.leaf("LocationRef", LocationOID=location_oid(self.sites[version.site_id].code))
+        xml.leaf("DateTimeStamp", utc_text(change_moment(version.at, person, self.scope)))
+        if version.reason:
+            xml.leaf("ReasonForChange", version.reason)
+        xml.end("AuditRecord")
+        if transaction != "Remove":
+            for variable in plan.items:
+                value = values[variable.name]
+                if previous is None or transaction == "Upsert":
+                    if value is not None:
+                        xml.leaf("ItemData", ItemOID=plan.item_oid(variable), Value=value)
+                elif value != previous.get(variable.name):
+                    if value is None:
+                        xml.leaf("ItemData", ItemOID=plan.item_oid(variable), IsNull="Yes")
+                    else:
+                        xml.leaf("ItemData", ItemOID=plan.item_oid(variable), Value=value)
+        xml.end("ItemGroupData")
+        self.counts[plan.dataset.key] = self.counts.get(plan.dataset.key, 0) + 1
+        self.pending += 1
+        if self.pending >= PROGRESS_EVERY:
+            self.progress(self.pending)
+            self.pending = 0
+        return values
+
+
+def _item_text(value: Any) -> str | None:
+    """An item's value as ODM writes it; None (no ItemData) for an empty one."""
+    if value is None or value == "":
+        return None
+    return value_text(value)
+
+
+def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def write_odm(scope: ExportScope, out: BinaryIO, progress: Progress) -> RowCounts:
+    """The ODM 1.3.2 file of ``scope`` to ``out``; returns the versions (``ItemGroupData``) written per dataset."""
+    with translation.override("en"):
+        persons = people(scope)
+        all_plans = plans(scope)
+        sites = {site.pk: site for site in Site.objects.filter(pk__in=scope.site_ids)}
+        units = _units(all_plans)
+        meanings = _meanings(scope)
+        forms = {
+            ContentType.objects.get_for_model(plan.dataset.model, for_concrete_model=True).pk: plan.dataset.key
+            for plan in all_plans
+        }
+        xml = XmlWriter(out)
+        xml._put('<?xml version="1.0" encoding="UTF-8"?>\n')
+        now = utc_text(timezone.now().replace(microsecond=0))
+        moment = cut_off_moment(scope)
+        xml.start(
+            "ODM",
+            xmlns=NAMESPACE,
+            ODMVersion="1.3.2",
+            FileType="Transactional",
+            Granularity="All",
+            FileOID=f"{STUDY_OID}.EXPORT.{now}",
+            CreationDateTime=now,
+            AsOfDateTime=utc_text(moment.astimezone(UTC)) if moment is not None and scope.identified else None,
+            Originator=PROTOCOL.sponsor,
+            SourceSystem="trial_site",
+            Description=_description(scope),
+        )
+        _write_study(xml, scope, all_plans, units)
+        _write_admin(xml, scope, sites, _user_ids(scope, all_plans), meanings)
+        xml.start("ClinicalData", StudyOID=STUDY_OID, MetaDataVersionOID=METADATA_OID)
+        clinical = ClinicalWriter(xml, scope, sites, meanings, progress)
+        clinical.counts = {plan.dataset.key: 0 for plan in all_plans}
+        order = sorted(persons, key=lambda pk: (persons[pk].number, pk))
+        for participant_ids in _chunks(order, PARTICIPANTS_PER_CHUNK):
+            chunk = _read_chunk(scope, all_plans, participant_ids, forms)
+            for participant_id in participant_ids:
+                clinical.subject(participant_id, persons[participant_id], chunk)
+        xml.end("ClinicalData")
+        xml.end("ODM")
+        xml.flush()
+    if clinical.pending:
+        progress(clinical.pending)
+    return clinical.counts
