@@ -79,7 +79,7 @@ SECTIONS: tuple[Section, ...] = (
         _("Exports"),
         "exports:index",
         frozenset({Role.DATA_MANAGER, Role.STATISTICIAN, Role.ADMINISTRATOR}),
-        _("Datasets, data dictionary, CDISC ODM and reports."),
+        _("Datasets, analysis files, data dictionary, CDISC ODM, SAS, Stata and the audit trail; the export log."),
     ),
     Section(
         "sites",

@@ -1,0 +1,134 @@
+"""The export centre's pages: the form and the export log, a job's progress (page and JSON), the download.
+
+Data managers and administrators may ask for every format; statisticians for the analysis formats,
+de-identified. Everyone else gets 403 (logged by the 403 handler) on every page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from exports import services
+from exports.forms import ExportForm
+from exports.models import ExportJob
+from exports.tasks import run_export
+from trial_site.queue import enqueue_on_commit
+
+
+def export_access_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """View decorator: log in first; then 403 (logged by the 403 handler) unless the user may export something;
+    the formats the user may ask for are passed to the view as ``kinds``."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        kinds = services.export_allowed_kinds(request.user)
+        if not kinds:
+            raise PermissionDenied("needs exports.export_data or exports.export_analysis")
+        return view(request, *args, kinds=kinds, **kwargs)
+
+    return wrapped
+
+
+def _own_job(request: HttpRequest, job_id: int) -> ExportJob:
+    """The user's own export; 404 for anyone else's, as if there were none."""
+    job = ExportJob.objects.filter(pk=job_id, requested_by=request.user).first()
+    if job is None:
+        raise Http404("no such export")
+    return job
+
+
+def _streamed(job: ExportJob, request: HttpRequest) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(
+        services.export_stream(job=job, request=request), content_type=services.export_content_type(job)
+    )
+    response["Content-Disposition"] = f'attachment; filename="{job.file_name}"'
+    response["X-Export-Job"] = str(job.pk)
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@export_access_required
+def index(request: HttpRequest, kinds: list[str]) -> HttpResponse:
+    """The form, and below it the export log. A small export streams; a larger one becomes a job."""
+    form = ExportForm(request.POST or None, user=request.user, kinds=kinds)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = services.export_request(
+                user=request.user,
+                kind=form.cleaned_data["kind"],
+                dataset=form.cleaned_data["dataset"],
+                scope=form.cleaned_data["scope"],
+                request=request,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            if services.export_streams(job):
+                return _streamed(job, request)
+            enqueue_on_commit(run_export, job.pk)
+            return redirect("exports:job", job_id=job.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "exports/centre.html",
+        {
+            "form": form,
+            "log": services.export_log(request.user),
+            "full_access": form.full_access,
+            "retention_hours": settings.EXPORT_RETENTION_HOURS,
+        },
+        status=status,
+    )
+
+
+@require_GET
+@export_access_required
+def job(request: HttpRequest, job_id: int, kinds: list[str]) -> HttpResponse:
+    """One export's progress: a bar that fills as rows are written, then the download link."""
+    export = _own_job(request, job_id)
+    export.scope_text = services.scope_summary(export.scope, services.site_codes())  # type: ignore[attr-defined]
+    export.format_label = services.export_format(export.kind).label  # type: ignore[attr-defined]
+    return render(request, "exports/job.html", {"job": export, "status": _status(export)})
+
+
+def _status(job: ExportJob) -> dict[str, Any]:
+    ready = job.status == ExportJob.Status.DONE and bool(job.file_path)
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "status_label": str(job.get_status_display()),
+        "percent": job.percent,
+        "rows_done": job.rows_done,
+        "rows_total": job.rows_total,
+        "size": job.size,
+        "sha256": job.sha256,
+        "error": job.error,
+        "download_url": reverse("exports:download", args=[job.pk]) if ready else None,
+    }
+
+
+@require_GET
+@export_access_required
+def job_status(request: HttpRequest, job_id: int, kinds: list[str]) -> JsonResponse:
+    """The progress page polls this: status, percent, and the download address once the file is ready."""
+    return JsonResponse(_status(_own_job(request, job_id)))
+
+
+@require_GET
+@export_access_required
+def download(request: HttpRequest, job_id: int, kinds: list[str]) -> FileResponse:
+    """The file, for the person who asked for it, until it expires; 404 (and the access log) for anyone else."""
+    export, path = services.export_download(job_id=job_id, user=request.user, request=request)
+    content_type = services.export_content_type(export)
+    return FileResponse(path.open("rb"), as_attachment=True, filename=export.file_name, content_type=content_type)
