@@ -19,6 +19,7 @@ class EligibilityConfirmation(ClinicalRecord):
     # The snapshot quotes the data as confirmed, real dates included ("HBsAg negative on …"): a de-identified
     # export leaves it out (the criteria can be recomputed from the screening forms, which are exported).
     identifying_fields = ("criteria",)
+    free_text_fields = ("void_reason",)
 
     participant = models.ForeignKey(
         "screening.Participant", on_delete=models.PROTECT, related_name="confirmations", verbose_name=_("participant")
