@@ -31,7 +31,7 @@ from django.db import models
 from django.utils import translation
 
 from exports.catalogue import Dataset, Variable, datasets
-from exports.formats import Progress, RowCounts
+from exports.formats import Progress, ProgressBatch, RowCounts
 from exports.rows import CHUNK_SIZE, Person, convert, cut_off_moment, people
 from exports.scope import DateMode, ExportScope, shift
 from monitoring.audit import ACTIONS, MASKED, csv_cell
@@ -41,7 +41,6 @@ CSV_COLUMNS = (
     "dataset", "participant", "record_id", "visit", "time_utc", "user", "action", "field", "old_value", "new_value",
     "reason",
 )  # fmt: skip
-PROGRESS_EVERY = 500
 
 
 @dataclass(frozen=True)
@@ -199,7 +198,7 @@ def write_audit_csv(scope: ExportScope, out: BinaryIO, progress: Progress) -> Ro
     writer = csv.writer(text)
     writer.writerow(CSV_COLUMNS)
     counts: RowCounts = {}
-    pending = 0
+    batch = ProgressBatch(progress)
     with translation.override("en"):
         actions = {code: str(label) for code, label in ACTIONS.items()}
         for dataset in datasets():
@@ -225,14 +224,10 @@ def write_audit_csv(scope: ExportScope, out: BinaryIO, progress: Progress) -> Ro
                 for name, old, new in changes:
                     writer.writerow([csv_cell(cell) for cell in (*head, name, old, new, version.reason)])
                 written += len(changes)
-                pending += len(changes)
-                if pending >= PROGRESS_EVERY:
-                    progress(pending)
-                    pending = 0
+                batch.add(len(changes))
                 previous = version
             counts[dataset.key] = written
     text.flush()
     text.detach()
-    if pending:
-        progress(pending)
+    batch.flush()
     return counts

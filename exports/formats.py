@@ -22,6 +22,24 @@ from exports.scope import ExportScope
 Progress = Callable[[int], None]
 RowCounts = dict[str, int]
 Writer = Callable[[ExportScope, BinaryIO, Progress], RowCounts]
+PROGRESS_EVERY = 500  # rows between two progress calls
+
+
+class ProgressBatch:
+    """Passes rows on to ``progress`` a batch at a time: every ``every`` rows, and the rest on ``flush()``."""
+
+    def __init__(self, progress: Progress, every: int = PROGRESS_EVERY) -> None:
+        self.progress, self.every, self.pending = progress, every, 0
+
+    def add(self, rows: int = 1) -> None:
+        self.pending += rows
+        if self.pending >= self.every:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.progress(self.pending)
+            self.pending = 0
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ from django.utils import timezone, translation
 
 from exports.audit_trail import change_moment, history_rows, history_versions, utc_text, value_text
 from exports.catalogue import Dataset, Variable, datasets
-from exports.formats import Progress, RowCounts
+from exports.formats import Progress, ProgressBatch, RowCounts
 from exports.rows import Person, columns, convert, cut_off_moment, people
 from exports.scope import ExportScope
 from monitoring.models import Signature
@@ -66,7 +66,6 @@ from trial_site.protocol import PROTOCOL
 
 NAMESPACE = "http://www.cdisc.org/ns/odm/v1.3"
 PARTICIPANTS_PER_CHUNK = 200
-PROGRESS_EVERY = 500
 SYSTEM_USER = "USR.SYSTEM"
 SCREENING_FORMS = frozenset(
     {"PARTICIP", "CONSENT", "CLASSIF", "DISEASE", "SCRMRSS", "EXCLHIST", "SCRLABS", "ELIGCONF", "SCRFAIL", "ALLOC"}
@@ -471,7 +470,7 @@ class ClinicalWriter:
     ) -> None:
         self.xml, self.scope, self.sites, self.meanings, self.progress = xml, scope, sites, meanings, progress
         self.counts: RowCounts = {}
-        self.pending = 0
+        self.batch = ProgressBatch(progress)
 
     def signature(self, mark: SignatureMark, person: Person) -> None:
         xml = self.xml
@@ -566,10 +565,7 @@ class ClinicalWriter:
                         xml.leaf("ItemData", ItemOID=plan.item_oid(variable), Value=value)
         xml.end("ItemGroupData")
         self.counts[plan.dataset.key] = self.counts.get(plan.dataset.key, 0) + 1
-        self.pending += 1
-        if self.pending >= PROGRESS_EVERY:
-            self.progress(self.pending)
-            self.pending = 0
+        self.batch.add()
         return values
 
 
@@ -627,6 +623,5 @@ def write_odm(scope: ExportScope, out: BinaryIO, progress: Progress) -> RowCount
         xml.end("ClinicalData")
         xml.end("ODM")
         xml.flush()
-    if clinical.pending:
-        progress(clinical.pending)
+    clinical.batch.flush()
     return clinical.counts

@@ -44,12 +44,11 @@ import pyreadstat
 from django.utils import translation
 
 from exports.catalogue import Variable, short_names, study_name
-from exports.formats import Progress, RowCounts, Table
+from exports.formats import Progress, ProgressBatch, RowCounts, Table
 from exports.scope import ExportScope
 
 FileKind = Literal["xpt", "dta"]
 
-PROGRESS_EVERY = 500  # rows read between two progress calls
 EPOCH_DATE = date(1960, 1, 1)  # day 0 of SAS and Stata dates
 EPOCH_DATETIME = datetime(1960, 1, 1)
 
@@ -210,17 +209,13 @@ def _cell(variable: Variable, value: Any, kind: FileKind, cut: dict[str, int]) -
 def table_frame(table: Table, names: list[str], kind: FileKind, progress: Progress, written: Written) -> pd.DataFrame:
     """The table's rows as a DataFrame with one column per variable (named ``names``), read in one pass."""
     cells: list[list[Any]] = [[] for _ in table.columns]
-    pending = 0
+    batch = ProgressBatch(progress)
     for row in table.rows():
         for index, (variable, value) in enumerate(zip(table.columns, row, strict=True)):
             cells[index].append(_cell(variable, value, kind, written.cut))
         written.rows += 1
-        pending += 1
-        if pending >= PROGRESS_EVERY:
-            progress(pending)
-            pending = 0
-    if pending:
-        progress(pending)
+        batch.add()
+    batch.flush()
     frame = pd.DataFrame(
         {
             name: pd.Series(values, dtype=object if variable.data_type == "text" else "float64")

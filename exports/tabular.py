@@ -17,11 +17,9 @@ from decimal import Decimal
 from typing import Any, BinaryIO
 
 from exports.catalogue import dataset
-from exports.formats import Progress, RowCounts, Table, dataset_tables
+from exports.formats import Progress, ProgressBatch, RowCounts, Table, dataset_tables
 from exports.rows import columns, dataset_rows, people
 from exports.scope import ExportScope
-
-PROGRESS_EVERY = 500
 
 
 def csv_value(value: Any) -> str:
@@ -44,16 +42,13 @@ def _write_csv(names: list[str], rows: Iterable[list[Any]], out: BinaryIO, progr
     try:
         writer = csv.writer(text, lineterminator="\r\n")
         writer.writerow(names)
-        written = pending = 0
+        written = 0
+        batch = ProgressBatch(progress)
         for row in rows:
             writer.writerow([csv_value(value) for value in row])
             written += 1
-            pending += 1
-            if pending >= PROGRESS_EVERY:
-                progress(pending)
-                pending = 0
-        if pending:
-            progress(pending)
+            batch.add()
+        batch.flush()
         text.flush()
     finally:
         text.detach()  # leave ``out`` open for the caller
