@@ -10,8 +10,11 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from exports.scope import ExportScope
+from exports.services import export_request, export_run
 from randomization.models import AllocationList
 from reminders.models import Reminder
+from tests.factories import make_user
 from tests.randomization.factories import list_in_use
 from tests.randomization.test_blinding import concrete_paths
 from tests.visits.test_schedule import randomised_on
@@ -19,8 +22,17 @@ from trial_site.roles import Role
 from visits import services as visit_services
 
 
+def _an_export(site: Any) -> Any:
+    """A data manager's export in the log, so its job, status and download pages are walked too."""
+    data_manager = make_user("walker-exporter", role=Role.DATA_MANAGER, site=site)
+    scope = ExportScope(site_ids=(site.pk,))
+    job = export_request(user=data_manager, kind="odm", scope=scope)
+    return export_run(job.pk)
+
+
 @pytest.fixture
-def paths(site: Any, coordinator: Any, investigator: Any, statistician: Any) -> list[str]:
+def paths(site: Any, coordinator: Any, investigator: Any, statistician: Any, settings: Any, tmp_path: Any) -> list[str]:
+    settings.EXPORT_ROOT = tmp_path / "exports"
     list_in_use(statistician)
     participant = randomised_on(timezone.localdate() - timedelta(days=40), site, coordinator, investigator)
     d1 = participant.visits.get(code="D1")
@@ -34,6 +46,7 @@ def paths(site: Any, coordinator: Any, investigator: Any, statistician: Any) -> 
         "visits:pk": str(d1.pk),
         "visits:code": "labs",
         "reminders:pk": str(Reminder.objects.filter(participant=participant, status="planned").first().pk),
+        "job_id": str(_an_export(site).pk),
     }
     return concrete_paths(values)
 

@@ -94,7 +94,7 @@ def test_with_redis_down_pages_and_visits_work_and_reminders_go_out_once_it_retu
         values = {
             "number": participant.screening_number, "code": "DHK", "site_code": "DHK", "slug": "labs",
             "pk": str(AllocationList.objects.get().pk), "visits:pk": str(d1.pk), "visits:code": "labs",
-            "reminders:pk": str(due.pk),
+            "reminders:pk": str(due.pk), "job_id": "1",
         }  # fmt: skip
         statuses = {path: client.get(path).status_code for path in concrete_paths(values)}
         assert not {path: status for path, status in statuses.items() if status >= 500}
