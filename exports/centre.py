@@ -96,9 +96,7 @@ def index(request: HttpRequest, kinds: list[str]) -> HttpResponse:
 @export_access_required
 def job(request: HttpRequest, job_id: int, kinds: list[str]) -> HttpResponse:
     """One export's progress: a bar that fills as rows are written, then the download link."""
-    export = _own_job(request, job_id)
-    export.scope_text = services.scope_summary(export.scope, services.site_codes())  # type: ignore[attr-defined]
-    export.format_label = services.export_format(export.kind).label  # type: ignore[attr-defined]
+    export = services.export_describe(_own_job(request, job_id))
     return render(request, "exports/job.html", {"job": export, "status": _status(export)})
 
 

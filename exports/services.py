@@ -326,8 +326,8 @@ def export_stream(*, job: ExportJob, request: HttpRequest | None = None) -> Iter
 # --- Downloading and expiry ------------------------------------------------------------------------------------
 
 
-def export_download(*, job_id: int, user: Any, request: HttpRequest | None = None) -> tuple[ExportJob, Path]:
-    """The job and its file, for the person who asked for it while the file is kept; ``Http404`` otherwise.
+def export_owned(*, job_id: int, user: Any, request: HttpRequest | None = None) -> ExportJob:
+    """The export ``job_id`` if ``user`` asked for it; ``Http404`` otherwise.
 
     Anyone else is refused as if there were no such export, and the attempt is written to the access log.
     """
@@ -339,6 +339,12 @@ def export_download(*, job_id: int, user: Any, request: HttpRequest | None = Non
             kind=AccessEvent.Kind.ACCESS_DENIED, request=request, user=user, detail=_log_detail(job, "refused")
         )
         raise Http404("no such export")
+    return job
+
+
+def export_download(*, job_id: int, user: Any, request: HttpRequest | None = None) -> tuple[ExportJob, Path]:
+    """The job and its file, for the person who asked for it while the file is kept; ``Http404`` otherwise."""
+    job = export_owned(job_id=job_id, user=user, request=request)
     path = Path(settings.EXPORT_ROOT) / job.file_path
     if job.status != ExportJob.Status.DONE or not job.file_path or not path.is_file():
         raise Http404("the export's file is not available")
@@ -372,6 +378,12 @@ def export_log(user: Any, *, limit: int = 100) -> list[ExportJob]:
     found = list(jobs[:limit])
     codes = site_codes()
     for job in found:
-        job.scope_text = scope_summary(job.scope, codes)  # type: ignore[attr-defined]
-        job.format_label = FORMATS[job.kind].label if job.kind in FORMATS else job.kind  # type: ignore[attr-defined]
+        export_describe(job, codes)
     return found
+
+
+def export_describe(job: ExportJob, codes: dict[int, str] | None = None) -> ExportJob:
+    """``job`` with ``scope_text`` and ``format_label`` for the pages (``codes``: the site codes, read once)."""
+    job.scope_text = scope_summary(job.scope, site_codes() if codes is None else codes)  # type: ignore[attr-defined]
+    job.format_label = FORMATS[job.kind].label if job.kind in FORMATS else job.kind  # type: ignore[attr-defined]
+    return job
