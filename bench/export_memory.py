@@ -26,22 +26,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-WORK = ROOT / "var" / "bench"
-DOCS = ROOT / "docs" / "benchmarks.md"
-DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432"
+if __package__ in (None, ""):  # run as a script: python bench/export_memory.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import DEFAULT_SERVER, ROOT, WORK, database_url, ensure_generated, ratio, run_header, write_section
+
 ACCEPTED_RATIO = 1.5
-DOCS_START = "<!-- export-memory:start (written by bench/export_memory.py --write-docs) -->"
-DOCS_END = "<!-- export-memory:end -->"
 
 
 @dataclass(frozen=True)
@@ -127,63 +124,6 @@ def child(database_url: str, key: str, output: Path, traced: bool) -> dict[str, 
 # --- the parent: databases, children, the report --------------------------------------------------------------
 
 
-def database_url(server: str, participants: int) -> str:
-    return f"{server}/bench_{participants}"
-
-
-def ensure_generated(server: str, participants: int, *, regenerate: bool) -> None:
-    """Generate ``bench_<N>`` unless its marker says it is there (a fresh database each time it is made)."""
-    marker = WORK / f"bench_{participants}.generated.json"
-    url = database_url(server, participants)
-    if marker.exists() and not regenerate and _database_exists(server, f"bench_{participants}"):
-        return
-    _drop_database(server, f"bench_{participants}")
-    print(f"generating bench_{participants} ({participants} participants) …", flush=True)
-    started = time.monotonic()
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "generate.py"),
-            "--participants",
-            str(participants),
-            "--database-url",
-            url,
-        ],
-        check=True,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    WORK.mkdir(parents=True, exist_ok=True)
-    marker.write_text(
-        json.dumps(
-            {
-                "participants": participants,
-                "seconds": round(time.monotonic() - started, 1),
-                "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            }
-        )
-    )
-
-
-def _server_connection(server: str) -> Any:
-    import psycopg
-
-    return psycopg.connect(f"{server}/postgres", autocommit=True)
-
-
-def _database_exists(server: str, name: str) -> bool:
-    with _server_connection(server) as connection:
-        return connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
-
-
-def _drop_database(server: str, name: str) -> None:
-    from psycopg import sql
-
-    with _server_connection(server) as connection:
-        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 def measure(server: str, participants: int, key: str, *, traced: bool) -> Measurement:
     """Run the export of ``key`` in a fresh child (and again with tracemalloc when ``traced``)."""
     output = WORK / f"export_{participants}_{key}.out"
@@ -232,10 +172,6 @@ def available_formats() -> list[str]:
     return found
 
 
-def ratio(large: float, small: float) -> float | None:
-    return round(large / small, 2) if small else None
-
-
 def _mib(kb: int | None) -> str:
     return "—" if kb is None else f"{kb / 1024:.1f}"
 
@@ -261,25 +197,10 @@ def verdicts(results: list[Measurement], sizes: list[int]) -> dict[str, tuple[fl
     return found
 
 
-def machine() -> str:
-    cpu = ""
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    memory = next(
-        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
-    )
-    return f"{os.cpu_count()} cores ({cpu}), {memory / 1024 / 1024:.0f} GiB, Python {platform.python_version()}"
-
-
 def report(results: list[Measurement], sizes: list[int], command: str) -> str:
     """The Markdown section: the command, when, where, a table of measurements and the verdicts."""
     lines = [
-        f"Run on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}, PostgreSQL, with:",
-        "",
-        f"    {command}",
-        "",
+        run_header(command),
         "| format | participants | rows | file | time (s) | baseline RSS (MiB) | peak RSS (MiB) | "
         "peak − baseline (MiB) | tracemalloc peak (MiB) |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -306,17 +227,10 @@ def report(results: list[Measurement], sizes: list[int], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_docs(section: str) -> None:
-    """Replace the export-memory section of docs/benchmarks.md between its markers."""
-    text = DOCS.read_text()
-    start, end = text.index(DOCS_START) + len(DOCS_START), text.index(DOCS_END)
-    DOCS.write_text(text[:start] + "\n" + section + text[end:])
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[500, 5000], help="participants per database")
-    parser.add_argument("--server", default=os.environ.get("BENCH_POSTGRES", DEFAULT_SERVER))
+    parser.add_argument("--server", default=DEFAULT_SERVER)
     parser.add_argument("--format", default="full", help="the export format measured (default: full)")
     parser.add_argument("--per-format", action="store_true", help="measure every available format separately, and full")
     parser.add_argument("--no-tracemalloc", action="store_true", help="skip the tracemalloc children")
@@ -350,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     accepted = all(ok for _rss, _traced, ok in found.values())
     print("PASS" if accepted else "FAIL")
     if args.write_docs:
-        write_docs(section)
+        write_section("export-memory", section)
     return 0 if accepted else 1
 
 
