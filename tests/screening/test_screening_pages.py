@@ -210,3 +210,28 @@ def test_the_screening_forms_speak_bangla(site: Any, coordinator: Any) -> None:
     assert "হিমোগ্লোবিন" in labs and "(g/dL)" in labs  # "Haemoglobin (g/dL)", the unit kept as it is
     log = client.get("/screening/").content.decode()
     assert "সম্মতি দিয়েছেন" in log  # status "Consented"
+
+
+def test_a_randomised_participant_s_screening_and_allocation_pages_lead_to_their_visits(
+    site: Any, coordinator: Any, investigator: Any, statistician: Any, assessor: Any
+) -> None:
+    from tests.randomization.factories import list_in_use
+    from tests.visits.test_schedule import randomised_on
+
+    list_in_use(statistician)
+    participant = randomised_on(timezone.localdate(), site, coordinator, investigator)
+    visits_page = f"/visits/participants/{participant.screening_number}/"
+    for user in (coordinator, assessor):
+        client = Client()
+        client.force_login(user)
+        for page in (
+            f"/screening/{participant.screening_number}/",
+            f"/randomization/participants/{participant.screening_number}/",
+        ):
+            assert f'href="{visits_page}"' in client.get(page).content.decode(), (user, page)
+        assert client.get(visits_page).status_code == 200
+
+    waiting = register(site, coordinator)  # not randomised: no visits yet, so no link
+    client = Client()
+    client.force_login(coordinator)
+    assert "/visits/participants/" not in client.get(f"/screening/{waiting.screening_number}/").content.decode()
