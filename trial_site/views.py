@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import logging
+import sys
 from typing import Any
 
 import segno
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template import loader
@@ -135,8 +137,20 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
     return render(request, "404.html", status=404)
 
 
+# What Django raises when the database connection is lost or refused (PostgreSQL restarted, the connection
+# killed, the network gone). A transaction open at that moment is rolled back: a save is whole or absent.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+DATABASE_RETRY_AFTER_SECONDS = 30
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
-    # No context processors or database access: the error may be the database itself.
+    """500, or 503 when the error in flight is a lost database connection (Django calls this handler inside its
+    ``except`` block and logs the exception with the status; wherever the connection broke, view or middleware).
+    No context processors or database access: the error may be the database itself."""
+    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
+        response = HttpResponse(loader.get_template("503.html").render({}), status=503)
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return response
     return HttpResponse(loader.get_template("500.html").render({}), status=500)
 
 
