@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
@@ -41,11 +41,8 @@ def export_access_required(view: Callable[..., HttpResponse]) -> Callable[..., H
 
 
 def _own_job(request: HttpRequest, job_id: int) -> ExportJob:
-    """The user's own export; 404 for anyone else's, as if there were none."""
-    job = ExportJob.objects.filter(pk=job_id, requested_by=request.user).first()
-    if job is None:
-        raise Http404("no such export")
-    return job
+    """The user's own export; 404 for anyone else's, as if there were none (and the attempt is logged)."""
+    return services.export_owned(job_id=job_id, user=request.user, request=request)
 
 
 def _streamed(job: ExportJob, request: HttpRequest) -> StreamingHttpResponse:

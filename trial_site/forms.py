@@ -1,4 +1,5 @@
-"""Kernel forms: the one-time code of two-factor login, and the access-log filter."""
+"""Kernel forms: the login (and the username django-axes records), the one-time code of two-factor login, and the
+access-log filter."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from trial_site.models import AccessEvent
@@ -21,6 +23,18 @@ class LoginForm(AuthenticationForm):
             "That username and password do not match. After 5 failed attempts the account is locked for 30 minutes."
         ),
     }
+
+
+AXES_USERNAME_LENGTH = 255  # django-axes' AccessAttempt.username
+
+
+def axes_username(request: HttpRequest, credentials: dict[str, Any] | None = None) -> str | None:
+    """The username django-axes records for a login attempt (``AXES_USERNAME_CALLABLE``): as typed, from the
+    credentials or the login form, cut to the length its attempt log holds. Django's login form does not limit the
+    username's length, and a longer one (no account has it) would fail the insert with a server error."""
+    source = credentials if credentials else getattr(request, "POST", {})
+    username = source.get("username")
+    return username[:AXES_USERNAME_LENGTH] if isinstance(username, str) else username
 
 
 BANGLA_DIGITS = str.maketrans("০১২৩৪৫৬৭৮৯", "0123456789")

@@ -1,4 +1,5 @@
-"""Request middleware of the kernel: the acting user, the site's time zone, and mandatory two-factor."""
+"""Request middleware of the kernel: NUL bytes refused, the acting user, the site's time zone, and mandatory
+two-factor."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import zoneinfo
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -15,6 +17,24 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from trial_site.audit.actor import acting_as
 from trial_site.selectors import time_zone_for_user
+
+
+class RefuseNulBytesMiddleware:
+    """A NUL byte in the path or the query string is refused (400) before any view runs.
+
+    PostgreSQL cannot hold or compare text with a NUL byte: a participant number or a filter value carrying one
+    would reach a query and fail as a server error. Form fields refuse it themselves (Django's ``CharField``).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path or any(
+            "\x00" in key or any("\x00" in value for value in values) for key, values in request.GET.lists()
+        ):
+            raise BadRequest("a NUL byte in the address")
+        return self.get_response(request)
 
 
 class ActingUserMiddleware:

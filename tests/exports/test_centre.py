@@ -263,8 +263,8 @@ def test_only_the_owner_downloads_anyone_else_gets_404_and_the_attempt_is_logged
     for name in ("download", "job", "job_status"):
         assert other.get(reverse(f"exports:{name}", args=[job.pk])).status_code == 404
     refused = AccessEvent.objects.filter(kind="access_denied", user=other_data_manager)
-    assert [event.detail for event in refused] == [f"export #{job.pk} refused: csv; DHK · data as now · "
-                                                    "de-identified · study days instead of dates · codes"]  # fmt: skip
+    detail = f"export #{job.pk} refused: csv; DHK · data as now · de-identified · study days instead of dates · codes"
+    assert [event.detail for event in refused] == [detail] * 3  # the download, the job page and its status
     log = other.get(CENTRE)
     assert [entry.pk for entry in log.context["log"]] == [job.pk]  # the log shows it, without a download link
     assert reverse("exports:download", args=[job.pk]) not in log.content.decode()

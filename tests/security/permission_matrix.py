@@ -1,0 +1,146 @@
+"""The permission matrix: what every URL of the project answers to each role, and to anonymous visitors.
+
+How to read it
+    One line per URL (its ``namespace:name``), one column per role, plus ``anon`` for someone not logged in.
+    Each cell is the HTTP status of a GET of the URL's sample address (``SAMPLE_PATHS`` in ``conftest.py``: one
+    participant, visit, adverse event, … of the DHK site, opened by a user who holds that role at DHK):
+
+    200  the page opens              302  redirected (anonymous: to the login page)
+    403  refused: the role may not   404  not found (an export asked for by someone else)
+    405  the method is not taken: a GET of a URL that takes only POST (logging out, the SMS webhook, the actions),
+         or a POST of one that takes only GET (an export's pages)
+
+    ``A/B`` means GET answers A and a POST answers B: a role that may read a page but not change it (a monitor on a
+    case report form) is refused (403) when it sends the very form a permitted user would send.
+    Every GET 403 implies a POST 403 as well, and every anonymous 302 a POST 302 to the login page; the tests
+    check both, that nothing was written, and that each refusal is in the access log.
+
+How to add a URL
+    Add a line here, and a sample address in ``conftest.sample_paths``. Until both exist the matrix test fails and
+    names the URL. The statuses must agree with ``docs/roles.md`` (the role table) and ``trial_site/navigation.py``
+    (a section not in a role's menu answers 403).
+
+Left out: ``admin/`` (the Django admin checks its own permissions; tests/trial_site covers who may enter it) and
+``i18n/`` (``set_language`` only sets a language cookie, for anyone).
+
+Notes on what may look surprising
+    - The administrator reads forms on the source-verification page (``monitoring:verification_mark`` shows every
+      field of the form) and in the audit trail; the screening and visit pages are not in its menu (403).
+    - Statisticians see allocations (they keep the lists, so they are unblinded) but no clinical page.
+    - ``exports:job`` and its status and download are the requester's own: another role that may export gets 404,
+      as if there were no such export (and the attempt is logged).
+    - ``randomization:unblind`` is for the blinded assessor only: the unblinded roles see the arm already.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+# Column headings of MATRIX, in the order of PRINCIPALS in conftest.py (anonymous, then trial_site.roles.Role).
+COLUMNS = ("anon", "coord", "inv", "blind", "mon", "dm", "stat", "admin")
+
+MATRIX = """
+URL name                      anon      coord    inv      blind    mon      dm       stat     admin
+home                          302       200      200      200      200      200      200      200
+login                         200       302      302      302      302      302      302      302
+logout                        405       405      405      405      405      405      405      405
+two_factor_setup              302       200      200      200      200      200      200      200
+two_factor_verify             302       302      302      302      302      302      302      302
+site_list                     302       200      200      200      200      200      200      200
+site_detail                   302       200      200      200      200      200      200      200
+access_log                    302       403      403      403      200      403      403      200
+
+screening:index               302       200      200      200      200      200      403      403
+screening:register            302       200      200      403      403      403      403      403
+screening:participant         302       200      200      200      200      200      403      403
+screening:details             302       200      200      403      403      403      403      403
+screening:form                302       200      200      200      200/403  200/403  403      403
+screening:confirm             302       403      405      403      403      403      403      403
+screening:screen_failure      302       405      405      403      403      403      403      403
+screening:withdraw            302       200      200      403      403      403      403      403
+screening:rescreen            302       200      200      403      403      403      403      403
+
+randomization:index           302       200      200      200      200      200      200      200
+randomization:lists           302       403      403      403      403      403      200      403
+randomization:list            302       403      403      403      403      403      200      403
+randomization:list_activate   302       403      403      403      403      403      405      403
+randomization:participant     302       200      200      200      200      200      200      200
+randomization:randomise       302       403      405      403      403      403      403      403
+randomization:flag_error      302       403      405      403      403      403      403      403
+randomization:unblind         302       403      403      200      403      403      403      403
+
+visits:index                  302       200      200      200      200      200      403      403
+visits:missing_forms          302       200      200      200      200      200      403      403
+visits:participant            302       200      200      200/403  200/403  200/403  403      403
+visits:medications            302       200      200      200/403  200/403  200/403  403      403
+visits:visit                  302       200      200      200/403  200/403  200/403  403      403
+visits:crf                    302       200      200      403      200/403  200/403  403      403
+
+safety:index                  302       200      200      403      200      200      403      403
+safety:summary                302       200      200      403      200      200      403      403
+safety:participant            302       200      200      403      200/403  200/403  403      403
+safety:event                  302       200      200      403      200/403  200/403  403      403
+safety:report                 302       405      405      403      403      403      403      403
+safety:acknowledge            302       403      405      403      403      403      403      403
+
+reminders:index               302       200      200      403      200      200      403      200
+reminders:participant         302       200      200      403      200      200      403      200
+reminders:send_now            302       405      405      403      403      403      403      403
+reminders:delivery            302       403      403      403      403      403      403      200
+reminders:inbound_sms         405/403   405/403  405/403  405/403  405/403  405/403  405/403  405/403
+
+monitoring:index              302       200      200      403      200      200      403      200
+monitoring:audit_recent       302       403      200      403      200      200      403      200
+monitoring:audit_export       302       403      200      403      200      200      403      200
+monitoring:audit_participant  302       403      200      403      200      200      403      200
+monitoring:audit_field        302       403      200      403      200      200      403      200
+monitoring:queries            302       200      200      403      200      200      403      200
+monitoring:query_raise        302       403      403      403      200      200      403      403
+monitoring:query              302       200      200      403      200/403  200/403  403      200/403
+monitoring:verification       302       200      200      403      200      200      403      200
+monitoring:verification_mark  302       200/403  200/403  403      200      200/403  403      200/403
+monitoring:signatures         302       200      200      403      200      200      403      200
+monitoring:sign               302       403      200      403      403      403      403      403
+monitoring:locks              302       200      200      403      200      200      403      200
+monitoring:lock_new           302       403      403      403      403      200      403      403
+monitoring:lock_unlock        302       403      403      403      403      200      403      403
+
+exports:index                 302       403      403      403      403      200      200      200
+exports:job                   302/405   403/405  403/405  403/405  403/405  200      404      404
+exports:job_status            302/405   403/405  403/405  403/405  403/405  200      404      404
+exports:download              302/405   403/405  403/405  403/405  403/405  200      404      404
+exports:reports               302       200      200      200      200      200      200      200
+exports:consort               302       200      200      200      200      200      200      200
+exports:consort_svg           302       200      200      200      200      200      200      200
+exports:enrolment             302       200      200      200      200      200      200      200
+exports:primary_endpoint      302       200      200      403      200      200      200      200
+"""
+
+# What a permitted user fills in before sending these forms (the rendered form leaves them empty), so that the
+# POST of a role without the permission is refused for the permission, not for a missing answer.
+POST_FILLED_IN: dict[str, dict[str, str]] = {
+    "safety:event": {"reason_for_change": "grade corrected from the source"},
+    "monitoring:query": {"text": "Checked against the clinic notes."},
+}
+
+
+class Expected(NamedTuple):
+    get: int
+    post: int | None  # None: the POST is not checked beyond what GET implies
+
+
+def parse_matrix(text: str = MATRIX) -> dict[str, dict[str, Expected]]:
+    """URL name → column → expected statuses. Raises ValueError on a malformed line, naming it."""
+    rows: dict[str, dict[str, Expected]] = {}
+    for line in text.strip().splitlines()[1:]:
+        if not line.strip():
+            continue
+        name, *cells = line.split()
+        if len(cells) != len(COLUMNS) or name in rows:
+            raise ValueError(f"matrix line for {name!r}: {len(cells)} cells for {len(COLUMNS)} columns, or repeated")
+        row = {}
+        for column, cell in zip(COLUMNS, cells, strict=True):
+            get, _slash, post = cell.partition("/")
+            row[column] = Expected(int(get), int(post) if post else None)
+        rows[name] = row
+    return rows
