@@ -1,0 +1,28 @@
+# Shortcuts to the project's commands. Each works on a fresh Debian machine: bin/* set up what they need first
+# (bin/setup: the virtual environment, the npm assets, the translations).
+#
+#   make demo          the demo at http://127.0.0.1:8000 (bin/demo)
+#   make test          the whole test suite (bin/test); ARGS="-m 'not e2e'" and the like go to pytest
+#   make bench         every benchmark, rewriting docs/benchmarks.md (bin/bench); ARGS="pages" for one scenario
+#   make screenshots   the key pages' pictures for the user guides, into docs/screenshots/
+#
+# The screenshots come from the browser test of a day at the trial (tests/e2e/test_trial_flows.py) on the demo
+# trial. It runs where the user's DATABASE_URL points, SQLite in memory when unset; with PostgreSQL and Redis
+# (DATABASE_URL and REDIS_URL) its export job goes through a real Celery worker, as in CI.
+
+SCREENSHOTS_DIR ?= docs/screenshots
+
+.PHONY: demo test bench screenshots
+
+demo:
+	bin/demo
+
+test:
+	bin/test $(ARGS)
+
+bench:
+	bin/bench $(ARGS)
+
+screenshots:
+	SCREENSHOTS_DIR=$(SCREENSHOTS_DIR) bin/test tests/e2e/test_trial_flows.py -q $(ARGS)
+	@ls -l $(SCREENSHOTS_DIR)/*.png

@@ -1,0 +1,70 @@
+"""Screenshots of the key pages for the user guides (``make screenshots``).
+
+The browser flows call ``Camera.shoot(page, name)`` at the moment a page shows what the guides describe. A picture
+is written to ``$SCREENSHOTS_DIR/<name>.png`` (full page, the browser's 1280 px width) only when that variable is
+set; the names are recorded either way, so a test can check that its flows reach every key page even when no
+picture is written (in CI), and ``make screenshots`` cannot silently leave one out.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from playwright.sync_api import Page
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+# The pictures the user guides embed as ``screenshots/<name>.png``: the one list of them.
+KEY_PAGES: tuple[str, ...] = (
+    "home-coordinator",
+    "screening-log",
+    "screening-participant",
+    "eligibility-confirm",
+    "randomised",
+    "visit-schedule",
+    "crf-mrss",
+    "missing-forms",
+    "sae-report",
+    "safety-summary",
+    "query",
+    "audit-trail",
+    "verification",
+    "export-centre",
+    "export-odm-ready",
+    "consort",
+    "reminders",
+)
+
+
+def screenshots_dir() -> Path | None:
+    """Where pictures go: ``$SCREENSHOTS_DIR`` (relative to the project when not absolute), or None if unset."""
+    folder = os.environ.get("SCREENSHOTS_DIR", "").strip()
+    if not folder:
+        return None
+    path = Path(folder)
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+class Camera:
+    """Takes the key pages' pictures and remembers which were taken."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self.taken: list[str] = []
+
+    def shoot(self, page: Page, name: str, *, full_page: bool = True) -> None:
+        """Picture ``page`` as ``name``: the whole page, or only the first screen (1280 × 800) of a long list."""
+        if name not in KEY_PAGES:
+            raise ValueError(f"{name!r} is not one of the key pages: {KEY_PAGES}")
+        self.taken.append(name)
+        if self.folder is None:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        # Web fonts (the Bengali one) load lazily; the picture should show the page as a person sees it.
+        page.evaluate("document.fonts.ready.then(() => true)")
+        page.screenshot(path=self.folder / f"{name}.png", full_page=full_page, animations="disabled")
+
+    @property
+    def missing(self) -> list[str]:
+        return [name for name in KEY_PAGES if name not in self.taken]
