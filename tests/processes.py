@@ -12,6 +12,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Variables a test must set itself when it means them: never inherited from the test run.
 CONFIGURATION_VARIABLES = frozenset(
     {"SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "TWO_FACTOR_REQUIRED"}
+    # The browser tests' process sets this for Playwright's event loop; a child never needs it (and Django's
+    # deployment check refuses it).
+    | {"DJANGO_ALLOW_ASYNC_UNSAFE"}
 )
 
 

@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
-from trial_site.settings.base import *  # noqa: F403
-from trial_site.settings.base import INSTALLED_APPS, STORAGES
+import os
+from urllib.parse import urlsplit, urlunsplit
+
+
+def redis_url_of_xdist_worker(url: str, worker: str) -> str:
+    """The Redis database of one pytest-xdist worker process ("gw0", "gw1", …): REDIS_URL's database number minus
+    the worker's index, so that one process's Celery workers never take another's tasks, locks or cache."""
+    parts = urlsplit(url)
+    database = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(database - int(worker.removeprefix('gw'))) % 16}"))
+
+
+# Before the base settings read REDIS_URL; os.environ too, for the worker processes the tests start.
+if os.environ.get("REDIS_URL") and os.environ.get("PYTEST_XDIST_WORKER", "").startswith("gw"):
+    os.environ["REDIS_URL"] = redis_url_of_xdist_worker(os.environ["REDIS_URL"], os.environ["PYTEST_XDIST_WORKER"])
+
+from trial_site.settings.base import *  # noqa: E402, F403
+from trial_site.settings.base import INSTALLED_APPS, STORAGES  # noqa: E402
 
 # A clinical model that exists only for the tests of the audit kernel.
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.audit_probe.apps.AuditProbeConfig"]
