@@ -26,6 +26,8 @@ class AdverseEventForm(ReasonForChangeMixin, forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.instance.participant = participant
         self.fields["visit"].queryset = participant.visits.order_by("sequence")
+        # The participant is known: the visit's code and target date say which one it is (not its database id).
+        self.fields["visit"].label_from_instance = lambda visit: f"{visit.code} ({visit.target_date:%Y-%m-%d})"
 
 
 class SaeSubmitForm(forms.Form):

@@ -441,7 +441,9 @@ def report_a_serious_adverse_event(day: Day) -> None:
         "Outcome": "Recovering", "Of special interest": "Serious or opportunistic infection (e.g. TB, herpes zoster)",
     })  # fmt: skip
     found_at = page.get_by_label("Found at visit")
-    found_at.select_option(found_at.locator("option", has_text=" W4 ").get_attribute("value"))
+    w4_option = found_at.locator("option", has_text="W4 (")  # the visit by its code and target date
+    expect(w4_option).to_have_text(re.compile(r"^W4 \(\d{4}-\d{2}-\d{2}\)$"))
+    found_at.select_option(w4_option.get_attribute("value"))
     page.get_by_role("button", name="Record").click()
     expect(page.get_by_role("alert").first).to_contain_text("Adverse event recorded.")
     expect(page.locator("main")).to_contain_text("Serious: the SAE report is due within 24 hours.")
