@@ -90,6 +90,32 @@ def drop_database(server: str, name: str) -> None:
         connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def copy_database(server: str, source: str, target: str, *, attempts: int = 60) -> str:
+    """Drop ``target`` and make it again as ``CREATE DATABASE target TEMPLATE source``; the URL of ``target``.
+
+    PostgreSQL refuses to copy a database someone is connected to: retried, 2 s apart."""
+    import psycopg
+    from psycopg import sql
+
+    drop_database(server, target)
+    for attempt in range(attempts):
+        try:
+            with server_connection(server) as connection:
+                connection.execute(
+                    sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(target), sql.Identifier(source))
+                )
+            return database_url_named(server, target)
+        except psycopg.errors.ObjectInUse:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(2)
+    raise AssertionError("unreachable")
+
+
+def database_url_named(server: str, name: str) -> str:
+    return f"{server}/{name}"
+
+
 def setup_django(database_url: str, settings: str = "trial_site.settings.base") -> None:
     """Set Django up in this process on ``database_url`` (for benchmarks that measure in process)."""
     os.environ["DATABASE_URL"] = database_url

@@ -59,11 +59,10 @@ from bench.common import (
     DEFAULT_SERVER,
     ROOT,
     WORK,
-    drop_database,
+    copy_database,
     ensure_generated,
     ratio,
     run_header,
-    server_connection,
     table,
     write_section,
 )
@@ -92,24 +91,6 @@ REQUIRED = (
 
 
 # --- the database --------------------------------------------------------------------------------------------
-
-
-def copy_database(server: str, source: str, target: str, *, attempts: int = 30) -> None:
-    """Drop ``target`` and make it again as a copy of ``source`` (retried while someone is connected to it)."""
-    from psycopg import errors, sql
-
-    drop_database(server, target)
-    for attempt in range(attempts):
-        try:
-            with server_connection(server) as connection:
-                connection.execute(
-                    sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(target), sql.Identifier(source))
-                )
-            return
-        except errors.ObjectInUse:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(2)
 
 
 def write_counts(url: str) -> dict[str, int]:

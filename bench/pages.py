@@ -53,19 +53,18 @@ if __package__ in (None, ""):  # run as a script: python bench/pages.py
 from bench.common import (
     DEFAULT_SERVER,
     ROOT,
+    copy_database,
     drop_database,
     ensure_generated,
     median_ms,
     ratio,
     run_header,
-    server_connection,
     table,
     write_section,
 )
 
 SITE = "GDHK"
 WARM_UP = 2
-COPY_ATTEMPTS = 60  # a template cannot be copied while someone is connected to it: retry, 2 s apart
 
 # Role → the generated user holding it at GDHK (the data manager and the statistician hold theirs at both sites).
 USERS = {
@@ -300,26 +299,6 @@ def measure_size(participant: str, *, seconds: float, min_repeats: int, max_repe
 
 
 # --- the parent: copies, the choice of participant, children, the report ---------------------------------------
-
-
-def copy_database(server: str, source: str, target: str) -> str:
-    """``CREATE DATABASE target TEMPLATE source`` (fresh), retrying while someone is connected to the source."""
-    import psycopg
-    from psycopg import sql
-
-    drop_database(server, target)
-    for attempt in range(COPY_ATTEMPTS):
-        try:
-            with server_connection(server) as connection:
-                connection.execute(
-                    sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(target), sql.Identifier(source))
-                )
-            return f"{server}/{target}"
-        except psycopg.errors.ObjectInUse:
-            if attempt == COPY_ATTEMPTS - 1:
-                raise
-            time.sleep(2)
-    raise AssertionError("unreachable")
 
 
 def run_child(url: str, *arguments: str) -> Any:

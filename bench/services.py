@@ -33,7 +33,16 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: python bench/services.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import DEFAULT_SERVER, ROOT, WORK, drop_database, ensure_generated, run_header, write_section
+from bench.common import (
+    DEFAULT_SERVER,
+    ROOT,
+    WORK,
+    copy_database,
+    drop_database,
+    ensure_generated,
+    run_header,
+    write_section,
+)
 from bench.services_report import Verdict, report, verdicts
 
 SCENARIOS = ("export", "sweep", "randomise", "crf")
@@ -92,28 +101,6 @@ def run_child(name: str, database: str, params: dict[str, Any], *, server: str, 
 # --- databases ---------------------------------------------------------------------------------------------------
 
 
-def copy_database(server: str, name: str, template: str, *, attempts: int = 60) -> None:
-    """``CREATE DATABASE name TEMPLATE template`` (dropping ``name`` first), retried while someone is connected
-    to the template (PostgreSQL refuses to copy a database in use)."""
-    import psycopg
-    from psycopg import sql
-
-    from bench.common import server_connection
-
-    drop_database(server, name)
-    for attempt in range(attempts):
-        try:
-            with server_connection(server) as connection:
-                connection.execute(
-                    sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
-                )
-            return
-        except psycopg.errors.ObjectInUse:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(3)
-
-
 def empty_broker(redis_url: str) -> None:
     import redis
 
@@ -145,7 +132,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         """Run ``name`` in the copy of the trial, made once for the sweep and the CRF saves."""
         nonlocal copied
         if not copied:
-            copy_database(server, COPY, source)
+            copy_database(server, source, COPY)
             copied = True
         return run_child(name, COPY, params, server=server, redis_url=redis_url)
 
@@ -168,7 +155,7 @@ def measure_randomise(args: argparse.Namespace) -> dict[str, Any]:
     """Prepare the participants once, then alternate concurrent and sequential runs, each on a fresh copy."""
     server, redis_url = args.server, args.redis_url
     ensure_generated(server, 100)
-    copy_database(server, RAND_BASE, "bench_100")
+    copy_database(server, "bench_100", RAND_BASE)
     prepared = run_child(
         "randomise-prepare", RAND_BASE, {"participants": args.randomisations}, server=server, redis_url=redis_url
     )
@@ -176,7 +163,7 @@ def measure_randomise(args: argparse.Namespace) -> dict[str, Any]:
     for repetition in range(args.randomise_repetitions):
         modes = ("concurrent", "sequential") if repetition % 2 == 0 else ("sequential", "concurrent")
         for mode in modes:
-            copy_database(server, RAND_RUN, RAND_BASE)
+            copy_database(server, RAND_BASE, RAND_RUN)
             params = {**prepared, "concurrent": mode == "concurrent", "connections": args.connections}
             runs[mode].append(run_child("randomise-run", RAND_RUN, params, server=server, redis_url=redis_url))
             empty_broker(redis_url)
