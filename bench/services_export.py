@@ -43,11 +43,12 @@ def dataset_select(dataset: Any, scope: Any) -> tuple[str, tuple[Any, ...]]:
     return sql, tuple(params)
 
 
-def run_csv_export(scope: Any, output: Path) -> tuple[float, int]:
-    """The export centre's CSV writer into ``output`` (a ZIP); (seconds, rows written)."""
+def run_writer(key: str, scope: Any, output: Path) -> tuple[float, int]:
+    """The export centre's writer of format ``key`` into ``output``; (seconds, rows written: for "csv" the rows of
+    every form, for "odm" the ``ItemGroupData``, one per version of each record)."""
     from exports.formats import writer_for
 
-    writer = writer_for("csv")
+    writer = writer_for(key)
     started = time.perf_counter()
     with output.open("wb") as out:
         counts = writer(scope, out, lambda rows: None)
@@ -88,17 +89,6 @@ def run_copy(scope: Any, folder: Path, *, zipped: bool = False) -> tuple[float, 
     return time.perf_counter() - started, rows
 
 
-def run_odm_export(scope: Any, output: Path) -> tuple[float, int]:
-    """The ODM writer into ``output``; (seconds, ``ItemGroupData`` written: one per version of each record)."""
-    from exports.formats import writer_for
-
-    writer = writer_for("odm")
-    started = time.perf_counter()
-    with output.open("wb") as out:
-        counts = writer(scope, out, lambda rows: None)
-    return time.perf_counter() - started, sum(counts.values())
-
-
 def export_vs_copy(work: Path, *, repetitions: int = 2, odm: bool = True) -> dict[str, Any]:
     """Scenario 1, measured: the medians of ``repetitions`` runs of the CSV export, of COPY (plain and zipped),
     and one ODM export. Runs alternate (export, COPY, COPY zipped) so a busy moment hits all of them alike."""
@@ -108,7 +98,7 @@ def export_vs_copy(work: Path, *, repetitions: int = 2, odm: bool = True) -> dic
     times: dict[str, list[float]] = {"export": [], "copy": [], "copy_zip": []}
     rows: dict[str, int] = {}
     for _ in range(repetitions):
-        seconds, rows["export"] = run_csv_export(scope, work / "services_export_csv.zip")
+        seconds, rows["export"] = run_writer("csv", scope, work / "services_export_csv.zip")
         times["export"].append(seconds)
         seconds, rows["copy"] = run_copy(scope, work / "services_copy")
         times["copy"].append(seconds)
@@ -123,7 +113,7 @@ def export_vs_copy(work: Path, *, repetitions: int = 2, odm: bool = True) -> dic
         "copy_bytes": sum(path.stat().st_size for path in (work / "services_copy").glob("*.csv")),
     }
     if odm:
-        seconds, versions = run_odm_export(scope, work / "services_export.odm.xml")
+        seconds, versions = run_writer("odm", scope, work / "services_export.odm.xml")
         result["odm"] = {
             "seconds": round(seconds, 3),
             "rows": versions,
