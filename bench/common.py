@@ -151,6 +151,20 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {memory / 1024 / 1024:.0f} GiB, Python {platform.python_version()}"
 
 
+def command_line(script: str, argv: Sequence[str] | None) -> str:
+    """How a benchmark was run, for its section: ``python bench/<script> <arguments>``."""
+    return " ".join(["python", f"bench/{script}", *(argv if argv is not None else sys.argv[1:])])
+
+
+def conclude(name: str, section: str, passed: bool, *, write_docs: bool, problems: Sequence[str] = ()) -> int:
+    """Print the section and the verdict, write the section of docs/benchmarks.md when asked; the exit code."""
+    print(section)
+    print("PASS" if passed else "FAIL" + (": " + "; ".join(problems) if problems else ""))
+    if write_docs:
+        write_section(name, section)
+    return 0 if passed else 1
+
+
 def run_header(command: str) -> str:
     """The first lines of a section: when, where and with which command it was measured."""
     return f"Run on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}, PostgreSQL, with:\n\n    {command}\n"

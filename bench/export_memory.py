@@ -36,7 +36,17 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: python bench/export_memory.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import DEFAULT_SERVER, ROOT, WORK, database_url, ensure_generated, ratio, run_header, write_section
+from bench.common import (
+    DEFAULT_SERVER,
+    ROOT,
+    WORK,
+    command_line,
+    conclude,
+    database_url,
+    ensure_generated,
+    ratio,
+    run_header,
+)
 
 ACCEPTED_RATIO = 1.5
 
@@ -257,15 +267,9 @@ def main(argv: list[str] | None = None) -> int:
             result = measure(args.server, participants, key, traced=not args.no_tracemalloc)
             results.append(result)
             print(json.dumps(asdict(result)), flush=True)
-    command = "python bench/export_memory.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    section = report(results, sizes, command.strip())
-    print(section)
-    found = verdicts(results, sizes)
-    accepted = all(ok for _rss, _traced, ok in found.values())
-    print("PASS" if accepted else "FAIL")
-    if args.write_docs:
-        write_section("export-memory", section)
-    return 0 if accepted else 1
+    section = report(results, sizes, command_line("export_memory.py", argv))
+    accepted = all(ok for _rss, _traced, ok in verdicts(results, sizes).values())
+    return conclude("export-memory", section, accepted, write_docs=args.write_docs)
 
 
 if __name__ == "__main__":

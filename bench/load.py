@@ -59,12 +59,13 @@ from bench.common import (
     DEFAULT_SERVER,
     ROOT,
     WORK,
+    command_line,
+    conclude,
     copy_database,
     ensure_generated,
     ratio,
     run_header,
     table,
-    write_section,
 )
 
 DATABASE = "bench_load"
@@ -599,7 +600,6 @@ def main(argv: list[str] | None = None) -> int:
     worker_timeouts = (OUT / "gunicorn.log").read_text(errors="replace").count("WORKER TIMEOUT")
     loaded_figures, alone_figures = read_stats(loaded.prefix), read_stats(alone.prefix)
     writes = writes_check(before, write_counts(url), [alone, loaded])
-    command = "python bench/load.py " + " ".join(argv if argv is not None else sys.argv[1:])
     section = report(
         loaded_figures,
         alone_figures,
@@ -610,14 +610,10 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers,
         warm_up=args.warm_up,
         worker_timeouts=worker_timeouts,
-        command=command.strip(),
+        command=command_line("load.py", argv),
     )
-    print(section)
     passed, problems = verdict(loaded_figures, alone_figures, writes)
-    print("PASS" if passed else "FAIL: " + "; ".join(problems))
-    if args.write_docs:
-        write_section("load", section)
-    return 0 if passed else 1
+    return conclude("load", section, passed, write_docs=args.write_docs, problems=problems)
 
 
 if __name__ == "__main__":

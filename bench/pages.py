@@ -53,6 +53,8 @@ if __package__ in (None, ""):  # run as a script: python bench/pages.py
 from bench.common import (
     DEFAULT_SERVER,
     ROOT,
+    command_line,
+    conclude,
     copy_database,
     drop_database,
     ensure_generated,
@@ -60,7 +62,6 @@ from bench.common import (
     ratio,
     run_header,
     table,
-    write_section,
 )
 
 SITE = "GDHK"
@@ -464,14 +465,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep_copies:
             for size in copies:
                 drop_database(args.server, f"bench_pages_{size}")
-    command = "python bench/pages.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    section = report(results, command.strip(), profile, identical)
-    print(section)
+    section = report(results, command_line("pages.py", argv), profile, identical)
     accepted = all(ok for _name, ok in verdict(results))
-    print("PASS" if accepted else "FAIL")
-    if args.write_docs:
-        write_section("pages", section)
-    return 0 if accepted else 1
+    return conclude("pages", section, accepted, write_docs=args.write_docs)
 
 
 if __name__ == "__main__":

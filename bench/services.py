@@ -37,11 +37,12 @@ from bench.common import (
     DEFAULT_SERVER,
     ROOT,
     WORK,
+    command_line,
+    conclude,
     copy_database,
     drop_database,
     ensure_generated,
     run_header,
-    write_section,
 )
 from bench.services_report import Verdict, report, verdicts
 
@@ -199,15 +200,12 @@ def main(argv: list[str] | None = None) -> int:
     results = measure(args)
     results["minutes"] = round((time.monotonic() - started) / 60, 1)
     (WORK / "services.json").write_text(json.dumps(results, indent=1))
-    command = "python bench/services.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    section = run_header(command.strip()) + "\n" + report(results)
-    print(section)
+    section = run_header(command_line("services.py", argv)) + "\n" + report(results)
     found: list[Verdict] = verdicts(results)
     for verdict in found:
         print(f"{'PASS' if verdict.passed else 'FAIL'}  {verdict.scenario}: {verdict.criterion} ({verdict.measured})")
-    if args.write_docs:
-        write_section("services", section)
-    return 0 if found and all(verdict.passed for verdict in found) else 1
+    passed = bool(found) and all(verdict.passed for verdict in found)
+    return conclude("services", section, passed, write_docs=args.write_docs)
 
 
 if __name__ == "__main__":
