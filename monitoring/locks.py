@@ -197,15 +197,6 @@ def _reason(reason: str | None, field: str) -> str:
     return text
 
 
-def _save_audited(lock: DataLock, *, by: Any, reason: str) -> None:
-    """Save with the history row attributed to ``by`` and carrying ``reason``; forget both afterwards."""
-    lock._history_user, lock._change_reason = by, reason
-    try:
-        lock.save()
-    finally:
-        del lock._history_user, lock._change_reason
-
-
 @transaction.atomic
 def lock_data(
     *,
@@ -265,7 +256,7 @@ def lock_data(
             code="already_locked",
         )
     lock.locked_at = timezone.now()
-    _save_audited(lock, by=by, reason=lock.reason)
+    lock.save(by=by, reason=lock.reason)
     return lock
 
 
@@ -278,7 +269,7 @@ def unlock_data(*, lock: DataLock, by: Any, reason: str) -> DataLock:
     if current.unlocked_at is not None:
         raise ValidationError(_("This lock was lifted already."), code="unlocked")
     current.unlocked_by, current.unlocked_at, current.unlock_reason = by, timezone.now(), why
-    _save_audited(current, by=by, reason=why)
+    current.save(by=by, reason=why)
     for name in ("unlocked_by", "unlocked_at", "unlock_reason"):
         setattr(lock, name, getattr(current, name))
     return lock

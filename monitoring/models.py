@@ -11,11 +11,11 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from trial_site.audit.base import AppendOnlyModel
+from trial_site.audit.base import AppendOnlyModel, AuditedModel
 from trial_site.audit.history import AuditedHistoricalRecords
 
 
-class OnRecord(models.Model):
+class OnRecord(AuditedModel):
     """Something about one clinical record (a form): its site, participant, and the record itself."""
 
     site = models.ForeignKey("trial_site.Site", on_delete=models.PROTECT, related_name="+", verbose_name=_("site"))
@@ -126,7 +126,7 @@ class SourceVerification(OnRecord):
         return f"verified {self.content_type.model} {self.object_id} ({state})"
 
 
-class Signature(models.Model):
+class Signature(AuditedModel):
     """An investigator's electronic signature of a form, a visit or a whole casebook, with its meaning. A change
     to what it covers invalidates it (``invalidated_at`` with the reason); a new signature is then needed."""
 
@@ -157,7 +157,7 @@ class Signature(models.Model):
         return f"{self.scope} signature by {self.signed_by_id} at {self.signed_at:%Y-%m-%d %H:%M}"
 
 
-class DataLock(models.Model):
+class DataLock(AuditedModel):
     """A data manager's lock on a form, a visit, a participant's casebook or the whole database: nothing under
     it can be changed by any path until it is unlocked, with a reason."""
 

@@ -80,16 +80,6 @@ def assignable_users(site: Site) -> QuerySet:
     return get_user_model().objects.filter(pk__in=staff, is_active=True).order_by("first_name", "username")
 
 
-def _save(query: DataQuery, *, by: Any, reason: str) -> None:
-    query._history_user = by
-    query._change_reason = reason
-    try:
-        query.save()
-    finally:
-        for attribute in ("_history_user", "_change_reason"):
-            query.__dict__.pop(attribute, None)
-
-
 def _say(query: DataQuery, action: str, by: Any, text: str, correction_history_id: int | None = None) -> None:
     QueryMessage.objects.create(
         query=query, action=action, author=by, text=text, correction_history_id=correction_history_id
@@ -143,7 +133,7 @@ def query_raise(
         site=site, participant_id=participant_id, content_type=content_type, object_id=object_id, field=field,
         message=message, raised_by=by, raised_at=timezone.now(), assignee=assignee, due_date=due_date,
     )  # fmt: skip
-    _save(query, by=by, reason="query raised")
+    query.save(by=by, reason="query raised")
     _say(query, QueryMessage.Action.RAISED, by, message)
     return query
 
@@ -166,7 +156,7 @@ def query_raise_automatic(
         site_id=record.site_id, participant_id=participant_id, content_type=content_type, object_id=object_id,
         field=field, message=message, raised_by=None, raised_at=timezone.now(), edit_check=edit_check,
     )  # fmt: skip
-    _save(query, by=by, reason=f"edit check {edit_check}")
+    query.save(by=by, reason=f"edit check {edit_check}")
     _say(query, QueryMessage.Action.RAISED, None, message)
     return query
 
@@ -187,7 +177,7 @@ def query_answer(*, query: DataQuery, by: Any, text: str) -> DataQuery:
         raise ValidationError(errors)
     query.status = DataQuery.Status.ANSWERED
     query.answered_at = timezone.now()
-    _save(query, by=by, reason="query answered")
+    query.save(by=by, reason="query answered")
     _say(query, QueryMessage.Action.ANSWERED, by, text.strip())
     return query
 
@@ -215,7 +205,7 @@ def query_close(*, query: DataQuery, by: Any, text: str = "") -> DataQuery:
     query.status = DataQuery.Status.CLOSED
     query.closed_at = timezone.now()
     query.closed_by = by
-    _save(query, by=by, reason="query closed")
+    query.save(by=by, reason="query closed")
     _say(query, QueryMessage.Action.CLOSED, by, (text or "").strip())
     return query
 
@@ -235,7 +225,7 @@ def query_reopen(*, query: DataQuery, by: Any, text: str) -> DataQuery:
     query.status = DataQuery.Status.OPEN
     query.closed_at = None
     query.closed_by = None
-    _save(query, by=by, reason="query re-opened")
+    query.save(by=by, reason="query re-opened")
     _say(query, QueryMessage.Action.REOPENED, by, text.strip())
     return query
 

@@ -21,7 +21,7 @@ from django_otp import devices_for_user
 
 from monitoring.models import Signature
 from monitoring.records import record_key, record_label, record_participant_id, record_visit_id
-from monitoring.verification import display_name, form_name, save_audited
+from monitoring.verification import display_name, form_name
 from screening.models import Participant
 from trial_site.models import AccessEvent
 from trial_site.permissions import user_can
@@ -127,7 +127,7 @@ def signature_sign(
             signed_at=timezone.now(),
             **target,
         )
-        save_audited(signature, by=by)
+        signature.save(by=by)
     return signature
 
 
@@ -148,7 +148,7 @@ def signatures_invalidate_for_change(record: Any, *, by: Any, reason: str, creat
     for signature in Signature.objects.filter(covering, invalidated_at__isnull=True).select_for_update():
         signature.invalidated_at = now
         signature.invalidated_reason = why
-        save_audited(signature, by=by, reason=why)
+        signature.save(by=by, reason=why)
 
 
 def _covering(record: Any, *, with_form: bool) -> Q:

@@ -35,19 +35,6 @@ from visits.crfs import VISIT_CRFS
 _NOT_SOURCE_DATA = frozenset({"id", "site", "status", "unusual_values_confirmed"})
 
 
-def save_audited(instance: models.Model, *, by: Any, reason: str = "") -> None:
-    """Save a monitoring row with its history row attributed to ``by`` (and the reason), then forget both, so
-    they are not carried over to a later save of the same object."""
-    instance._history_user = by  # type: ignore[attr-defined]
-    if reason:
-        instance._change_reason = reason  # type: ignore[attr-defined]
-    try:
-        instance.save()
-    finally:
-        for attribute in ("_history_user", "_change_reason"):
-            instance.__dict__.pop(attribute, None)
-
-
 def form_name(model: type[models.Model]) -> str:
     """``app_label.model``, as the protocol's SDV plan names forms."""
     return model._meta.label_lower
@@ -137,7 +124,7 @@ def verification_record(*, record: models.Model, fields: list[str], by: Any) -> 
     )
     try:
         with transaction.atomic():
-            save_audited(verification, by=by)
+            verification.save(by=by)
     except IntegrityError as error:  # another monitor verified it at the same moment (one in force per form)
         raise ValidationError({"fields": _("This form was verified a moment ago by someone else.")}) from error
     return verification
@@ -154,7 +141,7 @@ def verification_clear_for_change(record: Any, *, by: Any, reason: str) -> None:
     ):
         verification.cleared_at = now
         verification.cleared_reason = cleared_reason
-        save_audited(verification, by=by, reason=cleared_reason)
+        verification.save(by=by, reason=cleared_reason)
 
 
 def display_name(user: Any) -> str:

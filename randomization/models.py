@@ -6,11 +6,11 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from trial_site.audit.base import ClinicalRecord
+from trial_site.audit.base import AppendOnlyModel, AuditedModel, ClinicalRecord
 from trial_site.audit.history import AuditedHistoricalRecords
 
 
-class AllocationList(models.Model):
+class AllocationList(AuditedModel):
     """A permuted-block allocation list, generated here or imported. Only the statistician sees its slots.
 
     The seed that generated it is never stored: only the checksum of the slots, which verifies them.
@@ -43,8 +43,10 @@ class AllocationList(models.Model):
         return self.name
 
 
-class AllocationSlot(models.Model):
-    """One row of an allocation list. Never changed after creation; used when an allocation points to it."""
+class AllocationSlot(AppendOnlyModel):
+    """One row of an allocation list. Never changed nor deleted after creation, by the application or by raw SQL
+    from its database role (the append-only triggers); used when an allocation points to it, and that use is in
+    the allocation's history."""
 
     allocation_list = models.ForeignKey(AllocationList, on_delete=models.PROTECT, related_name="slots")
     stratum = models.CharField(_("stratum"), max_length=40)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from clinical.allocation import (
@@ -27,10 +26,12 @@ from randomization.strata import strata_for_sites, stratum_for
 from screening.models import Participant
 from screening.selectors import confirmation_in_force
 from trial_site.audit.actor import acting_as
+from trial_site.hooks import follow_up
 from trial_site.models import AccessEvent, Site
+from trial_site.outbox import outbox_add
 from trial_site.permissions import user_can
 from trial_site.protocol import PROTOCOL
-from trial_site.queue import enqueue, enqueue_on_commit
+from trial_site.queue import enqueue
 from trial_site.services import access_event_record
 
 logger = logging.getLogger(__name__)
@@ -148,11 +149,9 @@ def allocation_list_activate(*, allocation_list: AllocationList, by: Any) -> All
             AllocationList.objects.select_for_update().filter(is_active=True).exclude(pk=allocation_list.pk)
         ):
             previous.is_active = False
-            previous._change_reason = f"replaced by {allocation_list.name}"
-            previous.save()
+            previous.save(by=by, reason=f"replaced by {allocation_list.name}")
         allocation_list.is_active = True
-        allocation_list._change_reason = "put in use"
-        allocation_list.save()
+        allocation_list.save(by=by, reason="put in use")
     return allocation_list
 
 
@@ -175,19 +174,21 @@ def randomisation_refusal(participant: Participant) -> str | None:
     return None
 
 
-def participant_randomize(*, participant: Participant, by: Any) -> Allocation:
+def participant_randomize(*, participant: Participant, by: Any, at: datetime | None = None) -> Allocation:
     """Randomise: the next unused slot of the participant's stratum, under the site's row lock, in one
-    transaction. A second request returns the same allocation. The database refuses a second allocation for a
-    participant and a second participant for a slot."""
+    transaction with the visit schedule, its required forms and reminders, and the investigators' e-mail (an
+    outbox row). A second request returns the same allocation. The database refuses a second allocation for a
+    participant and a second participant for a slot. ``at`` is the moment of randomisation for demo data and
+    tests that need an earlier Day 1; pages never pass it."""
     try:
-        return _randomize(participant_id=participant.pk, by=by)
+        return _randomize(participant_id=participant.pk, by=by, at=at)
     except AllocationExhausted as error:
         enqueue(tasks.alert_exhausted_list, participant.site_id, error.stratum)
         raise
 
 
 @transaction.atomic
-def _randomize(*, participant_id: int, by: Any) -> Allocation:
+def _randomize(*, participant_id: int, by: Any, at: datetime | None) -> Allocation:
     participant = Participant.objects.select_related("site").get(pk=participant_id)
     site = Site.objects.select_for_update().get(pk=participant.site_id)
     _require(by, "randomization.randomise", site)
@@ -222,20 +223,15 @@ def _randomize(*, participant_id: int, by: Any) -> Allocation:
         randomisation_number=f"{site.code}-R-{Allocation.objects.filter(site=site).count() + 1:03d}",
         stratum=stratum,
         arm=slot.arm,
-        randomised_at=timezone.now(),
+        randomised_at=at or timezone.now(),
         randomised_by=by,
     )
     allocation.save(by=by)
-    transaction.on_commit(lambda: after_randomisation(allocation.pk))
+    # In the same transaction: the visit schedule with its required forms and reminders, and the investigators'
+    # e-mail as an outbox row. A process that dies before the commit leaves none of it, nor the allocation.
+    follow_up("randomised", allocation_id=allocation.pk)
     logger.info("%s randomised as %s by %s", participant, allocation.randomisation_number, by)
     return allocation
-
-
-def after_randomisation(allocation_id: int) -> None:
-    """The next steps, run after commit: each callable named in ``AFTER_RANDOMISATION`` (settings) in order.
-    The visit schedule hooks in here (``visits``), without randomisation importing the visits app."""
-    for path in settings.AFTER_RANDOMISATION:
-        import_string(path)(allocation_id)
 
 
 @transaction.atomic
@@ -271,6 +267,6 @@ def allocation_unblind(
         kind=AccessEvent.Kind.UNBLINDING, request=request, user=by,
         detail=f"{allocation.randomisation_number}: {reason}"[:500],
     )  # fmt: skip
-    enqueue_on_commit(tasks.notify_unblinding, unblinding.pk)
+    outbox_add("randomization.tasks.notify_unblinding", unblinding.pk, key=f"unblinding:{unblinding.pk}")
     logger.warning("emergency unblinding of %s for %s: %s", allocation, by, reason)
     return unblinding

@@ -14,8 +14,8 @@ from django.core.mail import send_mail
 from django.utils import timezone
 
 from trial_site.models import StaffMembership
+from trial_site.outbox import outbox_add
 from trial_site.protocol import PROTOCOL
-from trial_site.queue import enqueue
 from trial_site.roles import Role
 
 logger = logging.getLogger(__name__)
@@ -96,6 +96,7 @@ def notify_unblinding(unblinding_id: int) -> int:
     )
 
 
-def queue_randomisation_email(allocation_id: int) -> None:
-    """Listed in ``AFTER_RANDOMISATION``: e-mail the investigators through Celery."""
-    enqueue(email_randomisation, allocation_id)
+def queue_randomisation_email(*, allocation_id: int) -> None:
+    """A ``randomised`` follow-up: the investigators' e-mail, as an outbox row in the randomisation's transaction
+    (delivered by the worker after commit, with retries; one per allocation)."""
+    outbox_add("randomization.tasks.email_randomisation", allocation_id, key=f"randomised:{allocation_id}")

@@ -64,4 +64,4 @@ def _alerting_lab_values(allocations: list[Allocation], coordinator: Any) -> Non
             setattr(panel, name, value)
         panel.unusual_values_confirmed = True
         visit_form_save(record=panel, by=coordinator, complete=True, reason="demo data: a repeat sample")
-        services.lab_alerts_check(panel.pk)
+        services.lab_alerts_check(panel_id=panel.pk)

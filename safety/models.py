@@ -196,3 +196,18 @@ class LabAlert(ClinicalRecord):
 
     def __str__(self) -> str:
         return f"{self.rule}: {self.test} {self.value}"
+
+
+class LabPanelAssessment(models.Model):
+    """Bookkeeping, not clinical data: which version of a laboratory panel the arm's rules last assessed (written
+    with the panel, in its transaction). ``check_invariants`` finds a panel whose saved version was not assessed."""
+
+    panel = models.OneToOneField("visits.LabPanel", on_delete=models.PROTECT, related_name="assessment")
+    panel_modified_at = models.DateTimeField(_("version of the panel assessed"))
+    assessed_at = models.DateTimeField(_("assessed at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("laboratory panel assessment")
+
+    def __str__(self) -> str:
+        return f"{self.panel_id} assessed at version {self.panel_modified_at:%Y-%m-%d %H:%M:%S.%f}"

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from clinical.safety import lab_rules_fired, sae_deadline, susar_clock
 from safety import tasks
-from safety.models import AdverseEvent, LabAlert, SaeReport
+from safety.models import AdverseEvent, LabAlert, LabPanelAssessment, SaeReport
 from trial_site.audit.actor import acting_as
 from trial_site.permissions import user_can
 from trial_site.protocol import PROTOCOL
@@ -120,13 +120,15 @@ def sae_report_sign(*, report: SaeReport, by: Any, causality: str) -> SaeReport:
     return report
 
 
-def lab_alerts_check(panel_id: int) -> list[LabAlert]:
-    """Check a saved laboratory panel against the hold and dose rules of the participant's arm.
+def lab_alerts_check(*, panel_id: int, by: Any = None, reason: str | None = None) -> list[LabAlert]:
+    """Check a saved laboratory panel against the hold and dose rules of the participant's arm, and record that
+    this version of the panel was assessed (``LabPanelAssessment``).
 
-    Listed in ``AFTER_LAB_PANEL_SAVED``, so it runs after the panel's save commits. A participant not (yet)
-    randomised has no arm and no rules.
+    A ``lab_panel_saved`` follow-up: it runs inside the panel's own transaction. A participant not (yet)
+    randomised has no arm and no rules. ``by`` and ``reason`` attribute a repair (``check_invariants``).
     """
     panel = LabPanel.objects.select_related("visit__participant__site", "modified_by").get(pk=panel_id)
+    LabPanelAssessment.objects.update_or_create(panel=panel, defaults={"panel_modified_at": panel.modified_at})
     participant = panel.visit.participant
     allocation = getattr(participant, "allocation", None)
     if allocation is None:
@@ -138,7 +140,8 @@ def lab_alerts_check(panel_id: int) -> list[LabAlert]:
     fired = lab_rules_fired(PROTOCOL.lab_rules[allocation.arm], values)
     existing = set(LabAlert.objects.filter(lab_panel=panel).values_list("rule", "value"))
     created = []
-    with transaction.atomic(), acting_as(panel.modified_by):
+    by = by or panel.modified_by
+    with transaction.atomic(), acting_as(by):
         for hit in fired:
             if (hit.rule.code, hit.value) in existing:
                 continue
@@ -146,7 +149,7 @@ def lab_alerts_check(panel_id: int) -> list[LabAlert]:
                 site=participant.site, participant=participant, lab_panel=panel, rule=hit.rule.code,
                 test=hit.rule.test, value=hit.value, text=hit.rule.text,
             )  # fmt: skip
-            alert.save(by=panel.modified_by)
+            alert.save(by=by, reason=reason)
             created.append(alert)
     if created:
         logger.warning("%s laboratory alert(s) for %s", len(created), participant)

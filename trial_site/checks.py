@@ -63,6 +63,15 @@ def check_history_is_enabled(app_configs: Any = None, **kwargs: Any) -> list[che
     return []
 
 
+def check_follow_ups_resolve(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Every follow-up, outbox handler, invariant and record panel named in the settings must resolve: a name
+    that points at nothing would otherwise silently skip a step that must happen with a write."""
+    from trial_site.hooks import unresolved
+
+    return [checks.Error(problem, id="trial_site.E003") for problem in unresolved()]
+
+
 def register() -> None:
     checks.register(check_history_is_protected, "audit")
     checks.register(check_history_is_enabled)
+    checks.register(check_follow_ups_resolve)

@@ -3,13 +3,15 @@ two-factor."""
 
 from __future__ import annotations
 
+import logging
 import zoneinfo
 from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import BadRequest
+from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -17,6 +19,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from trial_site.audit.actor import acting_as
 from trial_site.selectors import time_zone_for_user
+
+logger = logging.getLogger(__name__)
 
 
 class RefuseNulBytesMiddleware:
@@ -84,3 +88,21 @@ class TwoFactorRequiredMiddleware:
                 target = "two_factor_verify" if has_device else "two_factor_setup"
                 return redirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")
         return self.get_response(request)
+
+
+class UniqueRaceMiddleware:
+    """A unique constraint that fires because two requests saved the same thing at the same instant (a double click
+    on a form without a submission key, say) is a 409 with a clear page, never a 500. The transaction was rolled
+    back, so nothing was saved in part; the log keeps the constraint that fired."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, IntegrityError):
+            return None
+        logger.warning("unique race on %s by %s: %s", request.path, getattr(request, "user", None), exception)
+        return render(request, "409.html", status=409)

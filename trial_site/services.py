@@ -96,8 +96,7 @@ def membership_grant(*, user: Any, site: Site, role: Role, by: Any) -> StaffMemb
         membership, created = StaffMembership.objects.get_or_create(user=user, site=site, role=role)
         if not created and not membership.is_active:
             membership.is_active = True
-            membership._change_reason = "membership re-activated"
-            membership.save()
+            membership.save(by=by, reason="membership re-activated")
         _user_groups_sync(user)
     logger.info("role %s at %s granted to %s by %s", role, site.code, user, by)
     return membership
@@ -108,8 +107,7 @@ def membership_end(*, membership: StaffMembership, by: Any, reason: str) -> Staf
     """End a membership: the user loses that role at that site; the record and its history remain."""
     with acting_as(by):
         membership.is_active = False
-        membership._change_reason = reason
-        membership.save()
+        membership.save(by=by, reason=reason)
         _user_groups_sync(membership.user)
     logger.info("membership %s ended by %s: %s", membership, by, reason)
     return membership

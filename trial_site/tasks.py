@@ -22,3 +22,27 @@ def heartbeat() -> str:
     """Run by beat on its static schedule, so the log shows that beat and worker are alive."""
     logger.info("heartbeat: beat and worker are alive")
     return "alive"
+
+
+@shared_task(name="trial_site.tasks.outbox_deliver", acks_late=True, reject_on_worker_lost=True)
+def outbox_deliver(message_id: int) -> str:
+    """Deliver one outbox row (an e-mail, say); a failure is recorded on the row and retried by the sweep."""
+    from trial_site.outbox import deliver
+
+    return deliver(message_id)
+
+
+@shared_task(name="trial_site.tasks.outbox_sweep")
+def outbox_sweep() -> int:
+    """Beat: hand every undelivered, due outbox row to the worker again."""
+    from trial_site import outbox
+
+    return outbox.outbox_sweep()
+
+
+@shared_task(name="trial_site.tasks.invariants_check")
+def invariants_check() -> int:
+    """Beat: find and repair what a crash could leave half done; return how many repairs."""
+    from trial_site.invariants import invariants_check as check
+
+    return sum(len(finding.repaired) for finding in check(repair=True))

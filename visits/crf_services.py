@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
+from trial_site.hooks import follow_up
 from trial_site.permissions import user_can
 from trial_site.protocol import PROTOCOL
 from visits.crfs import LabPanel, VisitForm, VisitMrss
@@ -57,10 +56,9 @@ def visit_form_save(*, record: VisitForm, by: Any, complete: bool, reason: str |
     record.status = VisitForm.Status.COMPLETE if complete else VisitForm.Status.DRAFT
     record.save(by=by, reason=reason or None)
     if isinstance(record, LabPanel):
-        # Safety checks the values against the arm's hold rules after commit (visits does not import safety).
-        panel_id = record.pk
-        for check in [import_string(path) for path in settings.AFTER_LAB_PANEL_SAVED]:
-            transaction.on_commit(lambda check=check: check(panel_id))
+        # In the same transaction: safety checks the values against the arm's hold rules (visits does not import
+        # safety), so a saved panel never exists without its alerts.
+        follow_up("lab_panel_saved", panel_id=record.pk)
     RequiredForm.objects.filter(visit=visit, form=record.form_code).exclude(
         status=RequiredForm.Status.NOT_REQUIRED
     ).update(status=RequiredForm.Status.ENTERED if complete else RequiredForm.Status.REQUIRED)

@@ -4,9 +4,7 @@ some through W24, some mid-way, one with a missed visit, one overdue, one withdr
 from __future__ import annotations
 
 import random
-from datetime import datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
@@ -31,22 +29,15 @@ from visits.crfs import (
 )
 from visits.models import Visit
 
-DAYS_FROM_SCREENING_TO_DAY_1 = 14
-
 
 def seed_visits_demo(*, site: Site, coordinator: Any, investigator: Any, assessor: Any) -> int:
-    """Give each randomised participant at ``site`` its schedule and record the visits that are due."""
-    if Visit.objects.filter(site=site).exists():
+    """Record the visits that are due of each randomised participant at ``site`` (their schedules were made with
+    their randomisation)."""
+    if Visit.objects.filter(site=site).exclude(done_on=None).exists():
         return 0
     today = timezone.localdate()
-    zone = ZoneInfo(site.time_zone)
     allocations = list(Allocation.objects.filter(site=site).select_related("participant").order_by("pk"))
-    for index, allocation in enumerate(allocations):
-        day1 = allocation.participant.screening_date + timedelta(days=DAYS_FROM_SCREENING_TO_DAY_1)
-        if day1 < today:
-            allocation.randomised_at = timezone.make_aware(datetime.combine(day1, time(11, 0)), zone)
-            allocation.save(by=investigator, reason="demo data: randomised on the day after screening ended")
-        services.visit_schedule_create(allocation.pk)
+    for index, allocation in enumerate(allocations):  # randomised with their schedules (randomization.demo)
         _record_due_visits(index, allocation, coordinator, investigator, today)
         _enter_forms(index, allocation, coordinator, investigator, assessor)
     return len(allocations)

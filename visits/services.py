@@ -52,9 +52,11 @@ def _required_rows(visit: Visit, forms: tuple[str, ...], participant: Participan
     )
 
 
-def visit_schedule_create(allocation_id: int) -> list[Visit]:
-    """Create D1 … W24 for a randomised participant (idempotent). Day 1 is the day of randomisation at the
-    site. Listed in ``AFTER_RANDOMISATION``, so it runs right after the randomisation commits."""
+def visit_schedule_create(*, allocation_id: int, by: Any = None, reason: str | None = None) -> list[Visit]:
+    """Create D1 … W24 with their required forms and reminders for a randomised participant (idempotent). Day 1
+    is the day of randomisation at the site. A ``randomised`` follow-up (``settings.FOLLOW_UPS``): it runs inside
+    the randomisation's transaction, so an allocation never exists without its schedule. ``by`` and ``reason``
+    attribute a repair (``check_invariants``); otherwise the visits are the randomising investigator's."""
     allocation = Allocation.objects.select_related("participant__site", "participant__exclusion_history").get(
         pk=allocation_id
     )
@@ -64,7 +66,8 @@ def visit_schedule_create(allocation_id: int) -> list[Visit]:
     day1 = timezone.localtime(allocation.randomised_at, ZoneInfo(participant.site.time_zone)).date()
     rules = [VisitRule(v.code, v.target_day, v.days_before, v.days_after) for v in PROTOCOL.visits]
     created = []
-    with transaction.atomic(), acting_as(allocation.randomised_by):
+    by = by or allocation.randomised_by
+    with transaction.atomic(), acting_as(by):
         for order, (definition, window) in enumerate(zip(PROTOCOL.visits, visit_schedule(rules, day1), strict=True)):
             visit = Visit(
                 site=participant.site,
@@ -77,7 +80,7 @@ def visit_schedule_create(allocation_id: int) -> list[Visit]:
                 latest=window.latest,
                 planned_date=window.target,
             )
-            visit.save(by=allocation.randomised_by)
+            visit.save(by=by, reason=reason)
             _required_rows(visit, definition.forms, participant)
             created.append(visit)
         schedule_changed(participant.pk)

@@ -535,7 +535,7 @@ def test_acknowledging_an_alert_on_locked_data_says_so(
     visit_form_save(record=panel, by=coordinator, complete=False)
     from safety.services import lab_alerts_check
 
-    lab_alerts_check(panel.pk)
+    lab_alerts_check(panel_id=panel.pk)
     alert = LabAlert.objects.get()
     lock_data(scope="casebook", participant=participant, by=data_manager, reason="database lock before analysis")
     response = client_for(investigator).post(

@@ -57,7 +57,7 @@ def randomised(site: Any, coordinator: Any, investigator: Any, statistician: Any
     list_in_use(statistician)
     participant = confirmed_participant(site, coordinator, investigator)
     allocation = services.participant_randomize(participant=participant, by=investigator)
-    visit_schedule_create(allocation.pk)
+    visit_schedule_create(allocation_id=allocation.pk)
     return allocation
 
 

@@ -25,10 +25,8 @@ DHAKA = ZoneInfo("Asia/Dhaka")
 def randomised_on(day1: date, site: Any, coordinator: Any, investigator: Any, **kwargs: Any) -> Participant:
     """A participant randomised (backdated) with Day 1 = ``day1`` at the site, and their schedule."""
     participant = confirmed_participant(site, coordinator, investigator, **kwargs)
-    allocation = randomization_services.participant_randomize(participant=participant, by=investigator)
-    allocation.randomised_at = datetime.combine(day1, datetime.min.time().replace(hour=10), tzinfo=DHAKA)
-    allocation.save(by=investigator, reason="test: randomised on an earlier day")
-    services.visit_schedule_create(allocation.pk)
+    at = datetime.combine(day1, datetime.min.time().replace(hour=10), tzinfo=DHAKA)
+    randomization_services.participant_randomize(participant=participant, by=investigator, at=at)
     return Participant.objects.get(pk=participant.pk)
 
 
@@ -52,7 +50,7 @@ def test_randomisation_creates_the_protocol_schedule_from_day_1(
     assert visits[0].target_date == visits[0].earliest == visits[0].latest == day1
     assert set(visits[-1].required_forms.values_list("form", flat=True)) == set(PROTOCOL.visit("W24").forms)
     assert visits[0].history.get().history_user == investigator
-    services.visit_schedule_create(allocation.pk)
+    services.visit_schedule_create(allocation_id=allocation.pk)
     assert Visit.objects.filter(participant=participant).count() == len(PROTOCOL.visits)
 
 
@@ -63,7 +61,7 @@ def test_pregnancy_tests_are_not_required_for_men(site: Any, coordinator: Any, i
     man = screen_eligible(register(site, coordinator, sex="M"), coordinator)
     screening_services.eligibility_confirm(participant=man, by=investigator)
     allocation = randomization_services.participant_randomize(participant=man, by=investigator)
-    services.visit_schedule_create(allocation.pk)
+    services.visit_schedule_create(allocation_id=allocation.pk)
     rows = RequiredForm.objects.filter(visit__participant=man, form="pregnancy")
     assert rows.exists() and set(rows.values_list("status", flat=True)) == {"not_required"}
 

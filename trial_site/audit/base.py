@@ -1,9 +1,13 @@
 """Abstract bases for audited data.
 
-``ClinicalRecord`` is the base of every clinical model: it carries the site, who created and last changed
-the record and when, and the protocol version it was made under; it is registered with history through
-``AuditedHistoricalRecords``. Creating needs no reason; changing or deleting saved data needs one, or
-nothing is written. Every change must have an acting user.
+``AuditedModel`` is the one save path that writes history rows: ``save(by=…, reason=…)`` attributes the row to the
+acting user with the reason, under a row lock compares the version a form was opened on with the version saved
+(``EditConflict`` if someone saved in between, nothing written), and writes nothing at all when no value changes
+(an identical resubmission leaves no second history row). Every model with a history derives from it.
+
+``ClinicalRecord`` is the base of every clinical model: it adds the site, who created and last changed the record
+and when, and the protocol version it was made under. Creating needs no reason; changing or deleting saved data
+needs one, or nothing is written. Every change must have an acting user.
 
 ``AppendOnlyModel`` is the base of logs that may only grow (the access log).
 """
@@ -15,7 +19,6 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from trial_site.audit.actor import current_actor
@@ -23,24 +26,25 @@ from trial_site.audit.errors import (
     AppendOnlyViolation,
     AttributionRequired,
     BulkChangeRefused,
+    EditConflict,
     ReasonForChangeRequired,
 )
 from trial_site.audit.history import AuditedHistoricalRecords
+from trial_site.audit.versions import changes_since, current_version, data_fields, fields_changed_from
+from trial_site.hooks import follow_up
 from trial_site.protocol import PROTOCOL
 
 
 def guard_clinical_write(record: models.Model) -> None:
-    """Run each callable of ``CLINICAL_WRITE_GUARDS`` (the data locks) before a clinical record is written; one
-    that refuses raises a ``ValidationError`` and nothing is written."""
-    for path in getattr(settings, "CLINICAL_WRITE_GUARDS", ()):
-        import_string(path)(record)
+    """The ``clinical_write`` follow-ups (the data locks) before a clinical record is written; one that refuses
+    raises a ``ValidationError`` and nothing is written."""
+    follow_up("clinical_write", record)
 
 
 def after_clinical_change(record: models.Model, *, created: bool, by: Any, reason: str) -> None:
-    """Run each callable of ``AFTER_CLINICAL_CHANGE`` after a clinical record is saved, in the same transaction
+    """The ``clinical_record_changed`` follow-ups after a clinical record is saved, in the same transaction
     (verification cleared, signatures invalidated, queries linked, edit checks)."""
-    for path in getattr(settings, "AFTER_CLINICAL_CHANGE", ()):
-        import_string(path)(record, created=created, by=by, reason=reason)
+    follow_up("clinical_record_changed", record, created=created, by=by, reason=reason)
 
 
 class ClinicalRecordQuerySet(models.QuerySet):
@@ -59,7 +63,94 @@ class ClinicalRecordQuerySet(models.QuerySet):
         raise BulkChangeRefused("update")
 
 
-class ClinicalRecord(models.Model):
+class AuditedModel(models.Model):
+    """Base of every model with a history (``AuditedHistoricalRecords``): the one place history rows are written.
+
+    ``opened_version`` (set on the instance by a form, see ``trial_site.concurrency``) is the version the user saw;
+    a save against a newer version raises ``EditConflict`` and writes nothing.
+    """
+
+    opened_version: int | None = None
+    _STAMPS = ("modified_at", "modified_by_id", "_modified_by_cache")
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, by: Any = None, reason: str | None = None, **kwargs: Any) -> None:
+        """Save with the history row attributed to ``by`` (else the current actor) and carrying ``reason``.
+
+        Under a lock on the saved row: nothing is written when no value changes; ``EditConflict`` when the row
+        changed since ``opened_version``. The reason and user never outlive this save.
+        """
+        try:
+            actor = self._acting_user(by)
+            if reason is not None:
+                self._change_reason = reason
+            stamps = {name: self.__dict__[name] for name in self._STAMPS if name in self.__dict__}
+            self._prepare_write(actor)
+            created = self._state.adding
+            with transaction.atomic():  # the record, its history and what its change sets off: all or nothing
+                if not created and self._unchanged_or_conflict():
+                    self.__dict__.update(stamps)  # nothing was written: the record is as saved
+                    return
+                self._check_write()
+                if actor is not None:
+                    self._history_user = actor
+                super().save(*args, **kwargs)
+                self._after_write(created=created, by=actor, reason=str(getattr(self, "_change_reason", "") or ""))
+            self.opened_version = None
+        finally:
+            self._forget_change_context()
+
+    def _unchanged_or_conflict(self) -> bool:
+        """Lock the saved row; True when this save would change no value (write nothing). Raise
+        ``EditConflict`` when a version was given and the row has a newer one."""
+        fields = data_fields(type(self))
+        saved = type(self)._base_manager.select_for_update().filter(pk=self.pk).values(*[f.attname for f in fields])
+        current = saved.first()
+        if current is None:
+            return False
+        if all(getattr(self, f.attname) == current[f.attname] for f in fields):
+            return True
+        if self.opened_version is not None:
+            version = current_version(self)
+            if version is not None and version != self.opened_version:
+                raise EditConflict(
+                    changes=changes_since(self, self.opened_version),
+                    yours=fields_changed_from(self, self.opened_version),
+                    current_version=version,
+                )
+        return False
+
+    def _acting_user(self, by: Any) -> Any:
+        return by if by is not None else current_actor()
+
+    def _prepare_write(self, actor: Any) -> None:
+        """Before the lock: stamps and validation (``ClinicalRecord``)."""
+
+    def _check_write(self) -> None:
+        """Under the lock, once the save is known to change data: reasons and guards (``ClinicalRecord``)."""
+        if not self._state.adding and self.reason_required_for_change() and not self._has_reason():
+            raise ReasonForChangeRequired()
+
+    def _after_write(self, *, created: bool, by: Any, reason: str) -> None:
+        """In the same transaction, after the row and its history are written (``ClinicalRecord``)."""
+
+    def reason_required_for_change(self) -> bool:
+        """Whether changing this saved record needs a reason (clinical records: always, but for drafts)."""
+        return False
+
+    def _has_reason(self) -> bool:
+        return bool(str(getattr(self, "_change_reason", "") or "").strip())
+
+    def _forget_change_context(self) -> None:
+        # simple-history would otherwise carry the reason (and user) over to the next save of this object.
+        for attribute in ("_change_reason", "_history_user"):
+            if attribute in self.__dict__:
+                delattr(self, attribute)
+
+
+class ClinicalRecord(AuditedModel):
     """Base of every clinical model: site-owned, attributable, versioned, and audited on every change."""
 
     site = models.ForeignKey("trial_site.Site", on_delete=models.PROTECT, related_name="+", verbose_name=_("site"))
@@ -97,31 +188,27 @@ class ClinicalRecord(models.Model):
         """Validate and save, attributed to ``by`` (or the current actor), with ``reason`` if data changes.
 
         Raises ``AttributionRequired`` with no acting user, ``ReasonForChangeRequired`` when saved data would
-        change without a reason; in both cases nothing is written. The reason never outlives this save.
+        change without a reason, ``EditConflict`` when it changed since the form was opened; in each case
+        nothing is written. The reason never outlives this save.
         """
-        try:
-            actor = self._acting_user(by)
-            if reason is not None:
-                self._change_reason = reason
-            if not self._state.adding and self.reason_required_for_change() and not self._has_reason():
-                raise ReasonForChangeRequired()
-            now = timezone.now()
-            if self._state.adding:
-                self.created_at = now
-                self.created_by = actor
-                self.protocol_version = PROTOCOL.version
-            self.modified_at = now
-            self.modified_by = actor
-            self.full_clean(validate_unique=False, validate_constraints=False)
-            guard_clinical_write(self)
-            self._history_user = actor
-            created = self._state.adding
-            reason_given = str(getattr(self, "_change_reason", "") or "")
-            with transaction.atomic():  # the record and what its change sets off, together or not at all
-                super().save(*args, **kwargs)
-                after_clinical_change(self, created=created, by=actor, reason=reason_given)
-        finally:
-            self._forget_change_context()
+        super().save(*args, by=by, reason=reason, **kwargs)
+
+    def _prepare_write(self, actor: Any) -> None:
+        now = timezone.now()
+        if self._state.adding:
+            self.created_at = now
+            self.created_by = actor
+            self.protocol_version = PROTOCOL.version
+        self.modified_at = now
+        self.modified_by = actor
+        self.full_clean(validate_unique=False, validate_constraints=False)
+
+    def _check_write(self) -> None:
+        super()._check_write()
+        guard_clinical_write(self)
+
+    def _after_write(self, *, created: bool, by: Any, reason: str) -> None:
+        after_clinical_change(self, created=created, by=by, reason=reason)
 
     def delete(self, *args: Any, by: Any = None, reason: str | None = None, **kwargs: Any) -> Any:
         """Delete with a reason, attributed to ``by`` (or the current actor); the history keeps the record."""
@@ -158,15 +245,6 @@ class ClinicalRecord(models.Model):
         if actor is None or not getattr(actor, "is_authenticated", False):
             raise AttributionRequired()
         return actor
-
-    def _has_reason(self) -> bool:
-        return bool(str(getattr(self, "_change_reason", "") or "").strip())
-
-    def _forget_change_context(self) -> None:
-        # simple-history would otherwise carry the reason (and user) over to the next save of this object.
-        for attribute in ("_change_reason", "_history_user"):
-            if attribute in self.__dict__:
-                delattr(self, attribute)
 
 
 class AppendOnlyModel(models.Model):

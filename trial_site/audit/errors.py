@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
@@ -42,3 +44,23 @@ class BulkChangeRefused(ValidationError):
 
     def __init__(self, operation: str) -> None:
         super().__init__(self.MESSAGES[operation], code="bulk_refused", params={"operation": operation})
+
+
+class EditConflict(ValidationError):
+    """The record changed since the form was opened (someone else saved it): nothing was written.
+
+    ``changes`` says who changed which field when, from what to what; ``yours`` names the fields this user changed
+    against the version they opened; ``current_version`` is the version to carry when the user saves again.
+    """
+
+    def __init__(self, *, changes: list[Any], yours: list[str], current_version: int | None) -> None:
+        people = sorted({change.by for change in changes}) or [str(_("another user"))]
+        super().__init__(
+            _(
+                "Not saved: %(people)s changed this record after you opened it. Their values are shown beside "
+                "yours below; your entries are kept. Check them and save again."
+            ),
+            code="edit_conflict",
+            params={"people": ", ".join(people)},
+        )
+        self.changes, self.yours, self.current_version = changes, yours, current_version

@@ -1,6 +1,8 @@
-"""Kernel models: sites, staff memberships with their roles, and the access log."""
+"""Kernel models: sites, staff memberships with their roles, the access log, the outbox and submission keys."""
 
 from trial_site.models.access import AccessEvent
+from trial_site.models.outbox import OutboxMessage
 from trial_site.models.sites import Site, StaffMembership
+from trial_site.models.submissions import SubmissionKey
 
-__all__ = ["AccessEvent", "Site", "StaffMembership"]
+__all__ = ["AccessEvent", "OutboxMessage", "Site", "StaffMembership", "SubmissionKey"]

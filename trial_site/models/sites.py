@@ -10,6 +10,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from trial_site.audit.base import AuditedModel
 from trial_site.audit.history import AuditedHistoricalRecords
 from trial_site.roles import Role
 
@@ -26,7 +27,7 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(_("%(value)s is not a known time zone (e.g. Asia/Dhaka)."), params={"value": value})
 
 
-class Site(models.Model):
+class Site(AuditedModel):
     """A place where participants are enrolled and seen."""
 
     code = models.CharField(_("code"), max_length=10, unique=True, validators=[site_code_validator])
@@ -53,7 +54,7 @@ class Site(models.Model):
         return f"{self.code} — {self.name}"
 
 
-class StaffMembership(models.Model):
+class StaffMembership(AuditedModel):
     """One user working at one site in one role. A user may hold several roles, at several sites."""
 
     user = models.ForeignKey(

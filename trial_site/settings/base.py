@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "trial_site.middleware.SiteTimeZoneMiddleware",
     "trial_site.middleware.TwoFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "trial_site.middleware.UniqueRaceMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     # django-axes must be last.
@@ -157,20 +158,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "exports.tasks.expire_exports",
         "schedule": timedelta(hours=1),
     },
+    # Outbox rows not yet delivered (a crash after commit, a broker outage, a failed send waiting to retry).
+    "outbox-sweep": {
+        "task": "trial_site.tasks.outbox_sweep",
+        "schedule": timedelta(seconds=env_int("OUTBOX_SWEEP_SECONDS", 60)),
+    },
+    # Invariants a crash could break (an allocation without its schedule, a lab panel not assessed): reported and
+    # repaired, each repair audited.
+    "invariants": {
+        "task": "trial_site.tasks.invariants_check",
+        "schedule": timedelta(minutes=env_int("INVARIANTS_CHECK_MINUTES", 15)),
+    },
 }
 # Who receives SAE reports besides the site's investigators (the sponsor's safety desk): comma-separated.
 SAFETY_CONTACTS = env_list("SAFETY_CONTACTS", [])
-
-# What happens after a randomisation is committed, in order (each gets the allocation's id): the visit schedule,
-# then the investigators' e-mail.
-AFTER_RANDOMISATION: tuple[str, ...] = (
-    "visits.services.visit_schedule_create",
-    "randomization.tasks.queue_randomisation_email",
-)
-
-# What runs when a participant's visit schedule or reminder choices change (each gets participant_id=…), inside
-# the same transaction: the visit reminders are planned, moved or cancelled with the change.
-AFTER_SCHEDULE_CHANGED: tuple[str, ...] = ("reminders.services.reminders_plan",)
 
 # --- Exports --------------------------------------------------------------------------------------------------
 # Export files are written here by the worker and served only to the user who asked; they expire (the file is
@@ -200,11 +201,40 @@ REMINDER_RETRY_BASE_SECONDS = env_int("REMINDER_RETRY_BASE_SECONDS", 30)
 # A reminder still "sending" after this long (its worker died) is handed out again by the next sweep.
 REMINDER_STUCK_MINUTES = env_int("REMINDER_STUCK_MINUTES", 30)
 
-# Every write of a clinical record passes these guards first (each may refuse it): the data locks.
-CLINICAL_WRITE_GUARDS: tuple[str, ...] = ("monitoring.locks.refuse_locked_write",)
-# What runs after a clinical record is saved, in its transaction (each gets the record, created=, by=, reason=):
-# source verification cleared, signatures invalidated, query corrections linked, edit checks.
-AFTER_CLINICAL_CHANGE: tuple[str, ...] = ("monitoring.changes.clinical_record_changed",)
+# --- Follow-ups between apps --------------------------------------------------------------------------------
+# One table of what an app's write sets off in the apps after it, called in order by ``trial_site.hooks.follow_up``
+# inside the writer's transaction (so both happen or neither). The system check trial_site.E003 resolves every
+# path at start-up: a name that points at nothing stops the server instead of being skipped.
+FOLLOW_UPS: dict[str, tuple[str, ...]] = {
+    # Before a clinical record is written (the record): each may refuse it. The data locks.
+    "clinical_write": ("monitoring.locks.refuse_locked_write",),
+    # After a clinical record is saved (the record, created=, by=, reason=): source verification cleared,
+    # signatures invalidated, query corrections linked, edit checks.
+    "clinical_record_changed": ("monitoring.changes.clinical_record_changed",),
+    # After a randomisation (allocation_id=): the visit schedule with its required forms and reminders, then the
+    # investigators' e-mail (an outbox row).
+    "randomised": ("visits.services.visit_schedule_create", "randomization.tasks.queue_randomisation_email"),
+    # After a participant's visit schedule or reminder choices change (participant_id=): the visit reminders.
+    "schedule_changed": ("reminders.services.reminders_plan",),
+    # After a laboratory panel is saved (panel_id=): the arm's hold and dose rules (laboratory alerts).
+    "lab_panel_saved": ("safety.services.lab_alerts_check",),
+}
+
+# What leaves the system after commit is written as an outbox row in the writer's transaction and delivered by the
+# worker with retries (``trial_site.outbox``). Only these callables may be named by a row (checked at start-up).
+OUTBOX_HANDLERS: tuple[str, ...] = (
+    "randomization.tasks.email_randomisation",
+    "randomization.tasks.notify_unblinding",
+    "safety.tasks.email_sae_report",
+)
+# The invariants that ``check_invariants`` and its beat task check and repair (each: ``(repair=bool) -> Finding``).
+INVARIANTS: tuple[str, ...] = (
+    "visits.invariants.allocations_have_schedules",
+    "safety.invariants.lab_panels_assessed",
+    "trial_site.invariants.outbox_delivered",
+)
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
+OUTBOX_RETRY_BASE_SECONDS = env_int("OUTBOX_RETRY_BASE_SECONDS", 30)
 
 # What a clinical record's page shows besides the record (each gets the request and the record and returns HTML):
 # its lock, signatures, verification and queries; and the flags next to each field (an open query on it).
@@ -215,9 +245,6 @@ RECORD_PANELS: tuple[str, ...] = (
     "monitoring.queries.query_panel",
 )
 RECORD_FIELD_FLAGS: tuple[str, ...] = ("monitoring.queries.query_field_flags",)
-
-# What runs after a laboratory panel is saved (each gets the panel's id): the arm's hold and dose rules.
-AFTER_LAB_PANEL_SAVED: tuple[str, ...] = ("safety.services.lab_alerts_check",)
 
 # --- Authentication -------------------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

@@ -1,0 +1,96 @@
+"""Writing and delivering outbox rows (``OutboxMessage``).
+
+``outbox_add`` is called inside the write's transaction; once it commits, the row is handed to the worker
+(``deliver`` through Celery, or at once where tasks run eagerly). Whatever was not delivered (a process killed
+between commit and hand-off, a broker outage, a failed send) is picked up by ``outbox_sweep`` (beat, every minute)
+and retried with backoff. Delivery locks the row (``SKIP LOCKED``), so two workers never send one row twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from trial_site.models import OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+SWEEP_BATCH = 500
+
+
+def outbox_add(handler: str, *arguments: Any, key: str | None = None) -> OutboxMessage | None:
+    """Write a message for ``handler(*arguments)`` in the current transaction; hand it to the worker after commit.
+
+    ``handler`` must be listed in ``settings.OUTBOX_HANDLERS``. With ``key``, a message already written under the
+    same key is not written again (None is returned).
+    """
+    if handler not in settings.OUTBOX_HANDLERS:
+        raise ValueError(f"{handler} is not an outbox handler (settings.OUTBOX_HANDLERS)")
+    try:
+        with transaction.atomic():
+            message = OutboxMessage.objects.create(
+                handler=handler, arguments=list(arguments), key=key, due_at=timezone.now()
+            )
+    except IntegrityError:
+        if key is not None and OutboxMessage.objects.filter(key=key).exists():
+            return None
+        raise
+    transaction.on_commit(lambda: _hand_over(message.pk))
+    return message
+
+
+def _hand_over(message_id: int) -> None:
+    from trial_site.queue import enqueue
+    from trial_site.tasks import outbox_deliver
+
+    enqueue(outbox_deliver, message_id)  # a broker outage is logged; the sweep delivers it later
+
+
+def deliver(message_id: int) -> str:
+    """Deliver one message if it is still pending and no one else is delivering it; record the outcome."""
+    with transaction.atomic():
+        message = (
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(pk=message_id, status=OutboxMessage.Status.PENDING)
+            .first()
+        )
+        if message is None:
+            return "not pending"
+        message.attempts += 1
+        try:
+            with transaction.atomic():
+                import_string(message.handler)(*message.arguments)
+        except Exception as error:
+            message.last_error = f"{type(error).__name__}: {error}"[:2000]
+            if message.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+                message.status = OutboxMessage.Status.FAILED
+                logger.error("outbox message %s failed for good: %s", message, message.last_error)
+            else:
+                delay = settings.OUTBOX_RETRY_BASE_SECONDS * 2 ** (message.attempts - 1)
+                message.due_at = timezone.now() + timedelta(seconds=delay)
+                logger.warning("outbox message %s failed (attempt %s): %s", message, message.attempts, error)
+            message.save()
+            return message.status
+        message.status = OutboxMessage.Status.DELIVERED
+        message.delivered_at = timezone.now()
+        message.save()
+        return message.status
+
+
+def outbox_sweep(*, now: Any = None) -> int:
+    """Hand every due pending message to the worker again; return how many."""
+    now = now or timezone.now()
+    due = list(
+        OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING, due_at__lte=now)
+        .order_by("due_at")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    for message_id in due:
+        _hand_over(message_id)
+    return len(due)
