@@ -11,12 +11,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clinical.safety import lab_rules_fired, sae_deadline, susar_clock
-from safety import tasks
 from safety.models import AdverseEvent, LabAlert, LabPanelAssessment, SaeReport
 from trial_site.audit.actor import acting_as
+from trial_site.outbox import outbox_add
 from trial_site.permissions import user_can
 from trial_site.protocol import PROTOCOL
-from trial_site.queue import enqueue_on_commit
 from visits.crfs import LabPanel
 from visits.models import EndOfStudy
 from visits.services import end_of_study_record
@@ -43,7 +42,7 @@ def _open_sae_report(event: AdverseEvent, by: Any, kind: str = SaeReport.Kind.IN
         regulatory_deadline=clock.deadline if clock else None,
     )
     report.save(by=by)
-    enqueue_on_commit(tasks.email_sae_report, report.pk)
+    outbox_add("safety.tasks.email_sae_report", report.pk, key=f"sae-report:{report.pk}")
     logger.warning("SAE report opened for %s, due %s", event.participant, report.deadline)
     return report
 
@@ -91,7 +90,7 @@ def sae_follow_up_open(*, event: AdverseEvent, by: Any) -> SaeReport:
     report = SaeReport(site=event.site, adverse_event=event, kind=SaeReport.Kind.FOLLOW_UP,
                        deadline=sae_deadline(timezone.now()))  # fmt: skip
     report.save(by=by)
-    enqueue_on_commit(tasks.email_sae_report, report.pk)
+    outbox_add("safety.tasks.email_sae_report", report.pk, key=f"sae-report:{report.pk}")
     return report
 
 
