@@ -1,4 +1,4 @@
-"""What a change to clinical data sets off in monitoring (``AFTER_CLINICAL_CHANGE``, in the change's own
+"""What a change to clinical data sets off in monitoring (the ``clinical_record_changed`` follow-up, in the change's own
 transaction): verification of the form is cleared, signatures that cover it are invalidated, an open query on it
 gets the correction linked, and the protocol's edit checks run."""
 

@@ -4,7 +4,7 @@ admin) until it is unlocked, with a reason. Lock and unlock are audited in ``Dat
 deleted.
 
 ``refuse_locked_write`` is the write guard every ``ClinicalRecord.save()``/``delete()`` calls
-(``CLINICAL_WRITE_GUARDS``): one query per write. Raw SQL and ``loaddata`` (raw saves) bypass the model layer and
+(the ``clinical_write`` follow-up): one query per write. Raw SQL and ``loaddata`` (raw saves) bypass the model layer and
 therefore the locks; in production the application's database role is the only writer.
 
 Who may lock: ``monitoring.lock_data`` at the site of what is locked. The whole database belongs to no site: a
