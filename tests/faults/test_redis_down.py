@@ -9,9 +9,10 @@ Already proven elsewhere, and not repeated here:
 
 What this test adds: Redis is up first (the worker, beat and the site's connection pools are connected), then
 stops, as a crash or a restart would, and comes back empty (no persistence). Meanwhile an investigator randomises
-(the randomisation queues the investigators' e-mail: the randomisation commits, the e-mail is logged as not
-queued), a coordinator presses "send now" on that participant's first reminder (which queues a sweep), and
-another participant's reminder falls due.
+(the randomisation writes the investigators' e-mail as an outbox row in its own transaction: the randomisation
+commits, the hand-off to the worker is logged as not queued), a coordinator presses "send now" on that
+participant's first reminder (which queues a sweep), and another participant's reminder falls due. When Redis is
+back the e-mail is delivered from the outbox once.
 No test code sweeps: beat (every 2 s here) and the worker, which lived through the outage, catch up on their own.
 The Redis is a real redis-server of the test's own on a free port; the shared one is left alone.
 """
@@ -37,6 +38,7 @@ from tests.randomization.factories import confirmed_participant, list_in_use
 from tests.reminders.test_redis_down import broker_at, free_port, redis_server
 from tests.trial_site.test_celery import celery_process, service_env
 from tests.visits.test_schedule import randomised_on
+from trial_site.models import OutboxMessage
 
 
 def first_sms_reminder(participant: Any) -> Reminder:
@@ -62,14 +64,15 @@ def logged_in(user: Any) -> Client:
 @pytest.mark.django_db(transaction=True)
 def test_redis_stopping_breaks_no_page_or_save_and_the_due_reminders_go_out_once_when_it_returns(
     tmp_path: Path, settings: Any, daytime_site: Any, sms_gateway: Any, coordinator: Any, investigator: Any,
-    statistician: Any,
+    statistician: Any, smtp_inbox: Any,
 ) -> None:  # fmt: skip
     port = free_port()
     url = f"redis://127.0.0.1:{port}/0"
     env = service_env(
         tmp_path, redis_url=url, DATABASE_URL=worker_database_url(),
         SMS_BACKEND="http", SMS_GATEWAY_URL=sms_gateway.url, SMS_GATEWAY_TOKEN=sms_gateway.token,
-        REMINDER_SWEEP_SECONDS="2",
+        REMINDER_SWEEP_SECONDS="2", OUTBOX_SWEEP_SECONDS="2", EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=str(settings.EMAIL_PORT), EMAIL_USE_TLS="false",
     )  # fmt: skip
     worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
 
@@ -105,22 +108,31 @@ def test_redis_stopping_breaks_no_page_or_save_and_the_due_reminders_go_out_once
                     pressed = coordinator_client.post(send_now_url, {"reason": "asked by phone"})
                     assert pressed.status_code == 302
                 allocation = Allocation.objects.get(participant=to_randomise)
+                e_mail = OutboxMessage.objects.get(key=f"randomised:{allocation.pk}")
                 assert [record.getMessage().split(" not queued")[0] for record in not_queued] == [
-                    f"task randomization.tasks.email_randomisation({allocation.pk},)",
+                    f"task trial_site.tasks.outbox_deliver({e_mail.pk},)",
                     "task reminders.tasks.sweep()",
                 ]
+                assert e_mail.status == "pending"
                 assert sms_gateway.requests == 0  # nothing went out while Redis was down
                 assert statuses(falls_due, sent_now) == {"planned"}
 
                 # Redis is back (empty): beat's next sweep hands both reminders to the worker, which sends each once.
                 redis_back.enter_context(redis_server(port, tmp_path))
                 wait_for(lambda: statuses(falls_due, sent_now) == {"sent"}, "the reminders being sent", log=worker_log)
+                wait_for(
+                    lambda: OutboxMessage.objects.filter(pk=e_mail.pk, status="delivered").exists(),
+                    "the randomisation e-mail delivered from the outbox",
+                    log=worker_log,
+                )
 
     keys = sorted(reminder.idempotency_key for reminder in (falls_due, sent_now))
     assert sorted(message["key"] for message in sms_gateway.delivered) == keys
     assert sms_gateway.requests == 2  # one request each: nothing sent twice, nothing retried
     assert DeliveryAttempt.objects.filter(reminder__in=[falls_due, sent_now]).count() == 2
     assert to_randomise.visits.count() > 0  # the randomisation committed with its schedule
+    about_it = [m for m in smtp_inbox.messages if allocation.randomisation_number in m["Subject"]]
+    assert len(about_it) == 1  # the investigators' e-mail, once
     sent_now.refresh_from_db()
     assert sent_now.send_now_by == coordinator and sent_now.send_now_reason == "asked by phone"
     assert "Sending due task visit-reminders-sweep" in beat_log.read_text()
