@@ -9,7 +9,7 @@ panel and field markers hung on a record's page through ``RECORD_PANELS`` and ``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from monitoring.models import DataQuery, QueryMessage
 from monitoring.records import record_key, record_participant_id
 from trial_site.audit.base import ClinicalRecord
+from trial_site.audit.versions import current_version, person
 from trial_site.models import Site, StaffMembership
 from trial_site.permissions import user_can
 from trial_site.roles import ROLE_PERMISSIONS
@@ -89,6 +90,63 @@ def _say(query: DataQuery, action: str, by: Any, text: str, correction_history_i
 def _locked(query: DataQuery) -> DataQuery:
     """The query's row, locked for this transaction, with its current status (two users may act at once)."""
     return DataQuery.objects.select_for_update().select_related("site").get(pk=query.pk)
+
+
+@dataclass(frozen=True)
+class QueryStep:
+    """One thing done to a query (answered, closed, re-opened), by whom and when: what a stale page missed."""
+
+    status: str  # the status the step left the query in
+    by: str
+    at: datetime
+
+    def __str__(self) -> str:
+        words = {
+            DataQuery.Status.ANSWERED: _("%(person)s answered it on %(time)s"),
+            DataQuery.Status.CLOSED: _("%(person)s closed it on %(time)s"),
+            DataQuery.Status.OPEN: _("%(person)s re-opened it on %(time)s"),
+        }
+        return words.get(self.status, _("%(person)s changed it on %(time)s")) % {
+            "person": self.by,
+            "time": timezone.localtime(self.at).strftime("%Y-%m-%d %H:%M"),
+        }
+
+
+class QueryChangedMeanwhile(ValidationError):
+    """The query was answered, closed or re-opened after the page was opened (someone acted on it in between):
+    the action is refused and nothing is written. ``steps`` says who did what when; ``current_version`` is the
+    version the page shows now."""
+
+    def __init__(self, *, steps: list[QueryStep], current_version: int | None) -> None:
+        done = "; ".join(str(step) for step in steps) or _("someone else acted on it")
+        super().__init__(
+            _("Not done: since you opened this page, %(done)s. Nothing was written. The query is shown below as it "
+              "is now: act again if it is still needed."),
+            code="edit_conflict",
+            params={"done": done},
+        )  # fmt: skip
+        self.steps, self.current_version = steps, current_version
+
+
+def query_steps_since(query: DataQuery, version: int) -> list[QueryStep]:
+    """What was done to ``query`` after its ``version`` (a history row's id), oldest first."""
+    rows = (
+        DataQuery.history.filter(id=query.pk, history_id__gt=version)  # type: ignore[attr-defined]
+        .select_related("history_user")
+        .order_by("history_id")
+    )
+    return [QueryStep(status=row.status, by=person(row.history_user), at=row.history_date) for row in rows]
+
+
+def _refuse_if_changed(query: DataQuery, opened_version: int | None) -> None:
+    """Under the query's row lock: refuse (``QueryChangedMeanwhile``) an action taken on a page opened on an older
+    version than the one saved now. Without a version (a caller that did not show the query) nothing is compared."""
+    if opened_version is None:
+        return
+    version = current_version(query)
+    if version is not None and version != opened_version:
+        raise QueryChangedMeanwhile(steps=query_steps_since(query, opened_version), current_version=version)
+    query.opened_version = opened_version  # and the audited save compares it again, under the same lock
 
 
 # -------------------------------------------------------------------------------------------------- services
@@ -162,10 +220,12 @@ def query_raise_automatic(
 
 
 @transaction.atomic
-def query_answer(*, query: DataQuery, by: Any, text: str) -> DataQuery:
-    """The site answers an open (or re-opened) query; correcting the data is done on the form, with a reason."""
+def query_answer(*, query: DataQuery, by: Any, text: str, opened_version: int | None = None) -> DataQuery:
+    """The site answers an open (or re-opened) query; correcting the data is done on the form, with a reason.
+    ``opened_version``: the version the page showed (refused with ``QueryChangedMeanwhile`` if it is stale)."""
     query = _locked(query)
     _require(by, "monitoring.answer_query", query.site)
+    _refuse_if_changed(query, opened_version)
     errors = {}
     if query.status != DataQuery.Status.OPEN:
         errors["text"] = _("Only an open query can be answered; this one is %(status)s.") % {
@@ -191,12 +251,13 @@ def may_close(user: Any, query: DataQuery) -> bool:
 
 
 @transaction.atomic
-def query_close(*, query: DataQuery, by: Any, text: str = "") -> DataQuery:
+def query_close(*, query: DataQuery, by: Any, text: str = "", opened_version: int | None = None) -> DataQuery:
     """The raiser closes an answered query (an edit check's query: any monitor or data manager)."""
     query = _locked(query)
     _require(by, "monitoring.raise_query", query.site)
     if not may_close(by, query):
         raise PermissionDenied("only the monitor who raised the query closes it")
+    _refuse_if_changed(query, opened_version)
     if query.status != DataQuery.Status.ANSWERED:
         raise ValidationError(
             {"text": _("Only an answered query can be closed; this one is %(status)s.")
@@ -211,10 +272,11 @@ def query_close(*, query: DataQuery, by: Any, text: str = "") -> DataQuery:
 
 
 @transaction.atomic
-def query_reopen(*, query: DataQuery, by: Any, text: str) -> DataQuery:
+def query_reopen(*, query: DataQuery, by: Any, text: str, opened_version: int | None = None) -> DataQuery:
     """Re-open an answered or closed query with a reason (the answer did not resolve it)."""
     query = _locked(query)
     _require(by, "monitoring.raise_query", query.site)
+    _refuse_if_changed(query, opened_version)
     errors = {}
     if query.status == DataQuery.Status.OPEN:
         errors["text"] = _("This query is already open.")

@@ -28,15 +28,18 @@ class QueryRaiseForm(forms.Form):
 
 
 class QueryStepForm(forms.Form):
-    """The text of an answer, a closing note or the reason for re-opening."""
+    """The text of an answer, a closing note or the reason for re-opening, and the version of the query the page
+    showed (``opened_version``): acting on a query that changed since is refused, naming who did what when."""
 
     ACTIONS = ("answer", "close", "reopen")
     action = forms.ChoiceField(choices=[(action, action) for action in ACTIONS], widget=forms.HiddenInput)
     text = forms.CharField(label=_("Text"), widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=4000)
+    opened_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
 
-    def __init__(self, *args: Any, action: str, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, action: str, version: int | None = None, text: str = "", **kwargs: Any) -> None:
         # Several of these forms share a page: ids of their own, the same field names.
-        super().__init__(*args, initial={"action": action}, auto_id=f"id_{action}_%s", **kwargs)
+        initial = {"action": action, "opened_version": version, "text": text}
+        super().__init__(*args, initial=initial, auto_id=f"id_{action}_%s", **kwargs)
         self.fields["text"].label = {
             "answer": _("Your answer"),
             "close": _("Closing note (optional)"),

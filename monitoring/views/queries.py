@@ -21,9 +21,11 @@ from monitoring import queries as services
 from monitoring.models import DataQuery
 from monitoring.query_forms import QueryFilterForm, QueryRaiseForm, QueryStepForm
 from monitoring.records import record_label, record_url
+from trial_site.audit.versions import current_version
 from trial_site.models import Site, StaffMembership
 from trial_site.permissions import permission_required, user_can
 from trial_site.scoping import get_scoped_object_or_404, scope_to_user_sites, user_site_ids
+from trial_site.submission import once_per_submission
 from trial_site.text import sentence_start
 
 PAGE_SIZE = 50
@@ -78,26 +80,51 @@ def query_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@permission_required("monitoring.view_dataquery")
-def query_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    query = get_scoped_object_or_404(
+STEPS = {"answer": services.query_answer, "close": services.query_close, "reopen": services.query_reopen}
+
+
+def _query(request: HttpRequest, pk: int) -> DataQuery:
+    return get_scoped_object_or_404(
         DataQuery.objects.select_related("site", "participant", "content_type", "raised_by", "assignee", "closed_by"),
         request,
         pk=pk,
     )
+
+
+@permission_required("monitoring.view_dataquery")
+@once_per_submission
+def query_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One query, its conversation, and the answer / close / re-open forms. Each form carries the version of the
+    query it was shown on and a one-time submission key: acting on a query someone answered, closed or re-opened
+    since is refused (409, who did what when, the text kept); the same form sent twice acts once."""
+    query = _query(request, pk)
     action = request.POST.get("action", "") if request.method == "POST" else ""
-    forms = {name: QueryStepForm(action=name) for name in QueryStepForm.ACTIONS}
-    status = 200
+    version = current_version(query)
+    forms = {name: QueryStepForm(action=name, version=version) for name in QueryStepForm.ACTIONS}
+    status, conflict, refused_text = 200, None, ""
     if request.method == "POST":
         form = QueryStepForm(request.POST, action=action if action in QueryStepForm.ACTIONS else "answer")
         if action not in QueryStepForm.ACTIONS:
             messages.error(request, _("Choose to answer, close or re-open the query."))
         else:
             forms[action] = form
+        status = 400
         if action in QueryStepForm.ACTIONS and form.is_valid():
-            step = {"answer": services.query_answer, "close": services.query_close, "reopen": services.query_reopen}
             try:
-                step[action](query=query, by=request.user, text=form.cleaned_data["text"])
+                STEPS[action](
+                    query=query, by=request.user, text=form.cleaned_data["text"],
+                    opened_version=form.cleaned_data.get("opened_version"),
+                )  # fmt: skip
+            except services.QueryChangedMeanwhile as changed:
+                # Shown as it is now, with the version it is shown on; the refused text is kept.
+                status, conflict, refused_text = 409, changed, form.cleaned_data["text"]
+                query = _query(request, pk)
+                forms = {
+                    name: QueryStepForm(
+                        action=name, version=changed.current_version, text=refused_text if name == action else ""
+                    )
+                    for name in QueryStepForm.ACTIONS
+                }
             except ValidationError as error:
                 _errors_into(form, error)
             else:
@@ -106,10 +133,14 @@ def query_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     {"answer": _("Answer sent."), "close": _("Query closed."), "reopen": _("Query re-opened.")}[action],
                 )
                 return redirect("monitoring:query", pk=query.pk)
-        status = 400
     model = query.content_type.model_class()
     record = model._base_manager.filter(pk=query.object_id).first() if model is not None else None
     site = query.site
+    can = {
+        "answer": query.status == DataQuery.Status.OPEN and user_can(request.user, "monitoring.answer_query", site),
+        "close": query.status == DataQuery.Status.ANSWERED and services.may_close(request.user, query),
+        "reopen": query.status != DataQuery.Status.OPEN and user_can(request.user, "monitoring.raise_query", site),
+    }
     return render(
         request,
         "monitoring/query.html",
@@ -124,11 +155,12 @@ def query_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "overdue": services.is_overdue(query),
             "forms": forms,
             "active_action": action,
-            "can_answer": query.status == DataQuery.Status.OPEN
-            and user_can(request.user, "monitoring.answer_query", site),
-            "can_close": query.status == DataQuery.Status.ANSWERED and services.may_close(request.user, query),
-            "can_reopen": query.status != DataQuery.Status.OPEN
-            and user_can(request.user, "monitoring.raise_query", site),
+            "conflict": conflict.messages[0] if conflict is not None else "",
+            # The refused text, shown with the conflict when its form is no longer offered (nothing is lost).
+            "refused_text": refused_text if conflict is not None and not can.get(action) else "",
+            "can_answer": can["answer"],
+            "can_close": can["close"],
+            "can_reopen": can["reopen"],
         },
         status=status,
     )
@@ -148,6 +180,7 @@ def _record_from_request(request: HttpRequest) -> Any:
 
 
 @permission_required("monitoring.raise_query")
+@once_per_submission
 def query_raise(request: HttpRequest) -> HttpResponse:
     record = _record_from_request(request)
     initial = {"field": request.GET.get("field", "")}
