@@ -118,7 +118,10 @@ def signature_sign(
         )
         raise ValidationError(problem)
     with transaction.atomic():
-        if _in_force_of_target(scope, target).filter(signed_by=by).select_for_update().exists():
+        # Signing is serialised per casebook (a lock on the participant's row): the same person signing the same
+        # thing from two pages at once signs it once; the other is told it is signed already.
+        Participant.objects.select_for_update().filter(pk=target["participant_id"]).exists()
+        if _in_force_of_target(scope, target).filter(signed_by=by).exists():
             raise ValidationError(_("You signed this already, and nothing has changed since."))
         signature = Signature(
             scope=scope,

@@ -25,6 +25,7 @@ from trial_site.forms import BANGLA_DIGITS
 from trial_site.permissions import permission_required
 from trial_site.protocol import PROTOCOL
 from trial_site.scoping import get_scoped_object_or_404, scope_to_user_sites
+from trial_site.submission import once_per_submission
 from visits.models import Visit
 
 LIST_LIMIT = 100
@@ -107,6 +108,7 @@ def _what_to_sign(request: HttpRequest) -> dict[str, Any]:
 
 
 @permission_required("monitoring.sign_data")
+@once_per_submission
 def sign(request: HttpRequest) -> HttpResponse:
     target = _what_to_sign(request)
     needs_code = settings.TWO_FACTOR_REQUIRED or any(True for _device in devices_for_user(request.user, confirmed=True))

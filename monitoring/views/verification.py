@@ -18,6 +18,7 @@ from monitoring.records import record_label, record_url
 from trial_site.permissions import permission_required, user_can
 from trial_site.protocol import PROTOCOL
 from trial_site.scoping import get_scoped_object_or_404
+from trial_site.submission import once_per_submission
 
 
 class VerificationForm(forms.Form):
@@ -84,6 +85,7 @@ def _record(request: HttpRequest, data: Any) -> Any:
 
 
 @permission_required("monitoring.view_sourceverification")
+@once_per_submission
 def mark(request: HttpRequest) -> HttpResponse:
     """One form: its verification state, and (for a monitor) the form to mark it verified."""
     record = _record(request, request.POST if request.method == "POST" else request.GET)
