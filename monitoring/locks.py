@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from monitoring.models import DataLock
 from monitoring.records import record_key, record_label, record_participant_id, record_visit_id
 from screening.models import Participant
+from trial_site.audit.versions import current_version
 from trial_site.permissions import user_can
 from trial_site.scoping import user_site_ids
 from visits.models import Visit
@@ -260,14 +261,49 @@ def lock_data(
     return lock
 
 
+class LockChangedMeanwhile(ValidationError):
+    """The lock was lifted after the page that would lift it was opened: nothing is written; the message says who
+    lifted it, when and why."""
+
+    def __init__(self, lock: DataLock) -> None:
+        super().__init__(_lifted_message(lock), code="edit_conflict")
+
+
+def _lifted_message(lock: DataLock) -> str:
+    if lock.unlocked_at is None:
+        return _("Not done: this lock was changed after you opened the page. Open it again.")
+    return _("Not done: this lock was lifted already, by %(person)s on %(time)s (%(reason)s).") % {
+        "person": _person(lock.unlocked_by),
+        "time": timezone.localtime(lock.unlocked_at).strftime("%Y-%m-%d %H:%M"),
+        "reason": lock.unlock_reason,
+    }
+
+
+def lock_versions(locks: list[DataLock]) -> dict[int, int]:
+    """The version (latest history row) of each lock, in one query: what an unlock form carries."""
+    rows = (
+        DataLock.history.filter(id__in=[lock.pk for lock in locks])  # type: ignore[attr-defined]
+        .values("id")
+        .annotate(version=models.Max("history_id"))
+        .order_by()
+    )
+    return {row["id"]: row["version"] for row in rows}
+
+
 @transaction.atomic
-def unlock_data(*, lock: DataLock, by: Any, reason: str) -> DataLock:
-    """Lift a lock in force, with a reason; the lock row stays, with who unlocked it, when and why."""
-    current = DataLock.objects.select_for_update(of=("self",)).select_related("site").get(pk=lock.pk)
+def unlock_data(*, lock: DataLock, by: Any, reason: str, opened_version: int | None = None) -> DataLock:
+    """Lift a lock in force, with a reason; the lock row stays, with who unlocked it, when and why.
+
+    ``opened_version``: the lock's version on the page the user unlocks from; a lock changed since (lifted by
+    someone else) is refused with ``LockChangedMeanwhile``, saying who lifted it when, and nothing is written."""
+    current = DataLock.objects.select_for_update(of=("self",)).select_related("site", "unlocked_by").get(pk=lock.pk)
     _require(by, current.site)
+    if opened_version is not None and current_version(current) != opened_version:
+        raise LockChangedMeanwhile(current)
     why = _reason(reason, "unlock_reason")
     if current.unlocked_at is not None:
-        raise ValidationError(_("This lock was lifted already."), code="unlocked")
+        raise ValidationError(_lifted_message(current), code="unlocked")
+    current.opened_version = opened_version
     current.unlocked_by, current.unlocked_at, current.unlock_reason = by, timezone.now(), why
     current.save(by=by, reason=why)
     for name in ("unlocked_by", "unlocked_at", "unlock_reason"):

@@ -20,10 +20,12 @@ from django.utils.translation import gettext_lazy
 
 from monitoring.locks import (
     LOCK_PERMISSION,
+    LockChangedMeanwhile,
     Scope,
     lock_data,
     lock_target,
     lock_target_url,
+    lock_versions,
     locks_in_force,
     locks_past,
     locks_visible,
@@ -35,6 +37,7 @@ from screening.models import Participant
 from trial_site.audit.base import ClinicalRecord
 from trial_site.permissions import permission_required, user_can
 from trial_site.scoping import get_scoped_object_or_404
+from trial_site.submission import once_per_submission
 from visits.models import Visit
 
 PAST_PAGE_SIZE = 50
@@ -52,6 +55,8 @@ class UnlockForm(forms.Form):
     unlock_reason = forms.CharField(
         label=gettext_lazy("Reason for unlocking"), max_length=300, widget=forms.Textarea(attrs={"rows": 2})
     )
+    # The lock's version on the page: lifting a lock someone lifted since is refused, saying who and when.
+    opened_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
 
 
 def _errors_into(form: forms.Form, error: ValidationError) -> None:
@@ -66,14 +71,22 @@ class LockRow:
     target: str
     url: str
     can_unlock: bool
+    version: int | None = None
 
 
 def _rows(request: HttpRequest, locks: Any) -> list[LockRow]:
     user = request.user
+    locks = list(locks)
+    versions = lock_versions([lock for lock in locks if lock.unlocked_at is None])
     rows = []
     for lock in locks:
         can_unlock = lock.unlocked_at is None and user_can(user, LOCK_PERMISSION, lock.site)
-        rows.append(LockRow(lock=lock, target=lock_target(lock), url=lock_target_url(lock), can_unlock=can_unlock))
+        rows.append(
+            LockRow(
+                lock=lock, target=lock_target(lock), url=lock_target_url(lock), can_unlock=can_unlock,
+                version=versions.get(lock.pk),
+            )
+        )  # fmt: skip
     return rows
 
 
@@ -149,6 +162,7 @@ def _clinical_model(label: str) -> type[models.Model]:
 
 
 @permission_required(LOCK_PERMISSION)
+@once_per_submission
 def lock_new(request: HttpRequest) -> HttpResponse:
     target = _target(request)
     if not user_can(request.user, LOCK_PERMISSION, target.site):
@@ -179,28 +193,31 @@ def _visible_lock(request: HttpRequest, pk: int) -> DataLock:
 
 
 @permission_required(LOCK_PERMISSION)
+@once_per_submission
 def lock_unlock(request: HttpRequest, pk: int) -> HttpResponse:
     lock = _visible_lock(request, pk)
     if not user_can(request.user, LOCK_PERMISSION, lock.site):
         raise PermissionDenied("cannot unlock data of this site")
-    form = UnlockForm(request.POST if request.method == "POST" else None)
+    row = _rows(request, [lock])[0]
+    form = UnlockForm(request.POST if request.method == "POST" else None, initial={"opened_version": row.version})
     status = 200
     if request.method == "POST":
+        status = 400
         if form.is_valid():
             try:
-                unlock_data(lock=lock, by=request.user, reason=form.cleaned_data["unlock_reason"])
+                unlock_data(
+                    lock=lock, by=request.user, reason=form.cleaned_data["unlock_reason"],
+                    opened_version=form.cleaned_data["opened_version"],
+                )  # fmt: skip
+            except LockChangedMeanwhile as error:  # lifted by someone else since the page was opened
+                status, row = 409, _rows(request, [_visible_lock(request, pk)])[0]
+                _errors_into(form, error)
             except ValidationError as error:
                 _errors_into(form, error)
             else:
                 messages.success(request, _("Unlocked: %(target)s.") % {"target": lock_target(lock)})
                 return redirect("monitoring:locks")
-        status = 400
-    return render(
-        request,
-        "monitoring/lock_unlock.html",
-        {"row": _rows(request, [lock])[0], "form": form},
-        status=status,
-    )
+    return render(request, "monitoring/lock_unlock.html", {"row": row, "form": form}, status=status)
 
 
 urlpatterns: list[URLPattern] = [
