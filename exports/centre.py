@@ -13,7 +13,14 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
@@ -23,6 +30,7 @@ from exports.forms import ExportForm
 from exports.models import ExportJob
 from exports.tasks import run_export
 from trial_site.queue import enqueue_on_commit
+from trial_site.submission import once_per_submission
 
 
 def export_access_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -54,27 +62,43 @@ def _streamed(job: ExportJob, request: HttpRequest) -> StreamingHttpResponse:
     return response
 
 
+@once_per_submission
+def _ask(request: HttpRequest, *, form: ExportForm, asked: list[ExportJob]) -> HttpResponse:
+    """Record the export asked for (one row of the export log) and go to its page. Under the form's one-time
+    submission key: the same form sent again, at the same instant or later, records nothing and is taken to the
+    page of the export the first recorded. A refusal is put on ``form`` and records nothing (the key stays free)."""
+    try:
+        job = services.export_request(
+            user=request.user,
+            kind=form.cleaned_data["kind"],
+            dataset=form.cleaned_data["dataset"],
+            scope=form.cleaned_data["scope"],
+            request=request,
+        )
+    except ValidationError as error:
+        form.add_error(None, error)
+        return HttpResponse(status=400)
+    if not services.export_streams(job):
+        enqueue_on_commit(run_export, job.pk)
+    asked.append(job)
+    return redirect("exports:job", job_id=job.pk)
+
+
 @require_http_methods(["GET", "POST"])
 @export_access_required
 def index(request: HttpRequest, kinds: list[str]) -> HttpResponse:
-    """The form, and below it the export log. A small export streams; a larger one becomes a job."""
+    """The form, and below it the export log. A small export streams; a larger one becomes a job.
+
+    A streamed export answers with the file, not a redirect: its submission key is kept with the export's page,
+    so a repeat of the same form is taken there (the export log row of the first) instead of exporting twice."""
     form = ExportForm(request.POST or None, user=request.user, kinds=kinds)
     if request.method == "POST" and form.is_valid():
-        try:
-            job = services.export_request(
-                user=request.user,
-                kind=form.cleaned_data["kind"],
-                dataset=form.cleaned_data["dataset"],
-                scope=form.cleaned_data["scope"],
-                request=request,
-            )
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            if services.export_streams(job):
-                return _streamed(job, request)
-            enqueue_on_commit(run_export, job.pk)
-            return redirect("exports:job", job_id=job.pk)
+        asked: list[ExportJob] = []
+        response = _ask(request, form=form, asked=asked)
+        if asked and services.export_streams(asked[0]):
+            return _streamed(asked[0], request)
+        if isinstance(response, HttpResponseRedirect):
+            return response
     status = 400 if request.method == "POST" else 200
     return render(
         request,

@@ -28,6 +28,7 @@ from trial_site.models import AccessEvent
 from trial_site.permissions import permission_required, user_can
 from trial_site.scoping import get_scoped_object_or_404
 from trial_site.services import access_event_record
+from trial_site.submission import once_per_submission
 
 logger = logging.getLogger("trial_site.security")
 PAGE_SIZE = 50
@@ -78,6 +79,7 @@ def participant_reminders(request: HttpRequest, number: str) -> HttpResponse:
 
 @permission_required("reminders.send_now")
 @require_POST
+@once_per_submission
 def send_now(request: HttpRequest, pk: int) -> HttpResponse:
     reminder = get_scoped_object_or_404(Reminder.objects.select_related("participant__site", "site"), request, pk=pk)
     form = SendNowForm(request.POST)
