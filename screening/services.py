@@ -23,6 +23,8 @@ from screening.models import (
 from screening.models.crfs import ScreeningForm
 from screening.models.participant import screening_number_for
 from screening.selectors import confirmation_in_force, screening_decision
+from trial_site.audit.errors import EditConflict
+from trial_site.audit.versions import FieldChange, current_version, data_fields, display, person
 from trial_site.hooks import schedule_changed
 from trial_site.models import Site
 from trial_site.permissions import user_can
@@ -116,6 +118,8 @@ def screening_form_save(*, record: ScreeningForm, by: Any, reason: str | None = 
     if hasattr(participant, "withdrawal"):
         raise ValidationError(_("This participant has withdrawn consent; no further screening data can be saved."))
     changing = record.pk is not None
+    if not changing:
+        _refuse_if_entered_meanwhile(record)
     record.save(by=by, reason=reason if changing else None)
     confirmation = confirmation_in_force(participant)
     if confirmation is not None:
@@ -128,6 +132,37 @@ def screening_form_save(*, record: ScreeningForm, by: Any, reason: str | None = 
         participant.__dict__.pop("confirmations_in_force", None)
         logger.info("confirmation of %s voided by a change to %s", participant, record._meta.verbose_name)
     return record
+
+
+def _refuse_if_entered_meanwhile(record: ScreeningForm) -> None:
+    """Before a form is first saved: if someone else saved this participant's form since the page was opened,
+    refuse with ``EditConflict`` (their values beside the user's entries), as for an edit, instead of a unique
+    race. The participant's row lock orders two first saves of one form."""
+    Participant.objects.select_for_update().filter(pk=record.participant_id).first()
+    model = type(record)
+    saved = model.objects.select_related("modified_by").filter(participant_id=record.participant_id).first()
+    if saved is None:
+        return
+    blank = model(participant_id=record.participant_id, site_id=saved.site_id)
+    fields = [field for field in data_fields(model) if field.name not in {"participant", "site"}]
+    changes = [
+        FieldChange(
+            field=field.name,
+            label=str(field.verbose_name),
+            opened=display(field, None),
+            current=_shown(field, getattr(saved, field.name)),
+            by=person(saved.modified_by),
+            at=saved.modified_at,
+        )
+        for field in fields
+        if getattr(saved, field.attname) != getattr(blank, field.attname)
+    ]
+    yours = [field.name for field in fields if getattr(record, field.attname) != getattr(blank, field.attname)]
+    raise EditConflict(changes=changes, yours=yours, current_version=current_version(saved))
+
+
+def _shown(field: Any, value: Any) -> str:
+    return person(value) if hasattr(value, "get_username") else display(field, value)
 
 
 @transaction.atomic

@@ -23,26 +23,22 @@ from screening.forms import (
 )
 from screening.models import SCREENING_FORMS, ConsentWithdrawal, Participant, ScreeningMrss
 from screening.status import ScreeningStatus
+from trial_site.audit.errors import EditConflict
+from trial_site.concurrency import VERSION_FIELD, add_validation_error, form_after_conflict
 from trial_site.forms import may_read_forms, read_only
 from trial_site.models import Site
 from trial_site.permissions import permission_required, user_can
 from trial_site.scoping import get_scoped_object_or_404, scope_to_user_sites
+from trial_site.submission import once_per_submission
 from trial_site.text import sentence_start
 
 FORMS_BY_SLUG = {form.slug: form for form in SCREENING_FORMS}
+CONFLICT = 409  # the status of a form shown again because someone else saved the record after it was opened
 
 
 def _participant(request: HttpRequest, number: str) -> Participant:
     queryset = selectors.participants_with_screening(Participant.objects.all())
     return get_scoped_object_or_404(queryset, request, screening_number=number)
-
-
-def _add_errors(form: Any, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, problems in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, problems)
-    else:
-        form.add_error(None, error)
 
 
 @permission_required("screening.view_participant")
@@ -70,6 +66,7 @@ def screening_log(request: HttpRequest) -> HttpResponse:
 
 @permission_required("screening.add_participant")
 @require_http_methods(["GET", "POST"])
+@once_per_submission
 def participant_register(request: HttpRequest, site_code: str) -> HttpResponse:
     site = get_scoped_object_or_404(Site.objects.all(), request, site_field="site", code=site_code)
     if not user_can(request.user, "screening.add_participant", site):
@@ -83,7 +80,7 @@ def participant_register(request: HttpRequest, site_code: str) -> HttpResponse:
                 participant=participant_form.instance, consent=consent_form.instance, by=request.user
             )
         except ValidationError as error:
-            _add_errors(participant_form, error)
+            add_validation_error(participant_form, error)
         else:
             messages.success(request, _("%(number)s registered with consent.") % {"number": participant})
             return redirect("screening:participant", number=participant.screening_number)
@@ -132,7 +129,10 @@ def participant_summary(request: HttpRequest, number: str) -> HttpResponse:
 
 @permission_required("screening.view_participant")
 @require_http_methods(["GET", "POST"])
+@once_per_submission
 def screening_form_edit(request: HttpRequest, number: str, slug: str) -> HttpResponse:
+    """Enter (the page carries a submission key) or change (the page carries the version opened) one screening
+    form. A save against a form someone else saved since is refused and shown again with both entries (409)."""
     participant = _participant(request, number)
     model = FORMS_BY_SLUG.get(slug)
     if model is None:
@@ -145,13 +145,21 @@ def screening_form_edit(request: HttpRequest, number: str, slug: str) -> HttpRes
     )
     if not can_edit:
         read_only(form)
+    status = 200
     if request.method == "POST" and form.is_valid():
         try:
             services.screening_form_save(
                 record=form.instance, by=request.user, reason=form.cleaned_data.get("reason_for_change")
             )
+        except EditConflict as conflict:
+            form = form_after_conflict(
+                form,
+                conflict,
+                lambda: build_screening_form(model, participant=_participant(request, number), user=request.user),
+            )
+            status = CONFLICT
         except ValidationError as error:
-            _add_errors(form, error)
+            add_validation_error(form, error)
         else:
             messages.success(request, _("%(form)s saved.") % {"form": sentence_start(model._meta.verbose_name)})
             return redirect("screening:participant", number=participant.screening_number)
@@ -165,6 +173,7 @@ def screening_form_edit(request: HttpRequest, number: str, slug: str) -> HttpRes
             "read_only": not can_edit,
             "live_total_fields": ",".join(MRSS_AREA_CODES) if model is ScreeningMrss else "",
         },
+        status=status,
     )
 
 
@@ -182,6 +191,7 @@ def _act(request: HttpRequest, number: str, action: Any, success: str) -> HttpRe
 
 @permission_required("screening.confirm_eligibility")
 @require_POST
+@once_per_submission
 def eligibility_confirm(request: HttpRequest, number: str) -> HttpResponse:
     return _act(
         request,
@@ -193,6 +203,7 @@ def eligibility_confirm(request: HttpRequest, number: str) -> HttpResponse:
 
 @permission_required("screening.add_screenfailure")
 @require_POST
+@once_per_submission
 def screen_failure_record(request: HttpRequest, number: str) -> HttpResponse:
     form = ScreenFailureForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""
@@ -206,6 +217,7 @@ def screen_failure_record(request: HttpRequest, number: str) -> HttpResponse:
 
 @permission_required("screening.add_consentwithdrawal")
 @require_http_methods(["GET", "POST"])
+@once_per_submission
 def consent_withdraw(request: HttpRequest, number: str) -> HttpResponse:
     participant = _participant(request, number)
     form = WithdrawalForm(
@@ -216,7 +228,7 @@ def consent_withdraw(request: HttpRequest, number: str) -> HttpResponse:
         try:
             services.consent_withdraw(withdrawal=form.instance, by=request.user)
         except ValidationError as error:  # a lock on the data, say
-            _add_errors(form, error)
+            add_validation_error(form, error)
         else:
             messages.success(request, _("Withdrawal of consent recorded."))
             return redirect("screening:participant", number=participant.screening_number)
@@ -225,6 +237,7 @@ def consent_withdraw(request: HttpRequest, number: str) -> HttpResponse:
 
 @permission_required("screening.add_participant")
 @require_http_methods(["GET", "POST"])
+@once_per_submission
 def participant_rescreen(request: HttpRequest, number: str) -> HttpResponse:
     previous = _participant(request, number)
     data = request.POST if request.method == "POST" else None
@@ -239,7 +252,7 @@ def participant_rescreen(request: HttpRequest, number: str) -> HttpResponse:
                 by=request.user,
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_validation_error(form, error)
         else:
             messages.success(request, _("%(number)s: new screening of the same person.") % {"number": episode})
             return redirect("screening:participant", number=episode.screening_number)
@@ -258,19 +271,26 @@ def participant_details_edit(request: HttpRequest, number: str) -> HttpResponse:
     form = ParticipantForm(
         request.POST if request.method == "POST" else None, instance=participant, site=participant.site
     )
+    status = 200
     if request.method == "POST" and form.is_valid():
         try:
-            if form.has_changed():
+            if set(form.changed_data) - {VERSION_FIELD}:  # the version carried is not a change
                 services.participant_details_change(
                     participant=form.instance, by=request.user, reason=form.cleaned_data["reason_for_change"]
                 )
                 messages.success(request, _("Details of %(number)s saved.") % {"number": participant})
+        except EditConflict as conflict:
+            form = form_after_conflict(
+                form, conflict, lambda: ParticipantForm(instance=_participant(request, number), site=participant.site)
+            )
+            status = CONFLICT
         except ValidationError as error:  # a lock on the data, say
-            _add_errors(form, error)
+            add_validation_error(form, error)
         else:
             return redirect("screening:participant", number=participant.screening_number)
     return render(
         request,
         "screening/crf.html",
         {"participant": participant, "form": form, "title": _("Participant details and reminders")},
+        status=status,
     )
