@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from randomization.models import Allocation
+from trial_site.concurrency import VersionedFormMixin
 from trial_site.protocol import PROTOCOL
 
 
@@ -47,6 +49,16 @@ class ImportListForm(forms.Form):
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}), max_length=1000)
+
+
+class FlagErrorForm(VersionedFormMixin, forms.ModelForm):
+    """Flag an allocation as made in error: the reason, and the version of the allocation the page showed."""
+
+    error_reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}), max_length=1000)
+
+    class Meta:
+        model = Allocation
+        fields = ["error_reason"]
 
 
 class UnblindForm(ReasonForm):

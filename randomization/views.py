@@ -12,12 +12,17 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from randomization import selectors, services
-from randomization.forms import GenerateListForm, ImportListForm, ReasonForm, UnblindForm
-from randomization.models import AllocationList
+from randomization.forms import FlagErrorForm, GenerateListForm, ImportListForm, UnblindForm
+from randomization.models import Allocation, AllocationList
 from screening.models import Participant
 from screening.selectors import participants_with_screening
+from trial_site.audit.errors import EditConflict
+from trial_site.concurrency import form_after_conflict
 from trial_site.permissions import permission_required, user_can
 from trial_site.scoping import get_scoped_object_or_404
+from trial_site.submission import once_per_submission
+
+CONFLICT = 409  # the status of a form shown again because someone else saved the record after it was opened
 
 
 def _participant(request: HttpRequest, number: str) -> Participant:
@@ -52,26 +57,35 @@ def overview(request: HttpRequest) -> HttpResponse:
 @permission_required("randomization.view_allocation")
 def participant_allocation(request: HttpRequest, number: str) -> HttpResponse:
     participant = _participant(request, number)
+    return render(request, "randomization/participant.html", _allocation_page(request, participant))
+
+
+def _allocation_page(
+    request: HttpRequest, participant: Participant, *, flag_form: FlagErrorForm | None = None
+) -> dict[str, Any]:
     allocation = getattr(participant, "allocation", None)
     site = participant.site
     visible = allocation is not None and selectors.arm_visible_to(request.user, allocation)
-    context = {
+    can_flag_error = (
+        allocation is not None and not allocation.in_error and user_can(request.user, "randomization.flag_error", site)
+    )
+    if flag_form is None and can_flag_error:
+        flag_form = FlagErrorForm(instance=allocation)
+    return {
         "participant": participant,
         "allocation": allocation,
         "treatment": selectors.treatment_of(allocation) if visible else None,
         "refusal": services.randomisation_refusal(participant) if allocation is None else None,
         "can_randomise": allocation is None and user_can(request.user, "randomization.randomise", site),
-        "can_flag_error": allocation is not None
-        and not allocation.in_error
-        and user_can(request.user, "randomization.flag_error", site),
+        "can_flag_error": can_flag_error,
         "can_unblind": allocation is not None and not visible and user_can(request.user, "randomization.unblind", site),
-        "reason_form": ReasonForm(),
+        "reason_form": flag_form,
     }
-    return render(request, "randomization/participant.html", context)
 
 
 @permission_required("randomization.randomise")
 @require_POST
+@once_per_submission
 def randomise(request: HttpRequest, number: str) -> HttpResponse:
     participant = _participant(request, number)
     if not user_can(request.user, "randomization.randomise", participant.site):
@@ -90,23 +104,34 @@ def randomise(request: HttpRequest, number: str) -> HttpResponse:
 @permission_required("randomization.flag_error")
 @require_POST
 def flag_error(request: HttpRequest, number: str) -> HttpResponse:
+    """Flag the allocation as made in error. The form carries the allocation's version: when someone else changed
+    it since the page was opened, the page comes back (409) with their change beside the reason given."""
     participant = _participant(request, number)
     allocation = getattr(participant, "allocation", None)
-    form = ReasonForm(request.POST)
-    if allocation is None or not form.is_valid():
+    form = FlagErrorForm(request.POST, instance=allocation) if allocation is not None else None
+    if form is None or not form.is_valid():
         messages.error(request, _("Give the reason the randomisation was made in error."))
+        return redirect("randomization:participant", number=number)
+    try:
+        services.allocation_flag_error(
+            allocation=form.instance, by=request.user, reason=form.cleaned_data["error_reason"]
+        )
+    except EditConflict as conflict:
+        form = form_after_conflict(
+            form, conflict, lambda: FlagErrorForm(instance=Allocation.objects.get(pk=allocation.pk))
+        )
+        page = _allocation_page(request, _participant(request, number), flag_form=form)
+        return render(request, "randomization/participant.html", page, status=CONFLICT)
+    except ValidationError as error:
+        _errors_to_messages(request, error)
     else:
-        try:
-            services.allocation_flag_error(allocation=allocation, by=request.user, reason=form.cleaned_data["reason"])
-        except ValidationError as error:
-            _errors_to_messages(request, error)
-        else:
-            messages.warning(request, _("Flagged as randomised in error. The allocation and its slot are kept."))
+        messages.warning(request, _("Flagged as randomised in error. The allocation and its slot are kept."))
     return redirect("randomization:participant", number=number)
 
 
 @permission_required("randomization.unblind")
 @require_http_methods(["GET", "POST"])
+@once_per_submission
 def unblind(request: HttpRequest, number: str) -> HttpResponse:
     participant = _participant(request, number)
     allocation = getattr(participant, "allocation", None)
@@ -133,6 +158,7 @@ def unblind(request: HttpRequest, number: str) -> HttpResponse:
 
 @permission_required("randomization.view_allocationlist")
 @require_http_methods(["GET", "POST"])
+@once_per_submission
 def lists(request: HttpRequest) -> HttpResponse:
     generate_form = GenerateListForm(request.POST if request.POST.get("action") == "generate" else None)
     import_form = ImportListForm(
@@ -177,6 +203,7 @@ def list_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @permission_required("randomization.change_allocationlist")
 @require_POST
+@once_per_submission
 def list_activate(request: HttpRequest, pk: int) -> HttpResponse:
     allocation_list = get_object_or_404(AllocationList, pk=pk)
     services.allocation_list_activate(allocation_list=allocation_list, by=request.user)

@@ -23,7 +23,10 @@ from visits.services import visit_schedule_create
 FORBIDDEN = [re.compile(rf"\b{re.escape(arm.drug)}\b", re.IGNORECASE) for arm in PROTOCOL.arms] + [
     re.compile(rf"\barm {arm.code}\b", re.IGNORECASE) for arm in PROTOCOL.arms
 ] + [re.compile(re.escape(arm.dose), re.IGNORECASE) for arm in PROTOCOL.arms]  # fmt: skip
-VOLATILE = re.compile(r'name="csrfmiddlewaretoken" value="[^"]+"|\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?')
+# What differs between two renderings of one page: the CSRF token, the one-time submission key, the time.
+VOLATILE = re.compile(
+    r'name="(csrfmiddlewaretoken|submission_key)" value="[^"]+"|\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?'
+)
 
 
 def walk(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
