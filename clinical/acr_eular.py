@@ -1,10 +1,11 @@
 """The 2013 ACR/EULAR classification criteria for systemic sclerosis (van den Hoogen et al., Arthritis Rheum
 2013;65:2737-47 and Ann Rheum Dis 2013;72:1747-55).
 
-Each item counts its highest sub-item; the total is the sum over items; a total ≥ 9 classifies. Skin
-thickening of the fingers of both hands extending proximal to the MCP joints is sufficient on its own. The
-criteria are not applicable when skin thickening spares the fingers, or when a scleroderma-like disorder
-explains the picture better.
+Each item counts its highest sub-item once; the total is the sum of every item's points, as published (from 0
+to 28: 9 + 4 + 3 + 2 + 2 + 2 + 3 + 3); a total ≥ 9 classifies. Skin thickening of the fingers of both hands
+extending proximal to the MCP joints scores 9, which is sufficient on its own; the other items still add
+their points to the total. The criteria are not applicable when skin thickening spares the fingers, or when a
+scleroderma-like disorder explains the picture better.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class AcrEularItems:
 class AcrEularScore:
     """The score so far and what it can still become.
 
-    ``total``: 9 if the sufficient item is yes, else the sum over items of the highest sub-item answered yes.
+    ``total``: the sum over the items of each one's highest sub-item answered yes (the sufficient item is 9).
     ``maximum_possible``: the total if every unanswered item turned out yes.
     ``applicable``: False if either applicability question is yes, True if both are no, else None.
     ``classified``: True if applicable and total ≥ threshold; False if not applicable or the maximum possible
@@ -58,16 +59,24 @@ SUFFICIENT_ITEM: Final = "skin_thickening_proximal_to_mcp"
 SUFFICIENT_POINTS: Final = 9
 DEFAULT_THRESHOLD: Final = 9
 
-ITEM_GROUPS: Final[tuple[tuple[tuple[str, int], ...], ...]] = (
-    (("puffy_fingers", 2), ("sclerodactyly", 4)),
-    (("digital_tip_ulcers", 2), ("fingertip_pitting_scars", 3)),
-    (("telangiectasia", 2),),
-    (("abnormal_nailfold_capillaries", 2),),
-    (("pulmonary_arterial_hypertension", 2), ("interstitial_lung_disease", 2)),
-    (("raynaud_phenomenon", 3),),
-    (("anticentromere", 3), ("anti_topoisomerase_i", 3), ("anti_rna_polymerase_iii", 3)),
+ITEMS: Final[tuple[tuple[str, tuple[tuple[str, int], ...]], ...]] = (
+    ("skin_proximal_to_mcp", ((SUFFICIENT_ITEM, SUFFICIENT_POINTS),)),
+    ("skin_of_fingers", (("puffy_fingers", 2), ("sclerodactyly", 4))),
+    ("fingertip_lesions", (("digital_tip_ulcers", 2), ("fingertip_pitting_scars", 3))),
+    ("telangiectasia", (("telangiectasia", 2),)),
+    ("nailfold_capillaries", (("abnormal_nailfold_capillaries", 2),)),
+    ("pah_or_ild", (("pulmonary_arterial_hypertension", 2), ("interstitial_lung_disease", 2))),
+    ("raynaud", (("raynaud_phenomenon", 3),)),
+    ("autoantibodies", (("anticentromere", 3), ("anti_topoisomerase_i", 3), ("anti_rna_polymerase_iii", 3))),
 )
-"""The additive items; each counts its highest sub-item answered yes: (field name, points)."""
+"""The eight items of the published table, each with its sub-items (field name, points); an item counts its
+highest sub-item answered yes, once."""
+
+ITEM_GROUPS: Final[tuple[tuple[tuple[str, int], ...], ...]] = tuple(group for _key, group in ITEMS[1:])
+"""The items after the sufficient one."""
+
+MAXIMUM_TOTAL: Final = sum(max(weight for _name, weight in group) for _key, group in ITEMS)
+"""28: every item at its highest sub-item."""
 
 APPLICABILITY_QUESTIONS: Final[tuple[str, ...]] = (
     "skin_thickening_spares_fingers",
@@ -121,16 +130,38 @@ def _open_items(items: AcrEularItems) -> list[str]:
     return names
 
 
+@dataclass(frozen=True)
+class ItemPoints:
+    """One item's points: ``points`` from the sub-items answered yes so far, ``possible`` if every unanswered
+    sub-item turned out yes; ``maximum`` is the item's highest weight; ``answered`` is False while no sub-item
+    is answered."""
+
+    key: str
+    points: int
+    possible: int
+    maximum: int
+    answered: bool
+
+
+def item_points(items: AcrEularItems) -> tuple[ItemPoints, ...]:
+    """The points of each of the eight items, in the published order; their sum is ``acr_eular_score().total``."""
+    return tuple(
+        ItemPoints(
+            key=key,
+            points=_group_points(items, group, unknown_as_yes=False),
+            possible=_group_points(items, group, unknown_as_yes=True),
+            maximum=max(weight for _name, weight in group),
+            answered=any(getattr(items, name) is not None for name, _weight in group),
+        )
+        for key, group in ITEMS
+    )
+
+
 def acr_eular_score(items: AcrEularItems, *, threshold: int = DEFAULT_THRESHOLD) -> AcrEularScore:
     """Score the 2013 ACR/EULAR criteria; see ``AcrEularScore`` for the meaning of each field."""
-    sufficient = getattr(items, SUFFICIENT_ITEM)
-    if sufficient is True:
-        total = maximum = SUFFICIENT_POINTS
-    else:
-        total = sum(_group_points(items, group, unknown_as_yes=False) for group in ITEM_GROUPS)
-        maximum = sum(_group_points(items, group, unknown_as_yes=True) for group in ITEM_GROUPS)
-        if sufficient is None:
-            maximum = max(maximum, SUFFICIENT_POINTS)
+    points = item_points(items)
+    total = sum(item.points for item in points)
+    maximum = sum(item.possible for item in points)
     applicable = _applicable(items)
 
     classified: bool | None

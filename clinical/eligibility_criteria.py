@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from fractions import Fraction
 from typing import Final
 
 from clinical.acr_eular import APPLICABILITY_QUESTIONS, ITEM_LABELS, SUFFICIENT_ITEM, AcrEularItems, acr_eular_score
-from clinical.dates import months_before, months_between, years_before
+from clinical.dates import first_day_beyond, months_after, months_and_days, years_before
 from clinical.display import day, number, number_against
 from clinical.eligibility_model import CriterionStatus, EligibilityRules, ScreeningFacts
 from clinical.skin import (
@@ -89,7 +89,7 @@ def _i1(facts: ScreeningFacts, rules: EligibilityRules) -> Outcome:
     items = facts.acr_eular if isinstance(facts.acr_eular, AcrEularItems) else AcrEularItems()
     score = acr_eular_score(items, threshold=rules.acr_eular_min_score)
     if getattr(items, SUFFICIENT_ITEM) is True:
-        points = f"score {score.total} ({ITEM_LABELS[SUFFICIENT_ITEM]}: sufficient on its own)"
+        points = f"score {score.total} (with 9 for {ITEM_LABELS[SUFFICIENT_ITEM]}: sufficient on its own)"
     else:
         points = f"score {score.total}"
     if score.applicable is False:
@@ -129,6 +129,11 @@ def _i2(facts: ScreeningFacts, rules: EligibilityRules) -> Outcome:
     return (UNKNOWN if diffuse is None else MET if diffuse else FAILED), value
 
 
+def span_words(months: int, days: int) -> str:
+    """A span as months_and_days measures it: "60 months and 1 day", "1 month and 0 days"."""
+    return f"{months} month{'s' if months != 1 else ''} and {days} day{'s' if days != 1 else ''}"
+
+
 def _i3(facts: ScreeningFacts, rules: EligibilityRules) -> Outcome:
     onset = _day(facts.first_non_raynaud_date)
     if onset is None:
@@ -138,9 +143,15 @@ def _i3(facts: ScreeningFacts, rules: EligibilityRules) -> Outcome:
             f"first non-Raynaud manifestation on {day(onset)} is after the screening date "
             f"{day(facts.screening_date)}: this cannot be, check the dates"
         )
-    months = months_between(onset, facts.screening_date)
-    status = MET if months <= rules.max_disease_duration_months else FAILED
-    return status, f"first non-Raynaud manifestation on {day(onset)}: {months} completed months before screening"
+    limit_months = rules.max_disease_duration_months
+    limit = months_after(onset, limit_months)
+    span = span_words(*months_and_days(onset, facts.screening_date))
+    within = facts.screening_date <= limit
+    relation = "no later than" if within else "after"
+    return (MET if within else FAILED), (
+        f"first non-Raynaud manifestation on {day(onset)}: screening {span} later, {relation} {day(limit)} "
+        f"({limit_months} months after it)"
+    )
 
 
 def _i4(facts: ScreeningFacts, rules: EligibilityRules) -> Outcome:
@@ -312,9 +323,32 @@ def _e14(facts: ScreeningFacts, rules: EligibilityRules) -> Outcome:
 
 
 def _e15(facts: ScreeningFacts, rules: EligibilityRules) -> Outcome:
+    """At screening Day 1 is not known yet, only the days the screening window allows (the day after screening
+    to ``screening_window_days`` after it). A renal crisis fails E15 here only when it would be within the
+    window before even the last of those days; otherwise Day 1 decides (``clinical.eligibility_baseline``)."""
+    what = "SSc renal crisis"
+    present, when = _answer(facts.renal_crisis), _day(facts.renal_crisis_date)
+    if present is None:
+        return UNKNOWN, _missing(what)
+    if not present:
+        return MET, f"{what}: no"
+    if when is None:
+        return UNKNOWN, f"{what}: yes; {_missing(f'date of the {what}')}"
     months = rules.renal_crisis_window_months
-    since = months_before(facts.screening_date, months)
-    return _history(facts.renal_crisis, facts.renal_crisis_date, since, facts, "SSc renal crisis", f"{months} months")
+    first_day1 = facts.screening_date + timedelta(days=1)
+    last_day1 = facts.screening_date + timedelta(days=rules.screening_window_days)
+    beyond = first_day_beyond(when, months)
+    if beyond > last_day1:
+        return FAILED, (
+            f"{what} on {day(when)}: within the {months} months before any Day 1 this screening allows "
+            f"(Day 1 by {day(last_day1)}; it would have to be on or after {day(beyond)})"
+        )
+    if beyond <= first_day1:
+        return MET, f"{what} on {day(when)}: more than {months} months before any Day 1 this screening allows"
+    return MET, (
+        f"{what} on {day(when)}: Day 1 must be on or after {day(beyond)} (more than {months} months later); "
+        "judged again on Day 1"
+    )
 
 
 def _alt_excludes(alt: float, uln: float, multiple: float) -> bool:
@@ -380,15 +414,17 @@ def _e17(facts: ScreeningFacts, rules: EligibilityRules) -> Outcome:
 def rule_text(code: str, r: EligibilityRules) -> str:
     n = number
     texts = {
-        "I1": f"met if the 2013 ACR/EULAR score is ≥ {r.acr_eular_min_score} (skin thickening of the fingers "
-        "proximal to the MCP joints alone is enough) and the criteria are applicable: not if skin thickening "
+        "I1": f"met if the 2013 ACR/EULAR total (every item's points added, each item's highest sub-item once) "
+        f"is ≥ {r.acr_eular_min_score} (skin thickening of the fingers proximal to the MCP joints, 9, is enough "
+        "alone) and the criteria are applicable: not if skin thickening "
         "spares the fingers or a scleroderma-like disorder explains the picture better",
         "I2": "met if diffuse cutaneous SSc (LeRoy & Medsger 2001): skin thickening proximal to the elbows or knees "
         "(upper arms, thighs, chest or abdomen) at any time",
-        "I3": f"met if ≤ {r.max_disease_duration_months} completed months from the first non-Raynaud "
-        f"manifestation to screening ({r.max_disease_duration_months} is allowed, "
-        f"{r.max_disease_duration_months + 1} excludes)",
-        "I4": f"met if the baseline mRSS (17 areas, 0–51) is ≥ {r.min_mrss}",
+        "I3": f"met if the screening date is no later than the day {r.max_disease_duration_months} calendar "
+        f"months after the first non-Raynaud manifestation (that day included, the next excluded; a day the "
+        "month lacks, such as 29 February, becomes the last day of the month)",
+        "I4": f"met if the mRSS (17 areas, 0–51) is ≥ {r.min_mrss}: the screening mRSS here, the Day 1 mRSS "
+        "again before randomisation",
         "E1": "excluded if a rheumatic disease other than SSc; fibromyalgia and scleroderma-associated myopathy "
         "do not exclude",
         "E2": "excluded if limited cutaneous SSc or SSc sine scleroderma at screening (no skin thickening "
@@ -401,7 +437,8 @@ def rule_text(code: str, r: EligibilityRules) -> str:
         "E6": f"excluded if oral corticosteroids > {n(r.max_prednisone_mg_day)} mg/day prednisone or equivalent "
         f"({n(r.max_prednisone_mg_day)} mg/day is allowed)",
         "E7": f"excluded if mycophenolate mofetil > {n(r.max_mycophenolate_g_day)} g/day before baseline "
-        f"({n(r.max_mycophenolate_g_day)} g/day is allowed)",
+        f"({n(r.max_mycophenolate_g_day)} g/day is allowed): the dose at screening here, the dose on Day 1 "
+        "again before randomisation",
         "E8": f"excluded if FVC ≤ {n(r.min_fvc_percent_exclusive)} % predicted or DLCO (uncorrected for Hb) "
         f"≤ {n(r.min_dlco_percent_exclusive)} % predicted",
         "E9": "excluded if active tuberculosis (clinical, radiographic or laboratory evidence)",
@@ -415,8 +452,10 @@ def rule_text(code: str, r: EligibilityRules) -> str:
         "potential unwilling to use highly effective contraception during the study and 28 days after",
         "E14": f"excluded if malignancy within the last {r.malignancy_window_years} years (a diagnosis exactly "
         f"{r.malignancy_window_years} years before screening is within)",
-        "E15": f"excluded if SSc renal crisis within the last {r.renal_crisis_window_months} months (exactly "
-        f"{r.renal_crisis_window_months} months before screening is within)",
+        "E15": f"excluded if SSc renal crisis within the {r.renal_crisis_window_months} months before Day 1 "
+        f"(exactly {r.renal_crisis_window_months} months before is within); at screening it excludes only if "
+        f"that holds even for a Day 1 {r.screening_window_days} days after screening, the last the screening "
+        "window allows; judged again on Day 1",
         "E16": "excluded if anaphylaxis to either study drug",
         "E17": f"excluded if Hb < {n(r.min_hb_g_dl)} g/dL, WBC < {n(r.min_wbc)}, ANC < {n(r.min_anc)}, "
         f"platelets < {n(r.min_platelets)} or ALC < {n(r.min_alc)} {PER_L}, ALT > "

@@ -38,7 +38,7 @@ class CriterionResult:
 
 @dataclass(frozen=True)
 class EligibilityDecision:
-    """The decision and all 21 criteria, in order I1–I4, E1–E17."""
+    """The decision and its criteria in order: all 21 (I1–I4, E1–E17) at screening; I4, E7, E15 on Day 1."""
 
     decision: Decision
     criteria: tuple[CriterionResult, ...]
@@ -57,8 +57,8 @@ class EligibilityRules:
     """The thresholds; no defaults here: the protocol definition supplies them."""
 
     acr_eular_min_score: int  # I1: score ≥ this
-    max_disease_duration_months: int  # I3: completed months ≤ this
-    min_mrss: int  # I4: mRSS ≥ this
+    max_disease_duration_months: int  # I3: screening no later than the day this many months after the onset
+    min_mrss: int  # I4: mRSS ≥ this (at screening, and again on Day 1)
     surgery_window_days: int  # E3: surgery this many days or fewer before screening excludes
     max_prednisone_mg_day: float  # E6: > this excludes
     max_mycophenolate_g_day: float  # E7: > this excludes
@@ -66,7 +66,7 @@ class EligibilityRules:
     min_dlco_percent_exclusive: float  # E8: DLCO ≤ this excludes
     hepatitis_test_window_days: int  # E10/E11: a test counts from this many days before screening to screening
     malignancy_window_years: int  # E14: within this many years (the day exactly that long ago included)
-    renal_crisis_window_months: int  # E15: within this many months (the day exactly that long ago included)
+    renal_crisis_window_months: int  # E15: within this many months before Day 1 (that day included)
     min_hb_g_dl: float  # E17: Hb < this excludes
     min_wbc: float  # E17: ×10⁹/L
     min_anc: float
@@ -74,6 +74,7 @@ class EligibilityRules:
     min_alc: float
     max_alt_uln_multiple: float  # E17: ALT > this × ULN excludes
     min_egfr: float  # E17: mL/min/1.73 m²
+    screening_window_days: int  # Day 1 (randomisation) 1 to this many days after screening (Day −28 to −1)
 
 
 @dataclass(frozen=True)

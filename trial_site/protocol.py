@@ -212,6 +212,8 @@ PROTOCOL = Protocol(
         min_alc=0.75,
         max_alt_uln_multiple=3.0,
         min_egfr=60.0,
+        # TRIAL.md, SCR: Day −28 to −1. Randomisation (Day 1) 1 to 28 days after screening, else rescreening.
+        screening_window_days=28,
     ),
     stratification=DurationStratification(threshold_months=18),
     block_sizes=(2, 4),

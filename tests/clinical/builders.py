@@ -30,6 +30,7 @@ RULES = EligibilityRules(
     min_alc=0.75,
     max_alt_uln_multiple=3,
     min_egfr=60,
+    screening_window_days=28,
 )
 
 SCREENING = date(2025, 3, 3)

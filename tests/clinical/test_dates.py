@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clinical.dates import age_in_years, months_before, months_between, years_before
+from clinical.dates import (
+    age_in_years,
+    first_day_beyond,
+    months_after,
+    months_and_days,
+    months_before,
+    months_between,
+    years_before,
+)
 
 
 @pytest.mark.parametrize(
@@ -108,3 +116,76 @@ def test_age_and_years_before_agree(born: date, span: int, n: int) -> None:
     on = born + timedelta(days=span)
     assert (age_in_years(born, on) >= n) == (born <= years_before(on, n))
     assert age_in_years(born, on) == months_between(born, on) // 12
+
+
+@pytest.mark.parametrize(
+    ("on", "months", "expected"),
+    [
+        (date(2020, 2, 29), 60, date(2025, 2, 28)),  # 2025 has no 29 February: the last day of that February
+        (date(2020, 2, 29), 48, date(2024, 2, 29)),  # the same day number where it exists
+        (date(2020, 2, 29), 1, date(2020, 3, 29)),
+        (date(2025, 1, 31), 1, date(2025, 2, 28)),
+        (date(2024, 1, 31), 1, date(2024, 2, 29)),
+        (date(2020, 3, 3), 60, date(2025, 3, 3)),
+        (date(2024, 8, 31), 6, date(2025, 2, 28)),
+        (date(2025, 3, 3), 0, date(2025, 3, 3)),
+        (date(2025, 11, 15), 2, date(2026, 1, 15)),
+    ],
+)
+def test_months_after_clamps_to_month_end(on: date, months: int, expected: date) -> None:
+    assert months_after(on, months) == expected
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "span"),
+    [
+        (date(2020, 2, 29), date(2025, 2, 28), (60, 0)),
+        (date(2020, 2, 29), date(2025, 3, 1), (60, 1)),
+        (date(2021, 5, 2), date(2026, 6, 1), (60, 30)),
+        (date(2020, 3, 3), date(2025, 3, 3), (60, 0)),
+        (date(2020, 3, 3), date(2025, 3, 2), (59, 27)),
+        (date(2025, 1, 31), date(2025, 2, 28), (1, 0)),
+        (date(2025, 1, 31), date(2025, 3, 30), (1, 30)),
+        (date(2025, 3, 3), date(2025, 3, 3), (0, 0)),
+    ],
+)
+def test_months_and_days(start: date, end: date, span: tuple[int, int]) -> None:
+    assert months_and_days(start, end) == span
+
+
+def test_months_after_and_months_and_days_refuse_what_cannot_be() -> None:
+    with pytest.raises(ValueError):
+        months_after(date(2025, 3, 3), -1)
+    with pytest.raises(ValueError):
+        months_and_days(date(2025, 3, 3), date(2025, 3, 2))
+    with pytest.raises(ValueError):
+        first_day_beyond(date(2025, 3, 3), -1)
+
+
+@pytest.mark.parametrize(
+    ("event", "months", "first"),
+    [
+        (date(2025, 2, 20), 6, date(2025, 8, 21)),
+        (date(2025, 2, 28), 6, date(2025, 9, 1)),  # 6 months before 31 August 2025 is 28 February: still within
+        (date(2024, 8, 31), 6, date(2025, 3, 1)),
+        (date(2024, 2, 29), 6, date(2024, 9, 1)),  # 6 months before 30 and 31 August 2024 is 29 February
+    ],
+)
+def test_first_day_beyond(event: date, months: int, first: date) -> None:
+    assert first_day_beyond(event, months) == first
+
+
+@given(start=days, span=st.integers(min_value=0, max_value=20000), n=st.integers(min_value=0, max_value=700))
+def test_months_after_and_months_and_days_agree(start: date, span: int, n: int) -> None:
+    end = start + timedelta(days=span)
+    months, rest = months_and_days(start, end)
+    assert (end <= months_after(start, n)) == ((months, rest) <= (n, 0))
+    assert months_after(start, months) + timedelta(days=rest) == end
+    assert months_after(start, months + 1) > end
+
+
+@given(event=days, n=st.integers(min_value=0, max_value=120))
+def test_first_day_beyond_is_the_first_day_months_before_passes_the_event(event: date, n: int) -> None:
+    first = first_day_beyond(event, n)
+    assert months_before(first, n) > event
+    assert months_before(first - timedelta(days=1), n) <= event

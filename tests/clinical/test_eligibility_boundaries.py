@@ -71,9 +71,12 @@ BOUNDARIES: list[tuple[str, str, dict[str, Any], CriterionStatus]] = [
     ("DLCO 40 % excludes", "E8", {"dlco_percent": 40}, FAILED),
     ("mRSS 10 is enough", "I4", {"mrss_total": 10}, MET),
     ("mRSS 9 is not", "I4", {"mrss_total": 9}, FAILED),
-    ("60 completed months is allowed", "I3", {"first_non_raynaud_date": date(2020, 3, 3)}, MET),
-    ("60 months and 29 days is still 60 completed months", "I3", {"first_non_raynaud_date": date(2020, 2, 4)}, MET),
-    ("61 completed months excludes", "I3", {"first_non_raynaud_date": date(2020, 2, 3)}, FAILED),
+    ("screening exactly 60 months after the onset is allowed", "I3", {"first_non_raynaud_date": date(2020, 3, 3)},
+     MET),
+    ("screening 60 months and 1 day after the onset excludes", "I3", {"first_non_raynaud_date": date(2020, 3, 2)},
+     FAILED),
+    ("60 months and 29 days excludes: no counting of completed months", "I3",
+     {"first_non_raynaud_date": date(2020, 2, 4)}, FAILED),
     ("surgery 57 days before screening is allowed", "E3", surgery(days_before(57)), MET),
     ("surgery 56 days before screening excludes", "E3", surgery(days_before(56)), FAILED),
     ("surgery on the screening day excludes", "E3", surgery(SCREENING), FAILED),
@@ -90,8 +93,12 @@ BOUNDARIES: list[tuple[str, str, dict[str, Any], CriterionStatus]] = [
     ("a positive HCV antigen on the screening day excludes", "E11", hcv(True, SCREENING), FAILED),
     ("malignancy exactly 5 years before screening excludes", "E14", malignancy(date(2020, 3, 3)), FAILED),
     ("malignancy 5 years and 1 day before screening is allowed", "E14", malignancy(date(2020, 3, 2)), MET),
-    ("renal crisis exactly 6 months before screening excludes", "E15", crisis(date(2024, 9, 3)), FAILED),
-    ("renal crisis 6 months and 1 day before screening is allowed", "E15", crisis(date(2024, 9, 2)), MET),
+    # Screening on 2025-03-03 allows Day 1 up to 2025-03-31; 6 months before that is 2024-09-30.
+    ("renal crisis 6 months before the last Day 1 the window allows excludes at screening", "E15",
+     crisis(date(2024, 9, 30)), FAILED),
+    ("a day earlier, Day 1 decides: not excluded at screening", "E15", crisis(date(2024, 9, 29)), MET),
+    ("renal crisis exactly 6 months before screening: Day 1 decides, not excluded at screening", "E15",
+     crisis(date(2024, 9, 3)), MET),
 ]  # fmt: skip
 
 
@@ -125,14 +132,20 @@ def test_acr_eular_threshold(items: dict[str, bool], expected: CriterionStatus) 
 @pytest.mark.parametrize(
     ("screening", "crisis", "expected"),
     [
-        (date(2025, 8, 31), date(2025, 2, 28), FAILED),  # 31 Aug minus 6 months is 28 Feb: within
-        (date(2025, 8, 31), date(2025, 2, 27), MET),
-        (date(2024, 8, 31), date(2024, 2, 29), FAILED),  # leap year
-        (date(2024, 8, 31), date(2024, 2, 28), MET),
+        (date(2025, 8, 3), date(2025, 2, 28), FAILED),  # last Day 1 31 Aug; 6 months before it is 28 Feb: within
+        (date(2025, 8, 3), date(2025, 2, 27), MET),
+        (date(2024, 8, 3), date(2024, 2, 29), FAILED),  # leap year
+        (date(2024, 8, 3), date(2024, 2, 28), MET),
     ],
 )
-def test_renal_crisis_window_at_month_ends(screening: date, crisis: date, expected: CriterionStatus) -> None:
-    facts = eligible_facts(screening_date=screening, renal_crisis=True, renal_crisis_date=crisis)
+def test_renal_crisis_at_screening_at_month_ends(screening: date, crisis: date, expected: CriterionStatus) -> None:
+    facts = eligible_facts(
+        screening_date=screening,
+        renal_crisis=True,
+        renal_crisis_date=crisis,
+        hbsag_test_date=screening,
+        hcv_test_date=screening,
+    )
     assert criterion(decide_eligibility(facts, RULES), "E15").status is expected
 
 
@@ -161,3 +174,45 @@ def test_thresholds_come_from_the_rules() -> None:
     assert "≥ 15" in criterion(decision, "I4").rule
     assert "eGFR < 90" in criterion(decision, "E17").rule
     assert decide_eligibility(facts, RULES).decision is Decision.ELIGIBLE
+
+
+def i3_status(onset: date, screening: date, rules: Any = RULES) -> CriterionStatus:
+    facts = eligible_facts(
+        screening_date=screening, first_non_raynaud_date=onset, hbsag_test_date=screening, hcv_test_date=screening
+    )
+    return criterion(decide_eligibility(facts, rules), "I3").status
+
+
+@pytest.mark.parametrize(
+    ("onset", "screening", "expected"),
+    [
+        (date(2020, 3, 3), date(2025, 3, 3), MET),  # the day exactly 60 months later is included
+        (date(2020, 3, 3), date(2025, 3, 4), FAILED),  # the next day is excluded
+        (date(2021, 5, 2), date(2026, 5, 2), MET),
+        (date(2021, 5, 2), date(2026, 5, 3), FAILED),
+        (date(2021, 5, 2), date(2026, 6, 1), FAILED),  # 60 months and 30 days: once accepted as "60 completed"
+        # From 29 February: 60 months later is 28 February 2025, the last day of that month (2025 has no 29th).
+        (date(2020, 2, 29), date(2025, 2, 28), MET),
+        (date(2020, 2, 29), date(2025, 3, 1), FAILED),
+        (date(2016, 2, 29), date(2021, 2, 28), MET),
+        (date(2016, 2, 29), date(2021, 3, 1), FAILED),
+        # From the 31st: 60 months later is the 31st again when that month has one.
+        (date(2020, 1, 31), date(2025, 1, 31), MET),
+        (date(2020, 1, 31), date(2025, 2, 1), FAILED),
+    ],
+    ids=[
+        "exactly 60 months", "60 months and 1 day", "2021-05-02 to 2026-05-02", "2021-05-02 to 2026-05-03",
+        "60 months and 30 days", "29 Feb 2020 to 28 Feb 2025", "29 Feb 2020 to 1 Mar 2025",
+        "29 Feb 2016 to 28 Feb 2021", "29 Feb 2016 to 1 Mar 2021", "31 Jan to 31 Jan", "31 Jan to 1 Feb",
+    ],
+)  # fmt: skip
+def test_i3_screening_no_later_than_the_day_60_months_after_the_onset(
+    onset: date, screening: date, expected: CriterionStatus
+) -> None:
+    assert i3_status(onset, screening) is expected
+
+
+def test_i3_from_29_february_keeps_the_day_number_when_the_later_february_has_it() -> None:
+    four_years = replace(RULES, max_disease_duration_months=48)
+    assert i3_status(date(2020, 2, 29), date(2024, 2, 29), four_years) is MET
+    assert i3_status(date(2020, 2, 29), date(2024, 3, 1), four_years) is FAILED

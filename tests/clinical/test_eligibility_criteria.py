@@ -148,9 +148,27 @@ def test_i2_and_e2_follow_the_skin_subset(skin: SkinInvolvement, expected: Crite
 # --- I3 disease duration and I4 mRSS ---------------------------------------------------------------------------
 
 
-def test_i3_reports_completed_months() -> None:
+def test_i3_reports_the_span_in_months_and_days_and_the_last_allowed_screening_date() -> None:
     result = criterion(decide(first_non_raynaud_date=date(2023, 9, 14)), "I3")
-    assert result.value == "first non-Raynaud manifestation on 2023-09-14: 17 completed months before screening"
+    assert result.value == (
+        "first non-Raynaud manifestation on 2023-09-14: screening 17 months and 17 days later, no later than "
+        "2028-09-14 (60 months after it)"
+    )
+
+
+def test_i3_the_issue_s_example_60_months_and_30_days_is_excluded() -> None:
+    facts = eligible_facts(
+        screening_date=date(2026, 6, 1),
+        first_non_raynaud_date=date(2021, 5, 2),
+        hbsag_test_date=date(2026, 6, 1),
+        hcv_test_date=date(2026, 6, 1),
+    )
+    result = criterion(decide_eligibility(facts, RULES), "I3")
+    assert result.status is FAILED
+    assert result.value == (
+        "first non-Raynaud manifestation on 2021-05-02: screening 60 months and 30 days later, after 2026-05-02 "
+        "(60 months after it)"
+    )
 
 
 def test_i3_a_first_manifestation_after_screening_cannot_be() -> None:
