@@ -117,6 +117,7 @@ def flag_error(request: HttpRequest, number: str) -> HttpResponse:
             allocation=form.instance, by=request.user, reason=form.cleaned_data["error_reason"]
         )
     except EditConflict as conflict:
+        messages.error(request, " ".join(conflict.messages))  # nothing saved; who changed it meanwhile
         form = form_after_conflict(
             form, conflict, lambda: FlagErrorForm(instance=Allocation.objects.get(pk=allocation.pk))
         )

@@ -152,6 +152,7 @@ def screening_form_edit(request: HttpRequest, number: str, slug: str) -> HttpRes
                 record=form.instance, by=request.user, reason=form.cleaned_data.get("reason_for_change")
             )
         except EditConflict as conflict:
+            messages.error(request, " ".join(conflict.messages))  # nothing saved; who changed it meanwhile
             form = form_after_conflict(
                 form,
                 conflict,
@@ -280,6 +281,7 @@ def participant_details_edit(request: HttpRequest, number: str) -> HttpResponse:
                 )
                 messages.success(request, _("Details of %(number)s saved.") % {"number": participant})
         except EditConflict as conflict:
+            messages.error(request, " ".join(conflict.messages))  # nothing saved; who changed it meanwhile
             form = form_after_conflict(
                 form, conflict, lambda: ParticipantForm(instance=_participant(request, number), site=participant.site)
             )
