@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, models, transaction
 from django.utils.translation import gettext as _
 
+from trial_site.audit.errors import EditConflict
+from trial_site.audit.versions import FieldChange, current_version, data_fields, display, person
 from trial_site.hooks import follow_up
 from trial_site.permissions import user_can
 from trial_site.protocol import PROTOCOL
@@ -46,6 +48,10 @@ def visit_form_save(*, record: VisitForm, by: Any, complete: bool, reason: str |
 
     Values beyond a soft limit need ``record.unusual_values_confirmed``; marking complete needs every required
     field; changing a complete form needs ``reason``. The visit's required-form row follows the form.
+
+    A new record (``record.pk`` None: the page was opened on the empty form) whose form someone else saved
+    meanwhile, before or at the same instant, is an ``EditConflict`` naming what they entered, unless the entries
+    are the same as theirs (a second click on Save): then nothing is written.
     """
     visit = record.visit
     if not user_can(by, f"visits.change_{record._meta.model_name}", visit.site):
@@ -54,7 +60,20 @@ def visit_form_save(*, record: VisitForm, by: Any, complete: bool, reason: str |
     if unusual and not record.unusual_values_confirmed:
         raise ValidationError({**unusual, "unusual_values_confirmed": _("Confirm the unusual values to save them.")})
     record.status = VisitForm.Status.COMPLETE if complete else VisitForm.Status.DRAFT
-    record.save(by=by, reason=reason or None)
+    if record.pk is None:
+        try:
+            with transaction.atomic():
+                record.save(by=by, reason=reason or None)
+        except IntegrityError:
+            saved = type(record).objects.filter(visit=visit).first()
+            if saved is None:
+                raise
+            conflict = created_meanwhile(record, saved)
+            if conflict is not None:
+                raise conflict from None
+            record = saved  # the same entries were saved already: nothing to write
+    else:
+        record.save(by=by, reason=reason or None)
     if isinstance(record, LabPanel):
         # In the same transaction: safety checks the values against the arm's hold rules (visits does not import
         # safety), so a saved panel never exists without its alerts.
@@ -70,3 +89,41 @@ def pregnancy_warning(record: VisitForm) -> str | None:
     if getattr(record, "form_code", "") == "pregnancy" and getattr(record, "result", "") == "positive":
         return _("Positive pregnancy test: report it in Safety now (adverse event of special interest: pregnancy).")
     return None
+
+
+def created_meanwhile(entered: VisitForm, saved: VisitForm) -> EditConflict | None:
+    """The conflict of entries made on an empty form (``entered``, unsaved) with the record someone saved for the
+    same visit meanwhile (``saved``): what they entered, who and when, beside the user's own entries. None when the
+    entries are the same as the saved ones."""
+    fields = [field for field in data_fields(type(saved)) if field.name not in {"visit", "site"}]
+    if all(getattr(entered, field.attname) == getattr(saved, field.attname) for field in fields):
+        return None
+    blank = type(saved)(visit=saved.visit, site=saved.site)
+    rows = list(type(saved).history.filter(id=saved.pk).select_related("history_user").order_by("history_id"))
+    changes = []
+    for field in fields:
+        if getattr(saved, field.attname) == getattr(blank, field.attname):
+            continue
+        previous, last = getattr(blank, field.attname), None
+        for row in rows:
+            if getattr(row, field.attname) != previous:
+                previous, last = getattr(row, field.attname), row
+        changes.append(
+            FieldChange(
+                field=field.name,
+                label=str(field.verbose_name),
+                opened=display(field, getattr(blank, field.attname)),
+                current=_shown(field, saved),
+                by=person(last.history_user) if last else "?",
+                at=last.history_date if last else saved.modified_at,
+            )
+        )
+    yours = [field.name for field in fields if getattr(entered, field.attname) != getattr(blank, field.attname)]
+    return EditConflict(changes=changes, yours=yours, current_version=current_version(saved))
+
+
+def _shown(field: models.Field, record: VisitForm) -> str:
+    if isinstance(field, models.ForeignKey):
+        target = getattr(record, field.name)
+        return person(target) if hasattr(target, "get_username") else display(field, target)
+    return display(field, getattr(record, field.attname))

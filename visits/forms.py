@@ -9,12 +9,21 @@ from django.forms import modelform_factory
 from django.utils.translation import gettext_lazy as _
 
 from screening.forms import full_name, staff_at
+from trial_site.concurrency import VersionedFormMixin
 from trial_site.forms import DateInput, ReasonForChangeMixin
 from visits.crfs import VisitForm
-from visits.models import ConcomitantMedication, EndOfStudy
+from visits.models import ConcomitantMedication, EndOfStudy, Visit
 
 
-class VisitDoneForm(forms.Form):
+class VisitChangeForm(VersionedFormMixin):
+    """A form of the visit page that changes the visit: carries the version of the visit it was opened on."""
+
+    def __init__(self, *args: Any, instance: Visit, **kwargs: Any) -> None:
+        self.instance = instance
+        super().__init__(*args, **kwargs)
+
+
+class VisitDoneForm(VisitChangeForm):
     done_on = forms.DateField(label=_("Date of the visit"), widget=DateInput())
     deviation_reason = forms.CharField(
         label=_("Protocol deviation (only if outside the window)"),
@@ -23,11 +32,11 @@ class VisitDoneForm(forms.Form):
     )
 
 
-class VisitMissedForm(forms.Form):
+class VisitMissedForm(VisitChangeForm):
     reason = forms.CharField(label=_("Why was the visit missed?"), widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class RescheduleForm(forms.Form):
+class RescheduleForm(VisitChangeForm):
     planned_date = forms.DateField(label=_("New planned date (within the window)"), widget=DateInput())
     reason = forms.CharField(label=_("Reason"), max_length=300)
 
@@ -70,8 +79,17 @@ def visit_crf_form_class(model: type[VisitForm]) -> type[forms.ModelForm]:
     return modelform_factory(model, form=VisitCrfFormBase, fields=fields)
 
 
-def build_visit_crf_form(model: type[VisitForm], *, visit: Any, user: Any, data: Any = None) -> Any:
-    instance = getattr(visit, model.visit_accessor(), None) or model(visit=visit, site=visit.site)
+def build_visit_crf_form(
+    model: type[VisitForm], *, visit: Any, user: Any, data: Any = None, opened_new: bool = False
+) -> Any:
+    """The form of ``model`` at ``visit``, on the record as saved now (read again from the database, so that it also
+    rebuilds the form unbound after an edit conflict), or on a new record when there is none or when the page was
+    opened on the new form (``opened_new``: a record saved since by someone else is then a conflict, not silently
+    overwritten)."""
+    saved = None if opened_new else model.objects.filter(visit=visit).first()
+    if saved is not None:
+        saved.visit = visit
+    instance = saved or model(visit=visit, site=visit.site)
     form = visit_crf_form_class(model)(data, instance=instance)
     if "assessor" in form.fields:
         form.fields["assessor"].queryset = staff_at(visit.site)
@@ -91,6 +109,18 @@ class MedicationForm(forms.ModelForm):
         widgets = {"start_date": DateInput(), "stop_date": DateInput()}
 
 
-class MedicationStopForm(forms.Form):
+class MedicationStopForm(VersionedFormMixin):
+    """Record that one medication of the list was stopped; carries the version of that medication it was opened on
+    (``instance``: the medication, once the view knows which one)."""
+
     medication = forms.IntegerField(widget=forms.HiddenInput)
     stopped_on = forms.DateField(label=_("Stopped on"), widget=DateInput())
+
+    def __init__(self, *args: Any, instance: ConcomitantMedication | None = None, **kwargs: Any) -> None:
+        self.instance = instance
+        super().__init__(*args, **kwargs)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        cleaned["stop_date"] = cleaned.get("stopped_on")  # the medication's name for it: an edit conflict shows it
+        return cleaned

@@ -88,6 +88,14 @@ def visit_schedule_create(*, allocation_id: int, by: Any = None, reason: str | N
     return created
 
 
+def read_locked(record: Any) -> None:
+    """Lock the saved row of ``record`` for this transaction and read it again, so that what the service checks
+    (done already? stopped already?) is what is saved now, not what a page showed. The version a form was opened on
+    (``opened_version``) stays: the save still refuses a record changed since."""
+    type(record)._base_manager.select_for_update().filter(pk=record.pk).values_list("pk").first()
+    record.refresh_from_db()
+
+
 def _ended(participant: Participant) -> EndOfStudy | None:
     return getattr(participant, "end_of_study", None)
 
@@ -96,6 +104,7 @@ def _ended(participant: Participant) -> EndOfStudy | None:
 def visit_record_done(*, visit: Visit, by: Any, done_on: date, deviation_reason: str = "") -> Visit:
     """Record that the visit took place. Outside its window it needs the protocol deviation's reason."""
     _require(by, "visits.change_visit", visit.participant)
+    read_locked(visit)
     errors: dict[str, str] = {}
     if done_on > timezone.localdate():
         errors["done_on"] = _("A visit cannot be done in the future.")
@@ -124,6 +133,7 @@ def visit_record_done(*, visit: Visit, by: Any, done_on: date, deviation_reason:
 @transaction.atomic
 def visit_record_missed(*, visit: Visit, by: Any, reason: str) -> Visit:
     _require(by, "visits.change_visit", visit.participant)
+    read_locked(visit)
     if visit.done_on is not None:
         raise ValidationError({"reason": _("This visit is recorded as done.")})
     if not reason.strip():
@@ -139,6 +149,7 @@ def visit_record_missed(*, visit: Visit, by: Any, reason: str) -> Visit:
 def visit_reschedule(*, visit: Visit, by: Any, planned_date: date, reason: str) -> Visit:
     """Move the planned date of a visit, within its window only."""
     _require(by, "visits.change_visit", visit.participant)
+    read_locked(visit)
     if not visit.earliest <= planned_date <= visit.latest:
         raise ValidationError(
             {"planned_date": _("Choose a date within the window, %(earliest)s to %(latest)s.")
@@ -227,6 +238,9 @@ def medication_add(*, medication: ConcomitantMedication, by: Any) -> Concomitant
 def medication_stop(*, medication: ConcomitantMedication, by: Any, stopped_on: date) -> ConcomitantMedication:
     """Record the day a medication was stopped (the record and its history stay)."""
     _require(by, "visits.change_concomitantmedication", medication.participant)
+    read_locked(medication)
+    if medication.stop_date == stopped_on:
+        return medication  # recorded already (a second click on the same form): nothing to write
     if medication.stop_date is not None:
         raise ValidationError({"stop_date": _("This medication is recorded as stopped already.")})
     medication.stop_date = stopped_on

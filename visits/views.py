@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -14,9 +15,12 @@ from clinical.mrss import MRSS_AREA_CODES
 from randomization.selectors import arm_visible_to, treatment_of
 from screening.models import Participant
 from screening.selectors import participants_with_screening, screening_row
+from trial_site.audit.errors import EditConflict
+from trial_site.concurrency import VERSION_FIELD, add_validation_error, form_after_conflict
 from trial_site.forms import may_read_forms, read_only
 from trial_site.permissions import permission_required, user_can
 from trial_site.scoping import get_scoped_object_or_404
+from trial_site.submission import once_per_submission
 from trial_site.text import sentence_start
 from visits import crf_services, selectors, services
 from visits.charts import mrss_chart
@@ -40,16 +44,22 @@ def _participant(request: HttpRequest, number: str) -> Participant:
     return get_scoped_object_or_404(queryset, request, screening_number=number)
 
 
+def _refused(request: HttpRequest, conflict: EditConflict) -> None:
+    """Say that nothing was saved and who changed the record meanwhile (the form below shows what)."""
+    messages.error(request, " ".join(conflict.messages))
+
+
 def _apply(request: HttpRequest, form: Any, action: Any) -> bool:
-    """Run ``action(cleaned_data)`` for a valid form; put a refusal's messages next to the fields."""
+    """Run ``action(cleaned_data)`` for a valid form; put a refusal's messages next to the fields. An edit conflict
+    propagates to the view, which shows the form again with the other person's values (``form_after_conflict``)."""
     if not form.is_valid():
         return False
     try:
         action(form.cleaned_data)
+    except EditConflict:
+        raise
     except ValidationError as error:
-        problems_by_field = error.error_dict if hasattr(error, "error_dict") else {None: error.error_list}
-        for field, problems in problems_by_field.items():
-            form.add_error(field if field in form.fields else None, problems)
+        add_validation_error(form, error)
         return False
     return True
 
@@ -72,6 +82,7 @@ def missing_forms(request: HttpRequest) -> HttpResponse:
 
 
 @permission_required("visits.view_visit")
+@once_per_submission
 def participant_schedule(request: HttpRequest, number: str) -> HttpResponse:
     participant = _participant(request, number)
     rows = selectors.participant_schedule(participant)
@@ -116,46 +127,85 @@ def participant_schedule(request: HttpRequest, number: str) -> HttpResponse:
     return render(request, "visits/participant.html", context)
 
 
+VISIT_FORMS = {"done": VisitDoneForm, "missed": VisitMissedForm, "reschedule": RescheduleForm}
+
+
+def _visit(pk: int, request: HttpRequest) -> Visit:
+    return get_scoped_object_or_404(Visit.objects.select_related("participant", "site"), request, pk=pk)
+
+
+def _visit_forms(visit: Visit, data: Any = None, action: str | None = None) -> dict[str, Any]:
+    """The forms of the visit page, each carrying the version of the visit; ``data`` binds the one of ``action``."""
+    initial = {
+        "done": {"done_on": visit.done_on or visit.planned_date, "deviation_reason": visit.deviation_reason},
+        "missed": {},
+        "reschedule": {"planned_date": visit.planned_date},
+    }
+    return {
+        name: form_class(data if name == action else None, instance=visit, initial=initial[name])
+        for name, form_class in VISIT_FORMS.items()
+    }
+
+
 @permission_required("visits.view_visit")
 def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    visit = get_scoped_object_or_404(Visit.objects.select_related("participant", "site"), request, pk=pk)
+    """A visit: record it done (or correct its date), missed, or rescheduled within its window. Each form carries the
+    version of the visit it was opened on: a change saved by someone else meanwhile is shown, not overwritten."""
+    visit = _visit(pk, request)
     data = request.POST if request.method == "POST" else None
     action = request.POST.get("action") if data else None
-    done = VisitDoneForm(data if action == "done" else None, initial={"done_on": visit.planned_date})
-    missed = VisitMissedForm(data if action == "missed" else None)
-    reschedule = RescheduleForm(data if action == "reschedule" else None, initial={"planned_date": visit.planned_date})
+    forms_ = _visit_forms(visit, data, action)
+    status = 200
     if data:
         if not user_can(request.user, "visits.change_visit", visit.site):
             raise PermissionDenied("cannot change visits")
-        saved = {
-            "done": lambda: _apply(request, done, lambda d: services.visit_record_done(
-                visit=visit, by=request.user, done_on=d["done_on"], deviation_reason=d["deviation_reason"])),
-            "missed": lambda: _apply(request, missed, lambda d: services.visit_record_missed(
-                visit=visit, by=request.user, reason=d["reason"])),
-            "reschedule": lambda: _apply(request, reschedule, lambda d: services.visit_reschedule(
-                visit=visit, by=request.user, planned_date=d["planned_date"], reason=d["reason"])),
-        }.get(action, lambda: False)()  # fmt: skip
+        change = {
+            "done": lambda d: services.visit_record_done(
+                visit=visit, by=request.user, done_on=d["done_on"], deviation_reason=d["deviation_reason"]),
+            "missed": lambda d: services.visit_record_missed(visit=visit, by=request.user, reason=d["reason"]),
+            "reschedule": lambda d: services.visit_reschedule(
+                visit=visit, by=request.user, planned_date=d["planned_date"], reason=d["reason"]),
+        }.get(action)  # fmt: skip
+        try:
+            saved = change is not None and _apply(request, forms_[action], change)
+        except EditConflict as conflict:
+            _refused(request, conflict)
+            sent = forms_[action]
+            visit = _visit(pk, request)  # as saved now
+            forms_ = _visit_forms(visit)
+            forms_[action] = form_after_conflict(
+                sent, conflict, lambda: VISIT_FORMS[action](instance=visit, initial=sent.cleaned_data)
+            )
+            saved, status = False, 409
         if saved:
             messages.success(request, _("Visit %(code)s saved.") % {"code": visit.code})
             return redirect("visits:participant", number=visit.participant.screening_number)
-        visit.refresh_from_db()  # a refused change may have altered the object in memory: show what is saved
+        if status == 200:
+            visit.refresh_from_db()  # a refused change may have altered the object in memory: show what is saved
     return render(
         request,
         "visits/visit.html",
         {
             "visit": visit,
             "state": selectors.state_today(visit),
-            "done_form": done,
-            "missed_form": missed,
-            "reschedule_form": reschedule,
+            "done_form": forms_["done"],
+            "missed_form": forms_["missed"],
+            "reschedule_form": forms_["reschedule"],
             "can_change": user_can(request.user, "visits.change_visit", visit.site),
         },
+        status=status,
     )
 
 
 @permission_required("visits.view_visit")
+@once_per_submission
 def visit_crf(request: HttpRequest, pk: int, code: str) -> HttpResponse:
-    """Enter or edit one case report form of a visit: save as a draft, or mark it complete."""
+    """Enter or edit one case report form of a visit: save as a draft, or mark it complete.
+
+    The first save creates the record (the new form carries a one-time submission key: a second click creates
+    nothing); an edit carries the version it was opened on, and a save against a record changed since is refused
+    (409) with the form shown again: the values saved now, the user's own changes on top, and who changed what.
+    """
     visit = get_scoped_object_or_404(Visit.objects.select_related("participant__site", "site"), request, pk=pk)
     model = CRF_BY_CODE.get(code)
     if model is None or (not visit.required_forms.filter(form=code).exists() and not visit.is_unscheduled):
@@ -163,10 +213,18 @@ def visit_crf(request: HttpRequest, pk: int, code: str) -> HttpResponse:
     can_enter = user_can(request.user, f"visits.change_{model._meta.model_name}", visit.site)
     if not can_enter and (request.method == "POST" or not may_read_forms(request.user, visit.site)):
         raise PermissionDenied(f"cannot enter {code}")
-    form = build_visit_crf_form(model, visit=visit, user=request.user, data=request.POST or None)
+    posted = request.method == "POST"
+    form = build_visit_crf_form(
+        model,
+        visit=visit,
+        user=request.user,
+        data=request.POST if posted else None,
+        opened_new=posted and VERSION_FIELD not in request.POST,  # the page was opened before the form existed
+    )
+    status = 200
     if not can_enter:
         read_only(form)
-    if request.method == "POST" and form.is_valid():
+    if posted and form.is_valid():
         try:
             warnings = crf_services.visit_form_save(
                 record=form.instance,
@@ -174,10 +232,14 @@ def visit_crf(request: HttpRequest, pk: int, code: str) -> HttpResponse:
                 complete=request.POST.get("complete") == "1",
                 reason=form.cleaned_data.get("reason_for_change"),
             )
+        except EditConflict as conflict:
+            _refused(request, conflict)
+            form = form_after_conflict(
+                form, conflict, lambda: build_visit_crf_form(model, visit=visit, user=request.user)
+            )
+            status = 409
         except ValidationError as error:
-            problems = error.error_dict if hasattr(error, "error_dict") else {None: error.error_list}
-            for field, messages_ in problems.items():
-                form.add_error(field if field in form.fields else None, messages_)
+            add_validation_error(form, error)
         else:
             for warning in warnings:
                 messages.warning(request, warning)
@@ -194,12 +256,30 @@ def visit_crf(request: HttpRequest, pk: int, code: str) -> HttpResponse:
             "read_only": not can_enter,
             "live_total_fields": ",".join(MRSS_AREA_CODES) if model is VisitMrss else "",
         },
+        status=status,
     )
 
 
+def _medication_stopped(request: HttpRequest, participant: Participant) -> ConcomitantMedication | None:
+    """The medication a "stopped" form names (a 404 for another participant's), or None when it names none."""
+    try:
+        pk = int(request.POST.get("medication", ""))
+    except ValueError:
+        return None
+    return get_scoped_object_or_404(ConcomitantMedication.objects.filter(participant=participant), request, pk=pk)
+
+
+def _with_versions(medications: Any) -> Any:
+    """The medications with the version each was shown at (``version``), for their "stopped" forms: one query."""
+    latest = ConcomitantMedication.history.model.objects.filter(id=OuterRef("pk")).order_by("-history_id")
+    return medications.annotate(version=Subquery(latest.values("history_id")[:1]))
+
+
 @permission_required("visits.view_concomitantmedication")
+@once_per_submission
 def medications(request: HttpRequest, number: str) -> HttpResponse:
-    """The participant's concomitant medications: add one, or record that one was stopped."""
+    """The participant's concomitant medications: add one (once per submission key), or record that one was stopped
+    (with the version of the medication the page showed: a change saved since is shown, not overwritten)."""
     participant = _participant(request, number)
     can_change = user_can(request.user, "visits.change_concomitantmedication", participant.site)
     action = request.POST.get("action") if request.method == "POST" else None
@@ -207,22 +287,28 @@ def medications(request: HttpRequest, number: str) -> HttpResponse:
         request.POST if action == "add" else None,
         instance=ConcomitantMedication(participant=participant, site=participant.site),
     )
-    stop_form = MedicationStopForm(request.POST if action == "stop" else None)
     if action and not can_change:
         raise PermissionDenied("cannot change medications")
+    stopped = _medication_stopped(request, participant) if action == "stop" else None
+    stop_form = MedicationStopForm(request.POST if action == "stop" else None, instance=stopped)
+    status = 200
     if action == "add" and _apply(
         request, add_form, lambda d: services.medication_add(medication=add_form.instance, by=request.user)
     ):
         messages.success(request, _("Medication added."))
         return redirect("visits:medications", number=number)
-    if action == "stop" and stop_form.is_valid():
-        medication = get_scoped_object_or_404(
-            ConcomitantMedication.objects.filter(participant=participant),
-            request,
-            pk=stop_form.cleaned_data["medication"],
-        )
-        if _apply(request, stop_form, lambda d: services.medication_stop(
-            medication=medication, by=request.user, stopped_on=d["stopped_on"])):  # fmt: skip
+    if action == "stop":
+        try:
+            done = _apply(request, stop_form, lambda d: services.medication_stop(
+                medication=stopped, by=request.user, stopped_on=d["stopped_on"]))  # fmt: skip
+        except EditConflict as conflict:
+            _refused(request, conflict)
+            fresh = ConcomitantMedication.objects.get(pk=stopped.pk)
+            stop_form = form_after_conflict(
+                stop_form, conflict, lambda: MedicationStopForm(instance=fresh, initial=stop_form.cleaned_data)
+            )
+            done, status = False, 409
+        if done:
             messages.success(request, _("Medication stopped."))
             return redirect("visits:medications", number=number)
     return render(
@@ -230,9 +316,10 @@ def medications(request: HttpRequest, number: str) -> HttpResponse:
         "visits/medications.html",
         {
             "participant": participant,
-            "medications": participant.medications.order_by("-start_date", "drug"),
+            "medications": _with_versions(participant.medications.order_by("-start_date", "drug")),
             "add_form": add_form,
             "stop_form": stop_form,
             "can_change": can_change,
         },
+        status=status,
     )
