@@ -8,6 +8,7 @@ user with a reason that names the check, so it is in the audit trail like any ot
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -16,6 +17,8 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from trial_site.models import OutboxMessage
+
+logger = logging.getLogger(__name__)
 
 REPAIR_REASON = "repaired by check_invariants: %s"
 
@@ -36,6 +39,17 @@ class Finding:
 def invariants_check(*, repair: bool) -> list[Finding]:
     """Run every invariant of ``settings.INVARIANTS`` in order."""
     return [import_string(path)(repair=repair) for path in settings.INVARIANTS]
+
+
+def log_findings(findings: list[Finding]) -> None:
+    """Put what the check found in the log, for whoever watches it (the beat task prints nowhere else): each
+    repair as a warning, each problem left as an error."""
+    for finding in findings:
+        for repair in finding.repaired:
+            logger.warning("%s: repaired: %s", finding.invariant, repair)
+        if not finding.holds:
+            for problem in finding.problems:
+                logger.error("%s: %s", finding.invariant, problem)
 
 
 def outbox_delivered(*, repair: bool) -> Finding:

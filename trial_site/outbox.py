@@ -94,3 +94,23 @@ def outbox_sweep(*, now: Any = None) -> int:
     for message_id in due:
         _hand_over(message_id)
     return len(due)
+
+
+def outbox_retry_failed() -> list[int]:
+    """Give every message that failed for good its retries again, due now, and hand it to the worker (someone
+    fixed what made it fail: the mail server's address, say); the ids. ``check_invariants --retry-failed``."""
+    with transaction.atomic():
+        failed = list(
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(status=OutboxMessage.Status.FAILED)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        OutboxMessage.objects.filter(pk__in=failed).update(
+            status=OutboxMessage.Status.PENDING, attempts=0, due_at=timezone.now()
+        )
+        for message_id in failed:
+            transaction.on_commit(lambda message_id=message_id: _hand_over(message_id))
+    if failed:
+        logger.warning("outbox messages %s given their retries again", failed)
+    return failed

@@ -44,5 +44,8 @@ def outbox_sweep() -> int:
 def invariants_check() -> int:
     """Beat: find and repair what a crash could leave half done; return how many repairs."""
     from trial_site.invariants import invariants_check as check
+    from trial_site.invariants import log_findings
 
-    return sum(len(finding.repaired) for finding in check(repair=True))
+    findings = check(repair=True)
+    log_findings(findings)
+    return sum(len(finding.repaired) for finding in findings)

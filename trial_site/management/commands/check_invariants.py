@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from trial_site.invariants import invariants_check
+from trial_site.outbox import outbox_retry_failed
 
 
 class Command(BaseCommand):
@@ -18,9 +19,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--repair", action="store_true", help="repair what is found (each repair audited)")
+        parser.add_argument(
+            "--retry-failed",
+            action="store_true",
+            help="first give the outbox messages that failed for good their retries again (once what made them fail "
+            "is fixed); they are not retried otherwise",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         broken = 0
+        if options["retry_failed"]:
+            retried = outbox_retry_failed()
+            self.stdout.write(f"RETRY    {len(retried)} outbox message(s) that had failed given their retries again")
         for finding in invariants_check(repair=options["repair"]):
             mark = "OK " if not finding.problems else ("REPAIRED" if finding.holds else "BROKEN")
             self.stdout.write(f"{mark:8} {finding.invariant}: {len(finding.problems)} found")
