@@ -4,7 +4,7 @@ with CI=true it fails instead, so a missing service can never turn CI green."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -46,6 +46,71 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         engine = settings.DATABASES["default"]["ENGINE"]
         if engine != "django.db.backends.postgresql":
             _missing_service(f"needs PostgreSQL (DATABASE_URL=postgres://…), the database engine is {engine}")
+
+
+# --- The test databases' roles ------------------------------------------------------------------------------
+# With MIGRATION_DATABASE_URL naming another role than DATABASE_URL (CI, .ci/run), each test database is created
+# and migrated as that owner, and the tests, the flush between transactional tests excepted, then connect as
+# DATABASE_URL's role, which owns nothing: as the application runs in production. Without it (a developer's run,
+# SQLite or one PostgreSQL role) one role does everything, as before.
+
+
+def application_role_of_the_tests() -> dict[str, str] | None:
+    """DATABASE_URL's role and password when the test databases are owned by another role, else None."""
+    from django.conf import settings
+    from django.db import connection
+
+    from trial_site.database_roles import login_of
+
+    if connection.vendor != "postgresql" or not settings.MIGRATION_DATABASE_URL:
+        return None
+    if login_of(settings.MIGRATION_DATABASE_URL).user == connection.settings_dict["USER"]:
+        return None
+    return {"USER": connection.settings_dict["USER"], "PASSWORD": connection.settings_dict.get("PASSWORD") or ""}
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings: None) -> dict[str, str] | None:
+    """pytest-django's (each xdist process its own test database), and then, with separate roles, the owner's
+    credentials for creating and migrating the test database. Returns the application role's."""
+    from django.conf import settings
+    from django.db import connection
+
+    from trial_site.database_roles import owner_settings
+
+    application = application_role_of_the_tests()
+    if application is not None:
+        owner = owner_settings(connection.settings_dict, settings.MIGRATION_DATABASE_URL)
+        connection.settings_dict.update(USER=owner["USER"], PASSWORD=owner["PASSWORD"])
+    return application
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    django_db_setup: None, django_db_modify_db_settings: dict[str, str] | None, django_db_blocker: Any
+) -> Iterator[None]:
+    """pytest-django's (the test database created and migrated, as the owner), then with separate roles: the
+    application role granted its rights on the tables, and the tests' connection switched to it. The owner takes
+    the connection back at the end, to drop the test database."""
+    application = django_db_modify_db_settings
+    if application is None:
+        yield
+        return
+    from django.db import connection
+
+    from trial_site.database_roles import application_role_grant
+
+    owner = {"USER": connection.settings_dict["USER"], "PASSWORD": connection.settings_dict.get("PASSWORD") or ""}
+    with django_db_blocker.unblock():
+        connection.ensure_connection()
+        with connection.connection.cursor() as cursor:
+            application_role_grant(cursor, owner=owner["USER"], application=application["USER"])
+        connection.close()
+        connection.settings_dict.update(application)
+    yield
+    with django_db_blocker.unblock():
+        connection.close()
+        connection.settings_dict.update(owner)
 
 
 @pytest.fixture

@@ -6,12 +6,16 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 # Variables a test must set itself when it means them: never inherited from the test run.
 CONFIGURATION_VARIABLES = frozenset(
     {"SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "TWO_FACTOR_REQUIRED"}
+    # The owner's and the superuser's database URLs (CI): the processes a test starts connect as the application's
+    # role, which owns nothing, and are not told how to become anything more.
+    | {"MIGRATION_DATABASE_URL", "DATABASE_ADMIN_URL"}
     # The browser tests' process sets this for Playwright's event loop; a child never needs it (and Django's
     # deployment check refuses it).
     | {"DJANGO_ALLOW_ASYNC_UNSAFE"}
@@ -31,8 +35,12 @@ def read_settings(
 
 
 def worker_database_url() -> str:
-    """The address of the test database, for a worker process that must see the test's data (PostgreSQL)."""
+    """The address of the test database, for a worker process that must see the test's data (PostgreSQL), as the
+    role the tests connect as (in CI the application's role, which owns nothing)."""
     from django.db import connection
 
     database = connection.settings_dict
-    return f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    login = quote(database["USER"], safe="")
+    if database.get("PASSWORD"):
+        login += ":" + quote(database["PASSWORD"], safe="")
+    return f"postgres://{login}@{database['HOST']}:{database['PORT']}/{database['NAME']}"

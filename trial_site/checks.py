@@ -71,7 +71,39 @@ def check_follow_ups_resolve(app_configs: Any = None, **kwargs: Any) -> list[che
     return [checks.Error(problem, id="trial_site.E003") for problem in unresolved()]
 
 
+def check_database_role(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """With the production settings (``DATABASE_ROLE_CHECK``), a deployment check: the application must connect as
+    a role that owns nothing, or it could drop or disable the audit triggers. Without a database to ask (CI's
+    deployment check, a build step) it says nothing."""
+    from django.db import DatabaseError, connections
+
+    from trial_site.database_roles import role_problems
+
+    if not getattr(settings, "DATABASE_ROLE_CHECK", False):
+        return []
+    connection = connections["default"]
+    if connection.vendor != "postgresql":
+        return []
+    try:
+        with connection.cursor() as cursor:
+            problems = role_problems(cursor)
+    except DatabaseError:
+        return []
+    return [
+        checks.Warning(
+            f"The application connects to the database as a role that could remove the audit protection: {problem}.",
+            hint=(
+                "Connect (DATABASE_URL) as a role that owns nothing and migrate as the owner "
+                "(MIGRATION_DATABASE_URL): `manage.py database_roles` sets both up (README, 'Running in production')."
+            ),
+            id="trial_site.W010",
+        )
+        for problem in problems
+    ]
+
+
 def register() -> None:
     checks.register(check_history_is_protected, "audit")
     checks.register(check_history_is_enabled)
     checks.register(check_follow_ups_resolve)
+    checks.register(check_database_role, checks.Tags.security, deploy=True)

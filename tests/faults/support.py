@@ -19,7 +19,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
+from django.conf import settings
 from django.db import connection, transaction
+
+from trial_site.database_roles import owner_connection
 
 WAIT_SECONDS = 90  # a generous bound on waiting for an event; never a measure of speed
 HOLD_LOCK_KEY = 8_310_010  # the advisory lock of these tests (any number nothing else uses)
@@ -53,7 +56,8 @@ class WriteHold:
 
     def __enter__(self) -> WriteHold:
         when = f"WHEN ({self.condition})" if self.condition else ""
-        with connection.cursor() as cursor:
+        # As the table's owner: the tests' own role (the application's, in CI) may not create triggers.
+        with owner_connection(connection, settings.MIGRATION_DATABASE_URL) as owner, owner.cursor() as cursor:
             cursor.execute(
                 "CREATE OR REPLACE FUNCTION fault_test_hold() RETURNS trigger LANGUAGE plpgsql AS $$ "
                 f"BEGIN PERFORM pg_advisory_xact_lock({HOLD_LOCK_KEY}); RETURN NEW; END $$"
@@ -70,6 +74,7 @@ class WriteHold:
     ) -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock_all()")
+        with owner_connection(connection, settings.MIGRATION_DATABASE_URL) as owner, owner.cursor() as cursor:
             cursor.execute(f'DROP TRIGGER IF EXISTS {self.trigger} ON "{self.table}"')
             cursor.execute("DROP FUNCTION IF EXISTS fault_test_hold()")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -15,6 +16,7 @@ from trial_site.audit.actor import acting_as
 from trial_site.audit.errors import AttributionRequired, BulkChangeRefused, ReasonForChangeRequired
 from trial_site.audit.protection import protected_tables
 from trial_site.checks import append_only_models, check_history_is_protected
+from trial_site.database_roles import owner_connection
 from trial_site.protocol import PROTOCOL
 from trial_site.roles import Role
 
@@ -149,12 +151,13 @@ def test_raw_sql_cannot_change_history(probe: AuditProbe, statement: str) -> Non
 @pytest.mark.needs_postgres
 @pytest.mark.django_db(transaction=True)
 def test_postgresql_trigger_refuses_truncating_history(site: Any, user_with_role: Any) -> None:
-    # Committed data (a transactional test), so PostgreSQL reaches the TRUNCATE trigger itself.
+    # Committed data (a transactional test), so PostgreSQL reaches the TRUNCATE trigger itself. As the tables'
+    # owner: the application's role (CI's tests) may not TRUNCATE at all; the trigger stops even the owner.
     coordinator = user_with_role(Role.COORDINATOR)
     AuditProbe(site=site, label="kept", severity=1).save(by=coordinator)
     table = connection.ops.quote_name(AuditProbe.history.model._meta.db_table)
     refused = pytest.raises(DatabaseError, match="audit history is append-only: TRUNCATE on")
-    with refused, transaction.atomic(), connection.cursor() as cursor:
+    with owner_connection(connection, settings.MIGRATION_DATABASE_URL) as owner, refused, owner.cursor() as cursor:
         cursor.execute(f"TRUNCATE {table}")
     assert AuditProbe.history.count() == 1
 

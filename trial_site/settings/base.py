@@ -103,6 +103,13 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # participants, PostgreSQL 15). Short transactional queries gain nothing from it.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The role that owns the schema and migrates, when the application connects (DATABASE_URL) as a role that owns
+# nothing and so cannot drop or disable the audit triggers (trial_site/database_roles.py, `manage.py
+# database_roles`). Only the roles command and the test suite's set-up and flush read it; the application's
+# processes are not given it.
+MIGRATION_DATABASE_URL = env_str("MIGRATION_DATABASE_URL")
+# The deployment check trial_site.W010 (the application connects as a superuser or an owner): production only.
+DATABASE_ROLE_CHECK = False
 
 # --- Redis and cache ------------------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")

@@ -29,3 +29,5 @@ CSRF_COOKIE_SECURE = True
 CSRF_COOKIE_HTTPONLY = True
 LANGUAGE_COOKIE_SECURE = True
 LANGUAGE_COOKIE_HTTPONLY = True
+# `check --deploy` warns (trial_site.W010) when the application connects as a superuser or an owner of its tables.
+DATABASE_ROLE_CHECK = True
