@@ -12,6 +12,7 @@ from django.http import HttpRequest
 
 from trial_site.audit.actor import acting_as
 from trial_site.models import AccessEvent, Site, StaffMembership
+from trial_site.proxies import client_address
 from trial_site.roles import ADMIN_SITE_ROLES, ROLE_PERMISSIONS, Role, group_name
 
 logger = logging.getLogger("trial_site.security")
@@ -32,9 +33,8 @@ def system_user() -> Any:
 
 
 def _client_ip(request: HttpRequest | None) -> str | None:
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
+    """The client's address as the lockout sees it (behind a trusted proxy, from X-Forwarded-For)."""
+    return client_address(request) if request is not None else None
 
 
 def access_event_record(

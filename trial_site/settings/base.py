@@ -268,10 +268,16 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# django-axes: 5 failures for one username from one address lock that pair out for 30 minutes.
+# django-axes: 5 failures for one username (from any address) lock that username, and 5 failures from one client
+# address (for any usernames) lock that address, each for 30 minutes (docs/architecture.md, "Authentication").
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=30)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# The client's address: REMOTE_ADDR, or X-Forwarded-For's when the request comes from a trusted proxy.
+AXES_CLIENT_IP_CALLABLE = "trial_site.proxies.client_address"
+# The reverse proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated); from any other
+# address the header is ignored, so it cannot be spoofed to escape a lockout or to lock out someone else.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
