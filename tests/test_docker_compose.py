@@ -9,11 +9,14 @@ instructions for running each service by hand no longer match the compose file.
 from __future__ import annotations
 
 import ast
+import ipaddress
 import json
+import re
 import shlex
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -23,9 +26,11 @@ COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
 README = PROJECT_ROOT / "README.md"
 
-EXPECTED_SERVICES = {"postgres", "redis", "migrate", "web", "worker", "beat"}
+EXPECTED_SERVICES = {"postgres", "redis", "roles", "migrate", "web", "worker", "beat", "proxy"}
 # Services that run once and exit: a healthcheck means nothing for them.
-ONE_SHOT_SERVICES = {"migrate"}
+ONE_SHOT_SERVICES = {"roles", "migrate"}
+# The services of the running application: they connect as the application's database role, which owns nothing.
+APPLICATION_SERVICES = ("web", "worker", "beat")
 
 
 # --- Reading the files ----------------------------------------------------------------------------------------
@@ -245,8 +250,8 @@ def test_command_of_built_service_names_existing_code(service_name: str) -> None
 
 def test_built_services_exist() -> None:
     """Guards the parametrised test above: with no built services it would silently check nothing."""
-    assert {"migrate", "web", "worker", "beat"} <= set(built_service_names()), (
-        f"migrate, web, worker and beat must each `build:` the project image; built: {built_service_names()}"
+    assert {"roles", "migrate", "web", "worker", "beat"} <= set(built_service_names()), (
+        f"roles, migrate, web, worker and beat must each `build:` the project image; built: {built_service_names()}"
     )
 
 
@@ -282,3 +287,84 @@ def test_readme_shows_how_to_run_each_service_by_hand() -> None:
         "README.md does not show these service commands verbatim (section 'Running each service by hand'); "
         f"update it or docker-compose.yml: {missing}"
     )
+
+
+# --- The reverse proxy and the database roles -------------------------------------------------------------------
+
+
+def environment(service_name: str) -> dict[str, str]:
+    env = services()[service_name].get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {str(key): str(value) for key, value in env.items()}
+
+
+def database_role(url: str) -> tuple[str, str, str]:
+    """(role, host, database) of a database URL whose password may be a ${VARIABLE} of the compose file."""
+    parts = urlsplit(re.sub(r"\$\{[^}]*\}", "secret", url))
+    return parts.username or "", parts.hostname or "", parts.path.lstrip("/")
+
+
+def published_ports(service_name: str) -> list[Any]:
+    return list(services()[service_name].get("ports") or [])
+
+
+def test_only_the_proxy_publishes_ports() -> None:
+    """The web service trusts X-Forwarded-Proto and, from the proxy, X-Forwarded-For: nothing but the proxy may
+    reach it."""
+    assert not published_ports("web"), f"web publishes {published_ports('web')}; only the proxy may"
+    assert published_ports("proxy"), "the proxy publishes no port: nothing could reach the application"
+    others = {name: published_ports(name) for name in services() if name != "proxy" and published_ports(name)}
+    assert not others, f"only the proxy may publish ports: {others}"
+
+
+def test_the_application_trusts_exactly_the_proxy_address() -> None:
+    proxy_networks = services()["proxy"].get("networks") or {}
+    assert isinstance(proxy_networks, dict) and proxy_networks.get("default"), "the proxy needs a fixed address"
+    address = ipaddress.ip_address(proxy_networks["default"]["ipv4_address"])
+    subnets = [config["subnet"] for config in compose()["networks"]["default"]["ipam"]["config"]]
+    assert any(address in ipaddress.ip_network(subnet) for subnet in subnets), (
+        f"the proxy's address {address} is outside the compose network {subnets}"
+    )
+    for name in built_service_names():
+        trusted = environment(name).get("TRUSTED_PROXIES", "")
+        assert trusted == str(address), f"{name} trusts X-Forwarded-For from {trusted!r}, not the proxy ({address})"
+
+
+def test_the_proxy_sets_the_client_headers_and_passes_to_web() -> None:
+    mounts = [str(volume) for volume in services()["proxy"].get("volumes") or []]
+    configuration = next((mount.split(":")[0] for mount in mounts if mount.endswith("default.conf:ro")), None)
+    assert configuration, f"the proxy mounts no server configuration: {mounts}"
+    path = PROJECT_ROOT / configuration
+    assert path.is_file(), f"{configuration} is missing"
+    text = path.read_text(encoding="utf-8")
+    web_port = next(argument.rsplit(":", 1)[1] for argument in command_argv("web") if argument.startswith("0.0.0.0:"))
+    assert re.search(rf"server\s+web:{web_port}\s*;", text), f"{configuration} does not pass to web:{web_port}"
+    # Set from what nginx saw, never passed on from the client.
+    assert re.search(r"proxy_set_header\s+X-Forwarded-For\s+\$remote_addr\s*;", text)
+    assert re.search(r"proxy_set_header\s+X-Forwarded-Proto\s+\$scheme\s*;", text)
+
+
+def test_migrate_runs_as_the_owner_and_the_application_as_a_role_that_owns_nothing() -> None:
+    roles = environment("roles")
+    owner = database_role(roles["MIGRATION_DATABASE_URL"])
+    application = database_role(roles["DATABASE_URL"])
+    assert owner[0] and application[0] and owner[0] != application[0], (owner, application)
+    assert owner[1:] == application[1:], "the owner and the application's role must name the same database"
+    assert database_role(environment("migrate")["DATABASE_URL"]) == owner, "migrate must connect as the owner"
+    for name in APPLICATION_SERVICES:
+        env = environment(name)
+        assert database_role(env["DATABASE_URL"]) == application, f"{name} must connect as {application[0]}"
+        leaked = {"MIGRATION_DATABASE_URL", "DATABASE_ADMIN_URL"} & set(env)
+        assert not leaked, f"{name} is given {sorted(leaked)}: the application must not know how to be the owner"
+        assert not any("OWNER_PASSWORD" in value or "POSTGRES_PASSWORD" in value for value in env.values()), name
+
+
+def test_the_tls_key_folder_is_never_sent_to_the_image_build() -> None:
+    """`COPY . .` would put the proxy's private key into every application image."""
+    mounts = [str(volume) for volume in services()["proxy"].get("volumes") or []]
+    certificates = next((mount for mount in mounts if mount.endswith(":/etc/nginx/certs:ro")), "")
+    default = re.sub(r"\$\{[^}]*:-([^}]*)\}", r"\1", certificates.split(":/etc/nginx/certs")[0])
+    assert default.startswith("./"), f"the proxy's certificate folder is not a folder of the project: {mounts}"
+    ignored = (PROJECT_ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    assert default.removeprefix("./").rstrip("/") in ignored, f".dockerignore must list {default}"
