@@ -77,9 +77,9 @@ def _e15(facts: BaselineFacts, rules: EligibilityRules) -> Outcome:
         ("at screening", facts.renal_crisis_at_screening, facts.renal_crisis_at_screening_date),
         ("since the screening visit", facts.renal_crisis_since_screening, facts.renal_crisis_since_screening_date),
     )
+    within: list[str] = []  # the crises that exclude, named first
     shown: list[str] = []
     missing: list[str] = []
-    failed = False
     for when_asked, present, when in records:
         if present is None:
             missing.append(f"{RENAL_CRISIS} {when_asked}")
@@ -88,15 +88,14 @@ def _e15(facts: BaselineFacts, rules: EligibilityRules) -> Outcome:
         elif when is None:
             missing.append(f"date of the {RENAL_CRISIS} recorded {when_asked}")
         elif when >= since:
-            failed = True
-            shown.append(
+            within.append(
                 f"{RENAL_CRISIS} on {day(when)}: within the {months} months before Day 1 (on or after {day(since)}); "
                 f"Day 1 would have to be on or after {day(first_day_beyond(when, months))}"
             )
         else:
             shown.append(f"{RENAL_CRISIS} on {day(when)}: more than {months} months before Day 1 (before {day(since)})")
-    value = "; ".join([*shown, *([_missing(*missing)] if missing else [])])
-    return (FAILED if failed else UNKNOWN if missing else MET), value
+    value = "; ".join([*within, *shown, *([_missing(*missing)] if missing else [])])
+    return (FAILED if within else UNKNOWN if missing else MET), value
 
 
 _ASSESS = {"I4": _i4, "E7": _e7, "E15": _e15}

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -20,11 +21,19 @@ from clinical.allocation import (
     generate_allocation,
     parse_allocation_csv,
 )
+from clinical.eligibility import CriterionStatus, Decision, EligibilityDecision
 from randomization import tasks
 from randomization.models import Allocation, AllocationList, AllocationSlot, Unblinding
 from randomization.strata import strata_for_sites, stratum_for
 from screening.models import Participant
-from screening.selectors import confirmation_in_force
+from screening.selectors import (
+    baseline_decision,
+    confirmation_in_force,
+    participants_with_screening,
+    screening_decision,
+    site_today,
+)
+from screening.services import screening_window_refusal
 from trial_site.audit.actor import acting_as
 from trial_site.hooks import follow_up
 from trial_site.models import AccessEvent, Site
@@ -158,8 +167,23 @@ def allocation_list_activate(*, allocation_list: AllocationList, by: Any) -> All
 # --- Randomise ---------------------------------------------------------------------------------------------
 
 
-def randomisation_refusal(participant: Participant) -> str | None:
-    """Why ``participant`` cannot be randomised now, or None."""
+def _criteria_in_words(decision: EligibilityDecision) -> str:
+    words = {CriterionStatus.FAILED: _("failed"), CriterionStatus.UNKNOWN: _("not yet known")}
+    return "; ".join(
+        f"{result.code} {words[result.status]}: {result.value}"
+        for result in decision.criteria
+        if result.status in words
+    )
+
+
+def randomisation_refusal(participant: Participant, *, day1: date | None = None) -> str | None:
+    """Why ``participant`` cannot be randomised with Day 1 on ``day1`` (today at the site unless given), or None.
+
+    The page asks it before offering the button, and the service again inside its transaction. Besides consent
+    and the investigator's confirmation: the screening data must still meet every criterion, Day 1 must lie 1 to
+    28 days after screening (``screening_window_refusal``), and the baseline criteria I4, E7 and E15 must be met
+    on Day 1 by the Day 1 baseline form (``clinical.eligibility_baseline``); one that fails or is not yet known
+    refuses."""
     if hasattr(participant, "withdrawal"):
         return _("The participant has withdrawn consent.")
     if getattr(participant, "consent", None) is None:
@@ -168,6 +192,22 @@ def randomisation_refusal(participant: Participant) -> str | None:
         return _("The participant failed screening.")
     if confirmation_in_force(participant) is None:
         return _("An investigator must confirm eligibility first.")
+    decision = screening_decision(participant)
+    if decision.decision != Decision.ELIGIBLE:
+        return _(
+            "The screening data no longer meet every criterion (%(criteria)s): an investigator must confirm "
+            "eligibility again."
+        ) % {"criteria": _criteria_in_words(decision)}
+    day1 = day1 or site_today(participant)
+    window = screening_window_refusal(participant, day1=day1)
+    if window:
+        return window
+    baseline = baseline_decision(participant, day1)
+    if baseline.decision != Decision.ELIGIBLE:
+        return _(
+            "The baseline criteria are not all met for Day 1 (%(day1)s): %(criteria)s. They are judged from the "
+            "Day 1 baseline form, which the investigator records on the day of randomisation."
+        ) % {"day1": day1.isoformat(), "criteria": _criteria_in_words(baseline)}
     history = getattr(participant, "disease_history", None)
     if history is None or history.first_non_raynaud_date is None:
         return _("The disease duration (for the stratum) is not recorded.")
@@ -195,10 +235,9 @@ def _randomize(*, participant_id: int, by: Any, at: datetime | None) -> Allocati
     existing = Allocation.objects.filter(participant_id=participant_id).first()
     if existing is not None:
         return existing
-    participant = Participant.objects.select_related("consent", "withdrawal", "screen_failure", "disease_history").get(
-        pk=participant_id
-    )
-    refusal = randomisation_refusal(participant)
+    participant = participants_with_screening(Participant.objects.filter(pk=participant_id)).get()
+    day1 = timezone.localdate(at or timezone.now(), ZoneInfo(site.time_zone))
+    refusal = randomisation_refusal(participant, day1=day1)
     if refusal:
         raise ValidationError(refusal, code="not_randomisable")
     allocation_list = AllocationList.objects.filter(is_active=True).first()

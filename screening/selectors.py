@@ -4,28 +4,40 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
-from clinical.acr_eular import AcrEularItems, AcrEularScore, acr_eular_score
-from clinical.dates import months_between
+from clinical.acr_eular import AcrEularItems, AcrEularScore, ItemPoints, acr_eular_score, item_points
+from clinical.dates import months_and_days
+from clinical.display import number_against
 from clinical.eligibility import EligibilityDecision, ScreeningFacts, decide_eligibility
+from clinical.eligibility_baseline import BaselineFacts, decide_baseline
+from clinical.eligibility_window import ScreeningWindow, screening_window
 from clinical.skin import SkinInvolvement, SkinSubset, skin_subset
 from screening.models import (
     SCREENING_FORMS,
     ClassificationCriteria,
+    Day1Baseline,
     DiseaseHistory,
     EligibilityConfirmation,
     ExclusionHistory,
     Participant,
     ScreeningLabs,
+    ScreeningMrss,
 )
 from screening.status import ScreeningStatus, screening_status
 from trial_site.protocol import PROTOCOL
 from trial_site.scoping import scope_to_user_sites
 
 FORM_ACCESSORS = tuple(form.participant_accessor() for form in SCREENING_FORMS)
+# The screening forms proper (the log counts them); the Day 1 baseline form comes after screening.
+SCREENING_ONLY_FORMS = tuple(form for form in SCREENING_FORMS if form is not Day1Baseline)
 
 
 def participants_with_screening(queryset: QuerySet[Participant]) -> QuerySet[Participant]:
@@ -124,6 +136,64 @@ def screening_decision(participant: Participant) -> EligibilityDecision:
     return decide_eligibility(screening_facts(participant), PROTOCOL.eligibility)
 
 
+# The dated screening assessments the screening window counts from, with what to call each.
+WINDOW_SOURCES: dict[str, Promise] = {
+    "screening_date": _("the screening date"),
+    "mrss": _("the screening mRSS"),
+    "labs": _("the screening laboratory samples"),
+    "pregnancy_test": _("the screening pregnancy test"),
+}
+
+
+def screening_window_of(participant: Participant) -> ScreeningWindow:
+    """The days the participant's screening allows for Day 1 (``clinical.eligibility_window``)."""
+    mrss = form_of(participant, ScreeningMrss)
+    labs = form_of(participant, ScreeningLabs)
+    return screening_window(
+        {
+            "screening_date": participant.screening_date,
+            "mrss": mrss.assessed_on if mrss is not None else None,
+            "labs": labs.sampled_on if labs is not None else None,
+            "pregnancy_test": labs.pregnancy_test_date if labs is not None else None,
+        },
+        window_days=PROTOCOL.eligibility.screening_window_days,
+    )
+
+
+def site_today(participant: Participant) -> date:
+    """Today at the participant's site (its time zone), the day a randomisation now would be Day 1."""
+    return timezone.localdate(timezone.now(), ZoneInfo(participant.site.time_zone))
+
+
+def day1_of(participant: Participant) -> date:
+    """Day 1: the site's date of the randomisation, or today at the site while not randomised."""
+    allocation = getattr(participant, "allocation", None)
+    if allocation is None:
+        return site_today(participant)
+    return timezone.localdate(allocation.randomised_at, ZoneInfo(participant.site.time_zone))
+
+
+def baseline_facts(participant: Participant, day1: date) -> BaselineFacts:
+    """Plain values for ``clinical.eligibility_baseline`` from the Day 1 form and the exclusion history."""
+    form = form_of(participant, Day1Baseline)
+    exclusions = form_of(participant, ExclusionHistory)
+    return BaselineFacts(
+        day1=day1,
+        recorded_on=form.day1 if form is not None else None,
+        mrss_total=form.mrss_total if form is not None else None,
+        mycophenolate_g_day=form.mycophenolate_g_day if form is not None else None,
+        renal_crisis_at_screening=exclusions.renal_crisis if exclusions is not None else None,
+        renal_crisis_at_screening_date=exclusions.renal_crisis_date if exclusions is not None else None,
+        renal_crisis_since_screening=form.renal_crisis_since_screening if form is not None else None,
+        renal_crisis_since_screening_date=form.renal_crisis_since_screening_date if form is not None else None,
+    )
+
+
+def baseline_decision(participant: Participant, day1: date | None = None) -> EligibilityDecision:
+    """I4, E7 and E15 judged for Day 1 (today at the site unless given) from what is recorded for Day 1."""
+    return decide_baseline(baseline_facts(participant, day1 or day1_of(participant)), PROTOCOL.eligibility)
+
+
 def confirmation_in_force(participant: Participant) -> EligibilityConfirmation | None:
     prefetched = getattr(participant, "confirmations_in_force", None)
     if prefetched is not None:
@@ -141,7 +211,7 @@ class ScreeningRow:
 
 def screening_row(participant: Participant) -> ScreeningRow:
     decision = screening_decision(participant)
-    entered = sum(1 for form in SCREENING_FORMS if form_of(participant, form) is not None)
+    entered = sum(1 for form in SCREENING_ONLY_FORMS if form_of(participant, form) is not None)
     status = screening_status(
         any_form_entered=entered > 0,
         decision=decision.decision,
@@ -181,38 +251,93 @@ def screening_log(user: Any, *, site_code: str = "", status: str = "") -> Screen
 
 
 def _code_order(code: str) -> tuple[int, int]:
-    return (0 if code.startswith("I") else 1, int(code[1:]))
+    """I1 … I4, E1 … E17, then anything else (the screening window, SCR)."""
+    if code[:1] in {"I", "E"} and code[1:].isdigit():
+        return (0 if code.startswith("I") else 1, int(code[1:]))
+    return (2, 0)
+
+
+# The eight items of the ACR/EULAR table, as the summary page names them.
+ACR_EULAR_ITEM_LABELS: dict[str, Promise] = {
+    "skin_proximal_to_mcp": _("Skin thickening of the fingers of both hands extending proximal to the MCP joints"),
+    "skin_of_fingers": _("Skin thickening of the fingers (puffy fingers 2, sclerodactyly 4)"),
+    "fingertip_lesions": _("Fingertip lesions (digital tip ulcers 2, pitting scars 3)"),
+    "telangiectasia": _("Telangiectasia"),
+    "nailfold_capillaries": _("Abnormal nailfold capillaries"),
+    "pah_or_ild": _("Pulmonary arterial hypertension and/or interstitial lung disease"),
+    "raynaud": _("Raynaud's phenomenon"),
+    "autoantibodies": _("SSc-related autoantibodies"),
+}
+
+
+@dataclass(frozen=True)
+class AcrEularRow:
+    label: Promise
+    item: ItemPoints
 
 
 @dataclass(frozen=True)
 class ComputedValues:
-    """What the system computes from the raw screening data, shown beside the decision."""
+    """What the system computes from the raw data, shown beside the decision, with the precision its rule uses.
+
+    ``egfr_shown`` and ``prednisone_shown`` never round across their thresholds (59.96 stays "59.96" beside
+    "eGFR < 60"); the disease duration is in months and days, as I3 counts it."""
 
     acr_eular: AcrEularScore | None
+    acr_eular_items: tuple[AcrEularRow, ...]
     subset: SkinSubset | None
-    disease_duration_months: int | None
+    disease_duration: tuple[int, int] | None  # (months, days) from the first non-Raynaud manifestation
     mrss_total: int | None
     egfr: float | None
+    egfr_shown: str
     prednisone_equivalent_mg_day: float | None
+    prednisone_shown: str
     age_years: int
+    window: ScreeningWindow
+    window_counted_from: Promise
+    window_days: int  # Day 1 from 1 to this many days after screening
+    day1: date  # today at the site, or the Day 1 of a randomised participant
+    # Still waiting (not randomised, failed or withdrawn) and today is past the last day the screening allows.
+    window_closed: bool
+    baseline: EligibilityDecision  # I4, E7, E15 for Day 1
 
 
 def computed_values(participant: Participant) -> ComputedValues:
     history = form_of(participant, DiseaseHistory)
     labs = form_of(participant, ScreeningLabs)
     exclusions = form_of(participant, ExclusionHistory)
+    classification = form_of(participant, ClassificationCriteria)
     first = history.first_non_raynaud_date if history is not None else None
-    duration = (
-        months_between(first, participant.screening_date) if first and first <= participant.screening_date else None
-    )
+    screened = participant.screening_date
+    duration = months_and_days(first, screened) if first and first <= screened else None
+    egfr = labs.egfr if labs is not None else None
+    prednisone = exclusions.prednisone_equivalent_mg_day if exclusions is not None else None
+    rules = PROTOCOL.eligibility
+    window = screening_window_of(participant)
+    day1 = day1_of(participant)
+    items = AcrEularItems(**_items(classification, tuple(AcrEularItems.__dataclass_fields__)))
     return ComputedValues(
         acr_eular=acr_eular_for(participant),
+        acr_eular_items=tuple(
+            AcrEularRow(label=ACR_EULAR_ITEM_LABELS[item.key], item=item) for item in item_points(items)
+        )
+        if classification is not None
+        else (),
         subset=subset_for(participant),
-        disease_duration_months=duration,
+        disease_duration=duration,
         mrss_total=participant_mrss_total(participant),
-        egfr=labs.egfr if labs is not None else None,
-        prednisone_equivalent_mg_day=exclusions.prednisone_equivalent_mg_day if exclusions is not None else None,
+        egfr=egfr,
+        egfr_shown=number_against(egfr, rules.min_egfr) if egfr is not None else "",
+        prednisone_equivalent_mg_day=prednisone,
+        prednisone_shown=number_against(prednisone, rules.max_prednisone_mg_day) if prednisone is not None else "",
         age_years=participant.age_at_screening,
+        window=window,
+        window_counted_from=WINDOW_SOURCES[window.counted_from],
+        window_days=rules.screening_window_days,
+        day1=day1,
+        window_closed=day1 > window.last_day1
+        and not any(hasattr(participant, name) for name in ("allocation", "screen_failure", "withdrawal")),
+        baseline=baseline_decision(participant, day1),
     )
 
 

@@ -22,7 +22,13 @@ from screening.models import (
 )
 from screening.models.crfs import ScreeningForm
 from screening.models.participant import screening_number_for
-from screening.selectors import confirmation_in_force, screening_decision
+from screening.selectors import (
+    WINDOW_SOURCES,
+    confirmation_in_force,
+    screening_decision,
+    screening_window_of,
+    site_today,
+)
 from trial_site.audit.errors import EditConflict
 from trial_site.audit.versions import FieldChange, current_version, data_fields, display, person
 from trial_site.hooks import schedule_changed
@@ -111,7 +117,8 @@ def screening_form_save(*, record: ScreeningForm, by: Any, reason: str | None = 
     """Save one screening form (validated already by its form or by the caller).
 
     Saving new data needs no reason; changing saved data does. If eligibility was confirmed, the change voids
-    the confirmation, visibly: the investigator must confirm again on the new data.
+    the confirmation, visibly: the investigator must confirm again on the new data. The Day 1 baseline form is
+    not screening data: it leaves the confirmation in force (randomisation judges it for Day 1).
     """
     participant = record.participant
     _require(by, f"screening.change_{record._meta.model_name}", participant.site)
@@ -121,7 +128,7 @@ def screening_form_save(*, record: ScreeningForm, by: Any, reason: str | None = 
     if not changing:
         _refuse_if_entered_meanwhile(record)
     record.save(by=by, reason=reason if changing else None)
-    confirmation = confirmation_in_force(participant)
+    confirmation = confirmation_in_force(participant) if record.voids_confirmation else None
     if confirmation is not None:
         confirmation.voided_at = timezone.now()
         confirmation.void_reason = _("%(form)s changed after confirmation: %(reason)s") % {
@@ -165,9 +172,55 @@ def _shown(field: Any, value: Any) -> str:
     return person(value) if hasattr(value, "get_username") else display(field, value)
 
 
+SCREENING_WINDOW_CODE = "SCR"
+"""The code a screen failure carries when the screening window passed without randomisation (TRIAL.md: SCR)."""
+
+
+def screening_window_refusal(participant: Participant, *, day1: date) -> str | None:
+    """Why Day 1 cannot be ``day1`` for this screening (TRIAL.md: screening Day −28 to −1), or None.
+
+    Screening counts from its earliest dated assessment (``screening.selectors.screening_window_of``); Day 1
+    must be 1 to 28 days after it. Past the window, rescreening is the way forward.
+    """
+    window = screening_window_of(participant)
+    if window.holds_on(day1):
+        return None
+    values = {
+        "screened": window.screened_on.isoformat(),
+        "source": WINDOW_SOURCES[window.counted_from],
+        "days": PROTOCOL.eligibility.screening_window_days,
+        "first": window.first_day1.isoformat(),
+        "last": window.last_day1.isoformat(),
+        "day1": day1.isoformat(),
+    }
+    if day1 < window.first_day1:
+        return (
+            _(
+                "Screening counts from %(screened)s (%(source)s): Day 1 cannot be on the day of screening or before "
+                "it. Randomise from %(first)s to %(last)s (1 to %(days)s days after screening)."
+            )
+            % values
+        )
+    return _(
+        "The screening window has passed: screening counts from %(screened)s (%(source)s), %(ago)s days before "
+        "Day 1 (%(day1)s); randomisation must be 1 to %(days)s days after screening, so the eligibility "
+        "confirmation held until %(last)s. Screen the participant again: record a screen failure (SCR, the "
+        "screening window passed), then use “Screen again”."
+    ) % {**values, "ago": (day1 - window.screened_on).days}
+
+
+def screening_window_passed(participant: Participant) -> bool:
+    """True when the participant is not randomised and today, at the site, is past the screening window."""
+    if hasattr(participant, "allocation"):
+        return False
+    return site_today(participant) > screening_window_of(participant).last_day1
+
+
 @transaction.atomic
 def eligibility_confirm(*, participant: Participant, by: Any) -> EligibilityConfirmation:
-    """The investigator confirms eligibility: only when the computed decision is "eligible"."""
+    """The investigator confirms eligibility: only when the computed decision is "eligible". The confirmation
+    holds until the last day the screening window allows for Day 1 (``screening_window_of``); randomisation
+    refuses after it."""
     participant = Participant.objects.select_for_update().get(pk=participant.pk)
     _require(by, "screening.confirm_eligibility", participant.site)
     if hasattr(participant, "withdrawal"):
@@ -202,19 +255,26 @@ def eligibility_confirm(*, participant: Participant, by: Any) -> EligibilityConf
 
 @transaction.atomic
 def screen_failure_record(*, participant: Participant, by: Any, note: str = "") -> ScreenFailure:
-    """Record that the participant failed screening, keeping the failing criteria."""
+    """Record that the participant failed screening, keeping the failing criteria; or, when the screening
+    window passed without randomisation, the code SCR (the way to screening again)."""
     _require(by, "screening.add_screenfailure", participant.site)
     if hasattr(participant, "allocation"):
         raise ValidationError(_("The participant is randomised; a screen failure no longer applies."))
     if hasattr(participant, "screen_failure"):
         raise ValidationError(_("The screen failure is recorded already."))
     decision = screening_decision(participant)
-    if decision.decision != Decision.NOT_ELIGIBLE:
-        raise ValidationError(_("A screen failure needs at least one failed criterion."))
+    if decision.decision == Decision.NOT_ELIGIBLE:
+        codes = list(decision.failed_codes)
+    elif screening_window_passed(participant):
+        codes = [SCREENING_WINDOW_CODE]
+    else:
+        raise ValidationError(
+            _("A screen failure needs at least one failed criterion, or a screening window that has passed.")
+        )
     failure = ScreenFailure(
         site=participant.site,
         participant=participant,
-        failed_codes=list(decision.failed_codes),
+        failed_codes=codes,
         recorded_at=timezone.now(),
         note=note,
     )

@@ -59,6 +59,8 @@ _SCREEN = _SEE_SCREENING | frozenset(
     }
 )
 _SCORE_SKIN = _SEE_SCREENING | frozenset({"screening.add_screeningmrss", "screening.change_screeningmrss"})
+# Day 1, before randomising: the investigator records the baseline criteria (I4, E7, E15) on the day.
+_CONFIRM_DAY1 = frozenset({"screening.add_day1baseline", "screening.change_day1baseline"})
 
 _SEE_ALLOCATION = frozenset({"randomization.view_allocation"})
 _UNBLINDED = _SEE_ALLOCATION | {"randomization.view_arm"}
@@ -129,6 +131,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.INVESTIGATOR: _SEE_SITE
     | _SCREEN
     | {"screening.confirm_eligibility"}
+    | _CONFIRM_DAY1
     | _RANDOMISE
     | _RUN_VISITS
     | _SCORE_VISIT_MRSS

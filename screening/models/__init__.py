@@ -4,6 +4,7 @@ from screening.models.consent import Consent, ConsentWithdrawal
 from screening.models.crfs import (
     SCREENING_FORMS,
     ClassificationCriteria,
+    Day1Baseline,
     DiseaseHistory,
     ExclusionHistory,
     ScreeningLabs,
@@ -18,6 +19,7 @@ __all__ = [
     "ClassificationCriteria",
     "Consent",
     "ConsentWithdrawal",
+    "Day1Baseline",
     "DiseaseHistory",
     "EligibilityConfirmation",
     "ExclusionHistory",

@@ -47,6 +47,8 @@ class ScreeningForm(ClinicalRecord):
     slug: ClassVar[str]
     # Date fields that must not lie after the screening date (checked in clean()).
     dates_not_after_screening: ClassVar[tuple[str, ...]] = ()
+    # A change voids the eligibility confirmation in force (the screening data it rests on changed).
+    voids_confirmation: ClassVar[bool] = True
 
     class Meta:
         abstract = True
@@ -321,10 +323,75 @@ class ScreeningLabs(ScreeningForm):
             raise ValidationError(errors)
 
 
+class Day1Baseline(ScreeningForm, MrssScores):
+    """Day 1, before randomising: what the protocol times at baseline, recorded on the day of randomisation.
+
+    I4 (mRSS ≥ 10 at baseline) on the Day 1 mRSS, E7 (mycophenolate mofetil before baseline) on the Day 1 dose,
+    E15 (renal crisis within 6 months before baseline) on the renal history with any crisis since screening.
+    Randomisation needs this form dated that day (``clinical.eligibility_baseline``). It is not screening data:
+    saving it leaves the eligibility confirmation in force.
+    """
+
+    slug = "day1"
+    voids_confirmation = False
+    participant = models.OneToOneField("screening.Participant", on_delete=models.PROTECT, related_name="day1_baseline")
+    day1 = models.DateField(
+        _("Day 1: date of these assessments"),
+        help_text=_("The day of randomisation. Randomising needs this form dated that day."),
+    )
+    assessor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("mRSS assessor")
+    )
+    mycophenolate_g_day = measured(
+        _("E7 Mycophenolate mofetil on Day 1"),
+        0,
+        5,
+        "g/day",
+        _("The daily dose before the first study dose; 0 if none."),
+    )
+    renal_crisis_since_screening = yes_no(_("E15 Scleroderma renal crisis since the screening visit"))
+    renal_crisis_since_screening_date = models.DateField(_("date of that renal crisis"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("Day 1 baseline criteria")
+        verbose_name_plural = _("Day 1 baseline criteria")
+
+    def clean(self) -> None:
+        super().clean()
+        if self.participant_id is None:
+            return
+        errors: dict[str, Any] = {}
+        today = timezone.localdate()
+        screened = self.participant.screening_date
+        if self.day1 is not None:
+            if self.day1 > today:
+                errors["day1"] = _("This date is in the future.")
+            elif self.day1 < screened:
+                errors["day1"] = _("Day 1 cannot be before the screening date (%(day)s).") % {
+                    "day": screened.isoformat()
+                }
+        crisis = self.renal_crisis_since_screening_date
+        if self.renal_crisis_since_screening is False and crisis is not None:
+            errors["renal_crisis_since_screening_date"] = _("Leave the date empty when the answer is no.")
+        elif crisis is not None:
+            if crisis > today:
+                errors["renal_crisis_since_screening_date"] = _("This date is in the future.")
+            elif crisis < screened:
+                errors["renal_crisis_since_screening_date"] = _(
+                    "This date is before the screening date (%(day)s): record it on the exclusion history."
+                ) % {"day": screened.isoformat()}
+            elif self.day1 is not None and crisis > self.day1:
+                errors["renal_crisis_since_screening_date"] = _("This date is after Day 1.")
+        if errors:
+            raise ValidationError(errors)
+
+
 SCREENING_FORMS: tuple[type[ScreeningForm], ...] = (
     ClassificationCriteria,
     DiseaseHistory,
     ScreeningMrss,
     ExclusionHistory,
     ScreeningLabs,
+    Day1Baseline,
 )
+"""The participant's forms before randomisation: the five screening forms, then the Day 1 baseline form."""

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
+
+from django.utils import timezone
 
 from randomization.models import AllocationList
 from randomization.services import allocation_list_activate, allocation_list_generate
 from screening import services as screening_services
 from screening.models import DiseaseHistory, Participant
-from tests.screening.factories import register, save_form, screen_eligible
+from tests.screening.factories import record_day1, register, save_form, screen_eligible
 
 
 def list_in_use(
@@ -21,9 +23,14 @@ def list_in_use(
     return allocation_list_activate(allocation_list=allocation_list, by=statistician)
 
 
-def confirmed_participant(site: Any, coordinator: Any, investigator: Any, *, duration_days: int = 400) -> Participant:
-    """A participant whose eligibility an investigator confirmed; disease duration ``duration_days``."""
-    participant = screen_eligible(register(site, coordinator), coordinator)
+def confirmed_participant(
+    site: Any, coordinator: Any, investigator: Any, *, duration_days: int = 400, day1: date | None = None
+) -> Participant:
+    """A participant ready to be randomised on ``day1`` (today by default): screened a week before it (Day −7),
+    eligibility confirmed by an investigator, and the Day 1 baseline form dated ``day1``; disease duration
+    ``duration_days`` at screening."""
+    day1 = day1 or timezone.localdate()
+    participant = screen_eligible(register(site, coordinator, screening_date=day1 - timedelta(days=7)), coordinator)
     if duration_days != 400:
         save_form(
             DiseaseHistory,
@@ -34,4 +41,4 @@ def confirmed_participant(site: Any, coordinator: Any, investigator: Any, *, dur
         )
         participant = Participant.objects.get(pk=participant.pk)
     screening_services.eligibility_confirm(participant=participant, by=investigator)
-    return Participant.objects.get(pk=participant.pk)
+    return record_day1(participant, investigator, day1=day1)

@@ -11,6 +11,7 @@ from screening import services
 from screening.models import (
     ClassificationCriteria,
     Consent,
+    Day1Baseline,
     DiseaseHistory,
     ExclusionHistory,
     Participant,
@@ -100,4 +101,16 @@ def screen_eligible(participant: Participant, by: Any, *, mrss_per_area: int = 1
               {"assessed_on": day, "assessor": by, **{code: mrss_per_area for code, _ in MRSS_AREAS}})  # fmt: skip
     save_form(ExclusionHistory, participant, by, ELIGIBLE_EXCLUSIONS)
     save_form(ScreeningLabs, participant, by, eligible_labs(day))
+    return Participant.objects.get(pk=participant.pk)
+
+
+def record_day1(participant: Participant, by: Any, *, day1: date | None = None, **values: Any) -> Participant:
+    """The Day 1 baseline form (I4, E7, E15 met: mRSS 17, no mycophenolate, no renal crisis since screening),
+    dated ``day1`` (today by default), as the investigator records it before randomising."""
+    from clinical.mrss import MRSS_AREAS
+
+    save_form(Day1Baseline, participant, by, {
+        "day1": day1 or TODAY(), "assessor": by, **{code: 1 for code, _ in MRSS_AREAS}, "mycophenolate_g_day": 0.0,
+        "renal_crisis_since_screening": False, **values,
+    })  # fmt: skip
     return Participant.objects.get(pk=participant.pk)

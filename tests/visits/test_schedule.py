@@ -24,7 +24,7 @@ DHAKA = ZoneInfo("Asia/Dhaka")
 
 def randomised_on(day1: date, site: Any, coordinator: Any, investigator: Any, **kwargs: Any) -> Participant:
     """A participant randomised (backdated) with Day 1 = ``day1`` at the site, and their schedule."""
-    participant = confirmed_participant(site, coordinator, investigator, **kwargs)
+    participant = confirmed_participant(site, coordinator, investigator, day1=day1, **kwargs)
     at = datetime.combine(day1, datetime.min.time().replace(hour=10), tzinfo=DHAKA)
     randomization_services.participant_randomize(participant=participant, by=investigator, at=at)
     return Participant.objects.get(pk=participant.pk)
@@ -56,10 +56,12 @@ def test_randomisation_creates_the_protocol_schedule_from_day_1(
 
 def test_pregnancy_tests_are_not_required_for_men(site: Any, coordinator: Any, investigator: Any, in_use: Any) -> None:
     from screening import services as screening_services
-    from tests.screening.factories import register, screen_eligible
+    from tests.screening.factories import record_day1, register, screen_eligible
 
-    man = screen_eligible(register(site, coordinator, sex="M"), coordinator)
+    man = screen_eligible(register(site, coordinator, sex="M", screening_date=timezone.localdate() - timedelta(days=7)),
+                          coordinator)  # fmt: skip
     screening_services.eligibility_confirm(participant=man, by=investigator)
+    man = record_day1(man, investigator)
     allocation = randomization_services.participant_randomize(participant=man, by=investigator)
     services.visit_schedule_create(allocation_id=allocation.pk)
     rows = RequiredForm.objects.filter(visit__participant=man, form="pregnancy")
