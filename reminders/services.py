@@ -117,7 +117,8 @@ def _cancel(reminder: Reminder, reason: str, now: datetime) -> None:
 def reminders_plan(*, participant_id: int, now: datetime | None = None) -> PlanResult:
     """Make the participant's reminders match the schedule and their choices: plan the missing ones, cancel the
     pending ones no longer wanted (visit done, missed, moved or no longer due; withdrawal, end of study,
-    opt-out). Sent and failed reminders stay as they are. Idempotent; a ``schedule_changed`` follow-up (``settings.FOLLOW_UPS``)."""
+    opt-out). Sent and failed reminders stay as they are. Idempotent; a ``schedule_changed`` follow-up
+    (``settings.FOLLOW_UPS``)."""
     now = now or timezone.now()
     participant = (
         Participant.objects.select_for_update(of=("self",))

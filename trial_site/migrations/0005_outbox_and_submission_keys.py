@@ -6,46 +6,66 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('trial_site', '0004_alter_accessevent_kind'),
+        ("trial_site", "0004_alter_accessevent_kind"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='OutboxMessage',
+            name="OutboxMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('handler', models.CharField(max_length=200, verbose_name='handler')),
-                ('arguments', models.JSONField(default=list, verbose_name='arguments')),
-                ('key', models.CharField(blank=True, max_length=200, null=True, unique=True, verbose_name='key')),
-                ('status', models.CharField(choices=[('pending', 'waiting to be delivered'), ('delivered', 'delivered'), ('failed', 'failed (no more retries)')], default='pending', max_length=10, verbose_name='status')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
-                ('due_at', models.DateTimeField(db_index=True, verbose_name='due at')),
-                ('attempts', models.PositiveSmallIntegerField(default=0, verbose_name='attempts')),
-                ('last_error', models.TextField(blank=True, verbose_name='last error')),
-                ('delivered_at', models.DateTimeField(blank=True, null=True, verbose_name='delivered at')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("handler", models.CharField(max_length=200, verbose_name="handler")),
+                ("arguments", models.JSONField(default=list, verbose_name="arguments")),
+                ("key", models.CharField(blank=True, max_length=200, null=True, unique=True, verbose_name="key")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "waiting to be delivered"),
+                            ("delivered", "delivered"),
+                            ("failed", "failed (no more retries)"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
+                ("due_at", models.DateTimeField(db_index=True, verbose_name="due at")),
+                ("attempts", models.PositiveSmallIntegerField(default=0, verbose_name="attempts")),
+                ("last_error", models.TextField(blank=True, verbose_name="last error")),
+                ("delivered_at", models.DateTimeField(blank=True, null=True, verbose_name="delivered at")),
             ],
             options={
-                'verbose_name': 'outbox message',
-                'verbose_name_plural': 'outbox messages',
-                'indexes': [models.Index(condition=models.Q(('status', 'pending')), fields=['due_at'], name='outbox_pending_due')],
+                "verbose_name": "outbox message",
+                "verbose_name_plural": "outbox messages",
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("status", "pending")), fields=["due_at"], name="outbox_pending_due"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SubmissionKey',
+            name="SubmissionKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.UUIDField(unique=True, verbose_name='key')),
-                ('path', models.CharField(max_length=300, verbose_name='page')),
-                ('result_url', models.CharField(blank=True, max_length=500, verbose_name='result')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='submitted at')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.UUIDField(unique=True, verbose_name="key")),
+                ("path", models.CharField(max_length=300, verbose_name="page")),
+                ("result_url", models.CharField(blank=True, max_length=500, verbose_name="result")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="submitted at")),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'submission key',
-                'verbose_name_plural': 'submission keys',
+                "verbose_name": "submission key",
+                "verbose_name_plural": "submission keys",
             },
         ),
     ]
