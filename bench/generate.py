@@ -711,6 +711,7 @@ class _Factory:
                       "alc": round(wbc * u(0.15, 0.35), 1), "platelets": float(rng.randint(140, 420)),
                       "alt": float(rng.randint(8, 90)), "alt_uln": 40.0, "ast": float(rng.randint(8, 80)),
                       "albumin_g_l": float(rng.randint(32, 46)), "creatinine_mg_dl": round(u(0.5, 1.2), 2)}  # fmt: skip
+            values |= {"creatinine": values["creatinine_mg_dl"], "creatinine_unit": "mg/dL"}  # as entered
             return values, {"platelets": values["platelets"] * 10}
         if code == "inflammation":
             return {"esr_mm_h": float(rng.randint(5, 70)), "crp_mg_l": round(u(0.5, 30), 1)}, {}

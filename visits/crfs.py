@@ -29,11 +29,11 @@ from clinical.ctcae import (
     grade_platelets,
     grade_white_cells,
 )
-from clinical.egfr import egfr_ckd_epi_2021
+from clinical.egfr import creatinine_mg_dl, egfr_ckd_epi_2021
 from clinical.instruments import HAQ_CATEGORIES, HAQ_ITEM_CODES, HAQ_ITEM_LABELS, HAQ_ITEMS, bmi, cdai, haq_di
 from clinical.steroids import PREDNISONE_EQUIVALENT_FACTOR, prednisone_equivalent_mg
 from screening.instruments import MrssScores
-from screening.models.crfs import SteroidDrug, TestResult, measured
+from screening.models.crfs import CreatinineUnit, SteroidDrug, TestResult, measured
 from trial_site.audit.base import ClinicalRecord
 from trial_site.protocol import PROTOCOL
 
@@ -132,11 +132,15 @@ class VitalSigns(VisitForm):
             raise ValidationError({"diastolic_bp": _("The diastolic pressure must be below the systolic.")})
 
 
+# The creatinine a laboratory panel accepts, in each unit: the same span (0.1 to 20 mg/dL) in both.
+LAB_PANEL_CREATININE_RANGE = {CreatinineUnit.MG_DL: (0.1, 20.0), CreatinineUnit.UMOL_L: (9.0, 1768.0)}
+
+
 class LabPanel(VisitForm):
     """Blood count with differential and the chemistry the protocol asks at every visit, graded by CTCAE v5."""
 
     form_code = "labs"
-    required_when_complete = ("hb_g_dl", "wbc", "anc", "alc", "platelets", "alt", "alt_uln", "creatinine_mg_dl")
+    required_when_complete = ("hb_g_dl", "wbc", "anc", "alc", "platelets", "alt", "alt_uln", "creatinine")
     visit = models.OneToOneField("visits.Visit", on_delete=models.PROTECT, related_name="labs_form")
     hb_g_dl = measured(_("Haemoglobin"), 2, 25, "g/dL")
     wbc = measured(_("White cells"), 0, 200, "×10⁹/L")
@@ -147,13 +151,18 @@ class LabPanel(VisitForm):
     alt_uln = measured(_("ALT upper limit of normal"), 1, 500, "U/L")
     ast = measured(_("AST"), 0, 10000, "U/L")
     albumin_g_l = measured(_("Albumin"), 5, 70, "g/L")
+    # Creatinine as the laboratory reports it, in either unit; ``creatinine_mg_dl`` is derived from it (clean()).
+    creatinine = models.FloatField(_("creatinine"), null=True, blank=True)
+    creatinine_unit = models.CharField(_("creatinine unit"), max_length=8, choices=CreatinineUnit.choices, blank=True)
     creatinine_mg_dl = measured(_("Creatinine"), 0.1, 20, "mg/dL")
+    creatinine_mg_dl.editable = False
     ctcae_version = models.CharField(_("CTCAE version"), max_length=8, default="5.0", editable=False)
 
     class Meta:
         verbose_name = _("laboratory panel")
 
     def clean(self) -> None:
+        self._derive_creatinine_mg_dl()
         super().clean()
         if self.anc is not None and self.wbc is not None and self.anc > self.wbc:
             raise ValidationError({"anc": _("Neutrophils cannot exceed the white cell count.")})
@@ -161,6 +170,24 @@ class LabPanel(VisitForm):
             raise ValidationError({"alc": _("Lymphocytes cannot exceed the white cell count.")})
         if self.alt is not None and self.alt_uln is None:
             raise ValidationError({"alt_uln": _("ALT needs the laboratory's upper limit of normal.")})
+
+    def _derive_creatinine_mg_dl(self) -> None:
+        """Creatinine in mg/dL from the value and unit entered (µmol/L ÷ 88.4); refuses a value without its unit
+        or outside the plausible range of its unit (the same range in both: 0.1–20 mg/dL, 9–1768 µmol/L)."""
+        if self.creatinine is None:
+            self.creatinine_mg_dl = None
+            return
+        if not self.creatinine_unit:
+            raise ValidationError({"creatinine_unit": _("Choose the unit of the creatinine value.")})
+        low, high = LAB_PANEL_CREATININE_RANGE[CreatinineUnit(self.creatinine_unit)]
+        if not low <= self.creatinine <= high:
+            raise ValidationError(
+                {
+                    "creatinine": _("Creatinine in %(unit)s should lie between %(low)s and %(high)s.")
+                    % {"unit": self.creatinine_unit, "low": low, "high": high}
+                }
+            )
+        self.creatinine_mg_dl = creatinine_mg_dl(self.creatinine, self.creatinine_unit)
 
     @property
     def egfr(self) -> float | None:

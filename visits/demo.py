@@ -86,7 +86,7 @@ def _enter_forms(index: int, allocation: Allocation, coordinator: Any, investiga
                 "anc": round(rng.uniform(2.0, 3.8), 1), "alc": round(rng.uniform(0.9, 2.2), 1),
                 "platelets": float(rng.randint(160, 360)), "alt": float(rng.randint(14, 48)), "alt_uln": 40.0,
                 "ast": float(rng.randint(14, 40)), "albumin_g_l": float(rng.randint(34, 44)),
-                "creatinine_mg_dl": round(rng.uniform(0.5, 0.9), 2),
+                "creatinine": round(rng.uniform(0.5, 0.9), 2), "creatinine_unit": "mg/dL",
             }  # fmt: skip
             _save(LabPanel(visit=visit, **labs), coordinator)
         if "vitals" in required:

@@ -147,7 +147,7 @@ def test_a_saved_lab_panel_raises_the_alerts_of_the_participants_arm(
     d1 = participant.visits.get(code="D1")
     visit_services.visit_record_done(visit=d1, by=coordinator, done_on=d1.target_date)
     values = {"hb_g_dl": 12.0, "wbc": 6.0, "anc": 3.0, "alc": 1.5, "platelets": 250.0, "alt": 20.0, "alt_uln": 40.0,
-              "creatinine_mg_dl": 0.7, **FIRING[arm]}  # fmt: skip
+              "creatinine": 0.7, "creatinine_unit": "mg/dL", **FIRING[arm]}  # fmt: skip
     with django_capture_on_commit_callbacks(execute=True):
         visit_form_save(
             record=LabPanel(visit=d1, unusual_values_confirmed=True, **values), by=coordinator, complete=True
@@ -214,7 +214,7 @@ def test_a_severe_lab_value_offers_a_prefilled_adverse_event(participant: Any, c
     d1 = participant.visits.get(code="D1")
     visit_services.visit_record_done(visit=d1, by=coordinator, done_on=d1.target_date)
     values = {"hb_g_dl": 12.0, "wbc": 6.0, "anc": 0.8, "alc": 1.5, "platelets": 250.0, "alt": 20.0, "alt_uln": 40.0,
-              "creatinine_mg_dl": 0.7}  # fmt: skip
+              "creatinine": 0.7, "creatinine_unit": "mg/dL"}  # fmt: skip
     visit_form_save(record=LabPanel(visit=d1, unusual_values_confirmed=True, **values), by=coordinator, complete=True)
     client = Client()
     client.force_login(coordinator)

@@ -235,7 +235,7 @@ def _build_world() -> World:
                         temperature_c=36.8)  # fmt: skip
     visit_form_save(record=vitals, by=coordinator, complete=True)
     labs = LabPanel(visit=d1, hb_g_dl=7.2, wbc=6.0, anc=3.5, alc=1.5, platelets=240.0, alt=20.0, alt_uln=40.0,
-                    creatinine_mg_dl=0.8, unusual_values_confirmed=True)  # fmt: skip
+                    creatinine=0.8, creatinine_unit="mg/dL", unusual_values_confirmed=True)  # fmt: skip
     visit_form_save(record=labs, by=coordinator, complete=True)
     safety_services.lab_alerts_check(panel_id=labs.pk)  # runs after commit in the application; called here in the test
     event = safety_services.adverse_event_record(

@@ -46,7 +46,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # methotrexate); Hb 7.5 is beyond the soft limit, so it is confirmed.
 BREAKING = {
     "hb_g_dl": 7.5, "wbc": 3.0, "anc": 0.9, "alc": 0.4, "platelets": 120.0, "alt": 20.0, "alt_uln": 40.0,
-    "creatinine_mg_dl": 0.7,
+    "creatinine": 0.7, "creatinine_unit": "mg/dL",
 }  # fmt: skip
 ALERTS = {"A": {"BARI_ALC", "BARI_ANC", "BARI_HB"}, "B": {"MTX_WBC", "MTX_ANC", "MTX_PLATELETS"}}
 

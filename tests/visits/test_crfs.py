@@ -32,7 +32,7 @@ def d1(site: Any, coordinator: Any, investigator: Any, in_use: Any) -> Visit:
 
 
 FULL_LABS = {"hb_g_dl": 12.5, "wbc": 6.0, "anc": 3.5, "alc": 1.8, "platelets": 240.0, "alt": 25.0, "alt_uln": 40.0,
-             "creatinine_mg_dl": 0.8}  # fmt: skip
+             "creatinine": 0.8, "creatinine_unit": "mg/dL"}  # fmt: skip
 
 
 def save(
