@@ -247,7 +247,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="+",
                         to=settings.AUTH_USER_MODEL,
-                        verbose_name="mRSS assessor",
+                        verbose_name="assessor of the Day 1 mRSS",
                     ),
                 ),
                 (
@@ -533,7 +533,7 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.DO_NOTHING,
                         related_name="+",
                         to=settings.AUTH_USER_MODEL,
-                        verbose_name="mRSS assessor",
+                        verbose_name="assessor of the Day 1 mRSS",
                     ),
                 ),
                 (

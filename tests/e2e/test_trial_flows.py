@@ -2,8 +2,9 @@
 stage, adverse events, queries, reminders). Each person logs in through the login form, in a browser of their
 own, and finds their way by the menus and links:
 
-1. the coordinator registers a patient with consent and enters the five screening forms; the page says
-   "Eligible"; the investigator confirms eligibility, randomises, and sees the allocation and the treatment;
+1. the coordinator registers a patient screened the day before (Day −1) with consent and enters the five screening
+   forms; the page says "Eligible"; the investigator confirms eligibility, records the Day 1 baseline form,
+   randomises, and sees the allocation and the treatment;
 2. at another participant's week-4 visit the coordinator records the visit and
 3. reports a pneumonia that needed admission: a serious adverse event, its SAE report due 24 hours after the
    site learned of it, on the safety page's clock;
@@ -55,7 +56,7 @@ from screening.models import Participant
 from tests.conftest import redis_problem
 from tests.e2e.conftest import SCREENSHOT_DIR
 from tests.e2e.screenshots import Camera, screenshots_dir
-from tests.screening.factories import consent_for, participant_fields, screen_eligible
+from tests.screening.factories import consent_for, participant_fields, record_day1, screen_eligible
 from trial_site.celery import app
 from trial_site.management.commands.seed_demo import DEMO_USERS
 from trial_site.models import Site
@@ -110,8 +111,11 @@ def _due_for_week_4(site: Site, users: dict[str, Any]) -> Participant:
     participant = screen_eligible(participant, users["coordinator"])
     screening_services.eligibility_confirm(participant=participant, by=users["investigator"])
     # One transaction: the schedule, made after commit from the randomisation's date, starts four weeks ago.
+    record_day1(participant, users["investigator"], day1=day1)
     with transaction.atomic():
-        allocation = randomisation_services.participant_randomize(participant=participant, by=users["investigator"])
+        allocation = randomisation_services.participant_randomize(
+            participant=participant, by=users["investigator"], at=datetime.combine(day1, time(9, 0), zone)
+        )
         allocation.randomised_at = datetime.combine(day1, time(10, 0), zone)
         allocation.save(by=users["investigator"], reason="randomised at the Day 1 visit, entered later")
     for code in ("D1", "W2"):
@@ -271,12 +275,14 @@ def day(
 
 
 def register_a_patient(day: Day) -> str:
-    """The coordinator registers a 34-year-old woman with her consent (thumbprint, witnessed); returns her number."""
+    """The coordinator registers a 34-year-old woman screened yesterday (randomisation is 1 to 28 days after
+    screening) with her consent (thumbprint, witnessed); returns her number."""
     page, today = day.page, timezone.localdate()
+    screened = today - timedelta(days=1)
     day.open_menu("Screening")
     page.get_by_test_id("register-DHK").click()
     participant = page.get_by_role("group", name="Participant")
-    participant.get_by_label("Screening date").fill(today.isoformat())
+    participant.get_by_label("Screening date").fill(screened.isoformat())
     participant.get_by_label("Initials").fill("rbh")
     participant.get_by_label("Date of birth").fill((today - timedelta(days=34 * 365 + 20)).isoformat())
     participant.get_by_label("Sex").select_option(label="Female")
@@ -286,8 +292,7 @@ def register_a_patient(day: Day) -> str:
     participant.get_by_label("Agrees to receive visit reminders").check()
     consent = page.get_by_role("group", name="Informed consent")
     consent.get_by_label("Consent form version").select_option(index=1)
-    now = timezone.localtime()
-    consented_at = max(now - timedelta(minutes=40), now.replace(hour=0, minute=0))  # on the screening day
+    consented_at = datetime.combine(screened, time(10, 20))  # on the screening day
     consent.get_by_label("Date and time of consent").fill(consented_at.strftime("%Y-%m-%dT%H:%M"))
     consent.get_by_label("Consent obtained by").select_option(label=day.trial.names["coordinator"])
     consent.get_by_label("Signed by").select_option(label="Thumbprint, with an impartial witness")
@@ -311,8 +316,8 @@ def enter_screening_form(day: Day, title: str, answers: dict[str, str], values: 
 
 
 def enter_the_screening_forms(day: Day) -> None:
-    """The five screening forms, with the values of an eligible patient."""
-    today = timezone.localdate().isoformat()
+    """The five screening forms, with the values of an eligible patient, dated the screening day (yesterday)."""
+    today = (timezone.localdate() - timedelta(days=1)).isoformat()
     decision = day.page.get_by_test_id("decision")
     expect(decision.locator("strong")).to_have_text("Incomplete")
     enter_screening_form(day, "ACR/EULAR classification criteria", {
@@ -382,6 +387,25 @@ def confirm_and_randomise(day: Day, number: str) -> None:
     expect(page.get_by_test_id("confirmation")).to_contain_text(f"Eligibility confirmed by {investigator}")
     expect(page.locator("h1 + span[data-status]")).to_have_attribute("data-status", "confirmed")
     day.shoot("eligibility-confirm", full_page=False)  # the criteria are in the full picture before it
+
+    # Day 1: before randomising, the investigator records the baseline criteria of the day (I4, E7, E15).
+    page.get_by_test_id("to-randomisation").click()
+    expect(page.get_by_test_id("refusal")).to_contain_text("The baseline criteria are not all met for Day 1")
+    expect(page.get_by_test_id("randomise")).to_have_count(0)
+    page.go_back()
+    day1_scores = {label: SCORE_LABELS[score] for label, score in SCREENING_SCORES.items()}
+    day.page.get_by_test_id("forms").locator("li", has_text="Day 1 baseline criteria").get_by_role(
+        "link", name="Enter"
+    ).click()
+    assessor = get_user_model().objects.get(username="assessor")
+    day.field("Assessor of the Day 1 mRSS").select_option(value=str(assessor.pk))
+    day.choose({**day1_scores, "E15 Scleroderma renal crisis since the screening visit": "No"})
+    day.fill({"Day 1: date of these assessments": timezone.localdate().isoformat(),
+              "E7 Mycophenolate mofetil on Day 1 (g/day)": "0"})  # fmt: skip
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_contain_text("saved")
+    baseline = page.get_by_test_id("baseline-criteria")
+    expect(baseline.get_by_text("met", exact=True)).to_have_count(3)
 
     page.get_by_test_id("to-randomisation").click()
     expect(page.get_by_role("heading", name=number, level=1)).to_be_visible()

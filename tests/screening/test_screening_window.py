@@ -180,3 +180,18 @@ def test_a_screen_failure_needs_a_failed_criterion_or_a_passed_window(
     within = confirmed(site, coordinator, investigator, screened=today - timedelta(days=28), day1=today)
     with pytest.raises(ValidationError, match="or a screening window that has passed"):
         services.screen_failure_record(participant=within, by=coordinator)
+
+
+def test_in_bangla_the_confirmation_shows_until_when_it_holds_and_the_refusal_its_reason(
+    site: Any, coordinator: Any, investigator: Any, in_use: Any
+) -> None:
+    today = timezone.localdate()
+    holding = confirmed(site, coordinator, investigator, screened=today - timedelta(days=3), day1=today)
+    stale = confirmed(site, coordinator, investigator, screened=today - timedelta(days=29), day1=today)
+    client = logged_in(investigator)
+    client.post("/i18n/setlang/", {"language": "bn", "next": "/"})
+    page = client.get(f"/screening/{holding.screening_number}/").content.decode()
+    assert f"{(today + timedelta(days=25)).isoformat()} পর্যন্ত বহাল" in page
+    refusal = client.get(f"/randomization/participants/{stale.screening_number}/").content.decode()
+    assert "স্ক্রিনিং-এর সময়সীমা পার হয়ে গেছে" in refusal
+    assert "আবার স্ক্রিনিং করুন" in refusal
