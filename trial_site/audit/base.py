@@ -71,7 +71,7 @@ class AuditedModel(models.Model):
     """
 
     opened_version: int | None = None
-    _STAMPS = ("modified_at", "modified_by_id", "_modified_by_cache")
+    _STAMPS = ("modified_at", "modified_by_id")
 
     class Meta:
         abstract = True
@@ -92,6 +92,7 @@ class AuditedModel(models.Model):
             with transaction.atomic():  # the record, its history and what its change sets off: all or nothing
                 if not created and self._unchanged_or_conflict():
                     self.__dict__.update(stamps)  # nothing was written: the record is as saved
+                    self._state.fields_cache.pop("modified_by", None)
                     return
                 self._check_write()
                 if actor is not None:

@@ -352,6 +352,8 @@ else:
     # The demo keeps every message as a file under var/mail/ instead of sending it.
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = VAR_DIR / "mail"
+# Seconds before a hanging mail server counts as failed (the outbox retries later); never wait for ever.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "trial@localhost")
 
 # --- Audit ----------------------------------------------------------------------------------------------------
