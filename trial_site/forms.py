@@ -10,6 +10,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from trial_site.concurrency import VersionedFormMixin
 from trial_site.models import AccessEvent
 from trial_site.permissions import user_can
 
@@ -61,8 +62,9 @@ class AccessLogFilterForm(forms.Form):
     username = forms.CharField(label=_("Username"), required=False, max_length=150)
 
 
-class ReasonForChangeMixin(forms.Form):
-    """For a form that edits saved clinical data: asks for the reason for change (required then)."""
+class ReasonForChangeMixin(VersionedFormMixin):
+    """For a form that edits saved clinical data: asks for the reason for change (required then), and carries the
+    version the record was opened on (``trial_site.concurrency``)."""
 
     reason_for_change = forms.CharField(
         label=_("Reason for change"),
