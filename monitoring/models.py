@@ -143,6 +143,9 @@ class Signature(AuditedModel):
     object_id = models.PositiveBigIntegerField(null=True, blank=True)
     meaning = models.TextField(_("meaning"))
     signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # The signer's name as printed at the time of signing (21 CFR Part 11 §11.50): a later change of the account's
+    # name does not change the name on past signatures. Empty only for signatures made before it was kept.
+    printed_name = models.CharField(_("printed name of the signer"), max_length=301, blank=True)
     signed_at = models.DateTimeField(_("signed at"))
     invalidated_at = models.DateTimeField(_("invalidated at"), null=True, blank=True)
     invalidated_reason = models.CharField(_("why invalidated"), max_length=300, blank=True)

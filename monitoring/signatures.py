@@ -26,7 +26,7 @@ from screening.models import Participant
 from trial_site.models import AccessEvent
 from trial_site.permissions import user_can
 from trial_site.protocol import PROTOCOL
-from trial_site.services import access_event_record
+from trial_site.services import Reentry, access_event_record, password_reentry, reentry_locked_message
 from visits.models import Visit
 
 
@@ -35,9 +35,18 @@ def _visit_id_of(record: Any) -> int | None:
     return record.pk if isinstance(record, Visit) else record_visit_id(record)
 
 
-def _credentials_problem(*, by: Any, password: str, otp_token: str) -> dict[str, str]:
-    """Field → message when the password, or the one-time code, does not prove that ``by`` is signing."""
-    if not password or not by.check_password(password):
+def _credentials_problem(
+    *, by: Any, password: str, otp_token: str, request: HttpRequest | None = None, what: str = ""
+) -> dict[str, str]:
+    """Field → message when the password, or the one-time code, does not prove that ``by`` is signing. The
+    password is re-entered under the login's lockout policy (``password_reentry``, which logs a wrong one)."""
+    reentry = password_reentry(
+        request=request, user=by, password=password, kind=AccessEvent.Kind.SIGNATURE_FAILED,
+        detail=f"password refused {what}",
+    )  # fmt: skip
+    if reentry is Reentry.LOCKED:
+        return {"password": reentry_locked_message()}
+    if reentry is Reentry.WRONG:
         return {"password": _("That password is not right: nothing was signed.")}
     devices = list(devices_for_user(by, confirmed=True))
     if not devices and not settings.TWO_FACTOR_REQUIRED:
@@ -100,22 +109,21 @@ def signature_sign(
     """``by`` signs a form (``record``), a ``visit`` that took place, or a ``participant``'s casebook, with the
     protocol's meaning, after re-entering the password (and the one-time code when two-factor is on).
 
-    A wrong password or code signs nothing: the refusal is kept in the access log (written outside the signing
-    transaction, so it stays) and raised as a ``ValidationError`` on that field.
+    A wrong password or code signs nothing: the refusal is kept in the access log (kept even if a caller's
+    transaction is rolled back) and raised as a ``ValidationError`` on that field. Wrong passwords count towards
+    the login's lockout (5 in 30 minutes lock signing and logging in, even with the right password).
     """
     target = signature_target(scope=scope, record=record, visit=visit, participant=participant)
     if not user_can(by, "monitoring.sign_data", target["site"]):
         raise PermissionDenied(f"{by} lacks monitoring.sign_data at {target['site']}")
     if scope == Signature.Scope.VISIT and visit is not None and visit.done_on is None:
         raise ValidationError(_("Only a visit that took place can be signed."))
-    problem = _credentials_problem(by=by, password=password, otp_token=otp_token)
+    what = f"signing {scope} {target.get('object_id') or target.get('visit_id') or target['participant_id']}"
+    problem = _credentials_problem(by=by, password=password, otp_token=otp_token, request=request, what=what)
     if problem:
-        access_event_record(
-            kind=AccessEvent.Kind.SIGNATURE_FAILED,
-            request=request,
-            user=by,
-            detail=f"{next(iter(problem))} refused signing {scope} {target.get('object_id') or target.get('visit_id') or target['participant_id']}",  # noqa: E501
-        )
+        if "otp_token" in problem:  # a wrong password is logged by password_reentry
+            access_event_record(kind=AccessEvent.Kind.SIGNATURE_FAILED, request=request, user=by,
+                                detail=f"otp_token refused {what}")  # fmt: skip
         raise ValidationError(problem)
     with transaction.atomic():
         # Signing is serialised per casebook (a lock on the participant's row): the same person signing the same
@@ -127,6 +135,7 @@ def signature_sign(
             scope=scope,
             meaning=PROTOCOL.monitoring.signature_meaning,
             signed_by=by,
+            printed_name=by.get_full_name() or by.get_username(),  # as at signing (Part 11 §11.50)
             signed_at=timezone.now(),
             **target,
         )
@@ -210,7 +219,8 @@ def signature_panel(request: Any, record: Any) -> str:
         "monitoring/_signature_panel.html",
         {
             "rows": [
-                (signature, display_name(signature.signed_by), again.get(signature.pk)) for signature in signatures
+                (signature, signature.printed_name or display_name(signature.signed_by), again.get(signature.pk))
+                for signature in signatures
             ],
             "links": links,
             "can_sign": can_sign,

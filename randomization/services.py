@@ -41,7 +41,7 @@ from trial_site.outbox import outbox_add
 from trial_site.permissions import user_can
 from trial_site.protocol import PROTOCOL
 from trial_site.queue import enqueue
-from trial_site.services import access_event_record
+from trial_site.services import Reentry, access_event_record, password_reentry, reentry_locked_message
 
 logger = logging.getLogger(__name__)
 
@@ -285,27 +285,37 @@ def allocation_flag_error(*, allocation: Allocation, by: Any, reason: str) -> Al
     return allocation
 
 
-@transaction.atomic
 def allocation_unblind(
     *, allocation: Allocation, by: Any, reason: str, password: str, request: Any = None
 ) -> Unblinding:
-    """Emergency unblinding for a blinded user: a reason, the user's password again; logged and notified."""
+    """Emergency unblinding for a blinded user: a reason, the user's password again; logged and notified.
+
+    The password is re-entered under the login's lockout policy (``password_reentry``): a wrong one is in the
+    access log, and after 5 in 30 minutes even the right one is refused, here and at login. It is checked before
+    the unblinding's transaction opens, so a refusal (which rolls that transaction back) never takes the record of
+    the wrong password with it."""
     _require(by, "randomization.unblind", allocation.site)
     errors = {}
     if not reason.strip():
         errors["reason"] = _("Give the reason for unblinding.")
-    if not by.check_password(password):
+    reentry = password_reentry(
+        request=request, user=by, password=password, detail=f"emergency unblinding of {allocation.randomisation_number}"
+    )
+    if reentry is Reentry.LOCKED:
+        errors["password"] = reentry_locked_message()
+    elif reentry is Reentry.WRONG:
         errors["password"] = _("The password is not right.")
     if errors:
         raise ValidationError(errors)
-    unblinding = Unblinding(
-        site=allocation.site, allocation=allocation, requested_by=by, reason=reason, unblinded_at=timezone.now()
-    )
-    unblinding.save(by=by)
-    access_event_record(
-        kind=AccessEvent.Kind.UNBLINDING, request=request, user=by,
-        detail=f"{allocation.randomisation_number}: {reason}"[:500],
-    )  # fmt: skip
-    outbox_add("randomization.tasks.notify_unblinding", unblinding.pk, key=f"unblinding:{unblinding.pk}")
+    with transaction.atomic():
+        unblinding = Unblinding(
+            site=allocation.site, allocation=allocation, requested_by=by, reason=reason, unblinded_at=timezone.now()
+        )
+        unblinding.save(by=by)
+        access_event_record(
+            kind=AccessEvent.Kind.UNBLINDING, request=request, user=by,
+            detail=f"{allocation.randomisation_number}: {reason}"[:500],
+        )  # fmt: skip
+        outbox_add("randomization.tasks.notify_unblinding", unblinding.pk, key=f"unblinding:{unblinding.pk}")
     logger.warning("emergency unblinding of %s for %s: %s", allocation, by, reason)
     return unblinding

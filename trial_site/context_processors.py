@@ -27,7 +27,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         # Blinded staff never read a drug name, not even in the trial's title.
         "trial_title": PROTOCOL.title if unblinded else PROTOCOL.blinded_title,
         "trial_short_title": PROTOCOL.short_title if unblinded else PROTOCOL.blinded_title,
-        "nav_sections": sections_for(roles, superuser=user.is_superuser),
+        "nav_sections": sections_for(roles),
         "nav_roles": [role for role in Role if role in roles],
         "protocol": PROTOCOL,
     }

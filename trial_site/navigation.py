@@ -89,6 +89,13 @@ SECTIONS: tuple[Section, ...] = (
         _("Your sites, their phone numbers and who works there."),
     ),
     Section(
+        "staff",
+        _("Staff"),
+        "staff_list",
+        frozenset({Role.ADMINISTRATOR}),
+        _("Staff accounts and their roles at your sites: create, deactivate, grant and end roles, password links."),
+    ),
+    Section(
         "access_log",
         _("Access log"),
         "access_log",
@@ -108,6 +115,7 @@ ROLE_DUTIES: dict[Role, str | Promise] = {
 }
 
 
-def sections_for(roles: frozenset[Role], *, superuser: bool = False) -> list[Section]:
-    """The sections a user with ``roles`` sees, in menu order."""
-    return [section for section in SECTIONS if superuser or section.roles & roles]
+def sections_for(roles: frozenset[Role]) -> list[Section]:
+    """The sections a user with ``roles`` sees, in menu order (a superuser without roles sees none: superusers are
+    server operators, not trial staff)."""
+    return [section for section in SECTIONS if section.roles & roles]

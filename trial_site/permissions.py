@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
 from trial_site.models import Site, StaffMembership
-from trial_site.roles import ROLE_PERMISSIONS, Role
+from trial_site.roles import DELEGABLE_PERMISSIONS, ROLE_PERMISSIONS, Role
 
 
 def user_roles(user: Any, site: Site | None = None) -> frozenset[Role]:
@@ -31,15 +31,27 @@ def user_roles(user: Any, site: Site | None = None) -> frozenset[Role]:
 def user_can(user: Any, permission: str, site: Site | None = None) -> bool:
     """True when a role the user holds (at ``site``, or anywhere if ``site`` is None) grants ``permission``.
 
-    A permission may also be delegated to one person (an administrator gives it to the user directly, e.g. a
-    coordinator allowed to randomise); it then holds at every site where the user holds a role.
+    Roles are the only source, with one exception named in ``trial_site.roles.DELEGABLE_PERMISSIONS``: such a
+    permission may be delegated to one person (a coordinator allowed to randomise); it then holds where the user
+    holds a role. Any other permission held directly, and superuser status, count for nothing here: a superuser is
+    a server operator (made with ``createsuperuser`` on the server) and reaches data only through memberships.
     """
-    if getattr(user, "is_superuser", False) and user.is_active:
-        return True
     roles = user_roles(user, site)
     if any(permission in ROLE_PERMISSIONS[role] for role in roles):
         return True
-    return bool(roles) and permission in user.get_user_permissions()
+    return bool(roles) and permission in DELEGABLE_PERMISSIONS and permission in user.get_user_permissions()
+
+
+def site_ids_where(user: Any, permission: str) -> frozenset[int]:
+    """The ids of the sites where a role ``user`` holds grants ``permission`` (no query beyond ``user_roles``)."""
+    if not user_roles(user):
+        return frozenset()
+    cache: dict[int | None, frozenset[Role]] = user._trial_roles_cache
+    return frozenset(
+        site_id
+        for site_id, roles in cache.items()
+        if site_id is not None and any(permission in ROLE_PERMISSIONS[role] for role in roles)
+    )
 
 
 def permission_required(
@@ -71,7 +83,7 @@ def section_required(key: str) -> Callable[[Callable[..., HttpResponse]], Callab
         @wraps(view)
         @login_required
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not request.user.is_superuser and not (section.roles & user_roles(request.user)):
+            if not (section.roles & user_roles(request.user)):
                 raise PermissionDenied(f"section {section.key} is not for the user's roles")
             return view(request, *args, **kwargs)
 

@@ -167,6 +167,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     | _EXPORT,
 }
 
+# The only permissions that may be given to one person beyond their roles (a coordinator allowed to randomise, a
+# reviewer of the audit trail); ``user_can`` ignores any other permission held directly. Everything else a person
+# may do comes from the roles above.
+DELEGABLE_PERMISSIONS = frozenset({"randomization.randomise", "monitoring.review_audit"})
+
 # Roles whose holders may use the Django admin site (it shows only what their permissions allow).
 ADMIN_SITE_ROLES = frozenset({Role.ADMINISTRATOR})
 

@@ -30,8 +30,7 @@ def scope_to_user_sites(
     """``queryset`` limited to rows whose ``site_field`` is one of the user's sites (nothing if anonymous)."""
     if not getattr(user, "is_authenticated", False):
         return queryset.none()
-    if user.is_superuser:
-        return queryset
+    # No exception for superusers: they are server operators and see the data of the sites where they hold a role.
     lookup = "id__in" if queryset.model is Site and site_field == "site" else f"{site_field}__in"
     return queryset.filter(**{lookup: user_site_ids(user)})
 

@@ -6,6 +6,7 @@ from django.urls import include, path
 
 from trial_site import views
 from trial_site.forms import LoginForm
+from trial_site.staff import views as staff_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -20,6 +21,8 @@ urlpatterns = [
     path("sites/", views.site_list, name="site_list"),
     path("sites/<str:code>/", views.site_detail, name="site_detail"),
     path("access-log/", views.access_log, name="access_log"),
+    # The Staff pages (administrators) and one's own password: staff/…, accounts/password/, accounts/set-password/.
+    *staff_views.urlpatterns,
     path("i18n/", include("django.conf.urls.i18n")),
     path("screening/", include("screening.urls")),
     path("randomization/", include("randomization.urls")),

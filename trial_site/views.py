@@ -43,7 +43,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "trial_site/home.html",
-        {"duties": duties, "sections": sections_for(roles, superuser=request.user.is_superuser)},
+        {"duties": duties, "sections": sections_for(roles)},
     )
 
 

@@ -40,7 +40,7 @@ from tests.screening.factories import register, screen_eligible
 from tests.security.html_forms import PostForm, has_post_form, post_forms
 from tests.security.permission_matrix import COLUMNS
 from tests.visits.test_schedule import randomised_on
-from trial_site.models import AccessEvent
+from trial_site.models import AccessEvent, StaffMembership
 from trial_site.roles import Role
 from visits import services as visit_services
 from visits.crf_services import visit_form_save
@@ -155,6 +155,16 @@ def sample_paths(world: World) -> dict[str, str]:
         "site_list": "/sites/",
         "site_detail": "/sites/DHK/",
         "access_log": "/access-log/",
+        "staff_list": "/staff/",
+        "staff_create": "/staff/new/",
+        "staff_detail": f"/staff/{world.staff[Role.COORDINATOR].pk}/",
+        "staff_edit": f"/staff/{world.staff[Role.COORDINATOR].pk}/edit/",
+        "staff_grant": f"/staff/{world.staff[Role.COORDINATOR].pk}/roles/",
+        "staff_active": f"/staff/{world.staff[Role.COORDINATOR].pk}/active/",
+        "staff_password_link": f"/staff/{world.staff[Role.COORDINATOR].pk}/password-link/",
+        "staff_role_end": f"/staff/roles/{pk['coordinator_membership']}/end/",
+        "password_change": "/accounts/password/",
+        "password_set": "/accounts/set-password/",
         "screening:index": "/screening/",
         "screening:register": "/screening/register/DHK/",
         "screening:participant": f"/screening/{number}/",
@@ -265,6 +275,7 @@ def _build_world() -> World:
         "reminder": Reminder.objects.filter(participant=participant, status="planned").first().pk,
         "export_job": job.pk,
         "unscheduled_visit": unscheduled.pk,
+        "coordinator_membership": StaffMembership.objects.get(user=coordinator, site=dhk).pk,
     }
     world = World(staff=staff, elsewhere=elsewhere, participant=participant, visit=d1, objects=objects)
     world.samples = sample_paths(world)

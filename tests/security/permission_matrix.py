@@ -30,6 +30,9 @@ Notes on what may look surprising
     - ``exports:job`` and its status and download are the requester's own: another role that may export gets 404,
       as if there were no such export (and the attempt is logged).
     - ``randomization:unblind`` is for the blinded assessor only: the unblinded roles see the arm already.
+    - The Staff pages (``staff_*``) are the administrator's, for the accounts at the administrator's sites; another
+      site's account or role is 404 (logged). ``password_set`` (the one-time link's page) is open to anyone: without
+      a valid link it only says so. ``password_change`` is everyone's own.
 """
 
 from __future__ import annotations
@@ -49,6 +52,16 @@ two_factor_verify             302       302      302      302      302      302 
 site_list                     302       200      200      200      200      200      200      200
 site_detail                   302       200      200      200      200      200      200      200
 access_log                    302       403      403      403      200      403      403      200
+staff_list                    302       403      403      403      403      403      403      200
+staff_create                  302       403      403      403      403      403      403      200
+staff_detail                  302       403      403      403      403      403      403      200
+staff_edit                    302       403      403      403      403      403      403      200
+staff_grant                   302       403      403      403      403      403      403      405
+staff_active                  302       403      403      403      403      403      403      405
+staff_password_link           302       403      403      403      403      403      403      405
+staff_role_end                302       403      403      403      403      403      403      405
+password_change               302       200      200      200      200      200      200      200
+password_set                  200       200      200      200      200      200      200      200
 
 screening:index               302       200      200      200      200      200      403      403
 screening:register            302       200      200      403      403      403      403      403

@@ -261,3 +261,23 @@ class AppendOnlyModel(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise AppendOnlyViolation(str(self._meta.verbose_name))
+
+
+def save_user(user: Any, *, by: Any, reason: str, update_fields: list[str] | None = None) -> None:
+    """Save a user account with its history row attributed to ``by`` and carrying ``reason``.
+
+    Django's user model is not an ``AuditedModel``; this is its one audited save path (``trial_site.services`` and
+    the staff pages call it), the same attribution ``AuditedModel.save`` gives every other history row. A reason is
+    required: every change to an account says why. ``by`` may be the user themself (their own password).
+    """
+    if not str(reason or "").strip():
+        raise ReasonForChangeRequired()
+    try:
+        user._history_user = by
+        user._change_reason = reason
+        with transaction.atomic():
+            user.save(update_fields=update_fields)
+    finally:
+        for attribute in ("_change_reason", "_history_user"):
+            if attribute in user.__dict__:
+                delattr(user, attribute)

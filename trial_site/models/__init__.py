@@ -1,8 +1,10 @@
-"""Kernel models: sites, staff memberships with their roles, the access log, the outbox and submission keys."""
+"""Kernel models: sites, staff memberships with their roles, the access log, the outbox, submission keys, and the
+history of staff accounts."""
 
 from trial_site.models.access import AccessEvent
 from trial_site.models.outbox import OutboxMessage
 from trial_site.models.sites import Site, StaffMembership
 from trial_site.models.submissions import SubmissionKey
+from trial_site.models.users import UserHistoricalRecords
 
-__all__ = ["AccessEvent", "OutboxMessage", "Site", "StaffMembership", "SubmissionKey"]
+__all__ = ["AccessEvent", "OutboxMessage", "Site", "StaffMembership", "SubmissionKey", "UserHistoricalRecords"]

@@ -21,6 +21,7 @@ class AccessEvent(AppendOnlyModel):
         UNBLINDING = "unblinding", _("Emergency unblinding")
         SIGNATURE_FAILED = "signature_failed", _("Failed signature (wrong password or code)")
         EXPORT = "export", _("Data export")
+        PASSWORD_REENTRY_FAILED = "reentry_failed", _("Wrong password re-entered (signing, unblinding, …)")
 
     at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
     kind = models.CharField(_("event"), max_length=32, choices=Kind.choices, db_index=True)

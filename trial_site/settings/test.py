@@ -37,6 +37,12 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
+# Refusals and failed passwords are written on a connection of their own inside a transaction
+# (trial_site.services.kept_even_if_rolled_back), so that a rollback cannot take them away. Test fixtures hold
+# transactions that are rolled back after the test, which such a committed row would outlive: off here, and on in
+# the tests of that guarantee (tests/trial_site/test_reauthentication.py).
+ACCESS_LOG_OWN_CONNECTION = False
+
 # Tasks run in the test process when queued (their e-mails land in the test outbox). The real worker and beat,
 # on both brokers, are tested as separate processes on the base settings (tests/trial_site/test_celery.py).
 CELERY_TASK_ALWAYS_EAGER = True
