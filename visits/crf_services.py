@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils.translation import gettext as _
 
+from trial_site.audit.base import guard_clinical_write
 from trial_site.audit.errors import EditConflict
 from trial_site.audit.versions import FieldChange, current_version, data_fields, display, person
 from trial_site.hooks import follow_up
@@ -70,6 +71,7 @@ def visit_form_save(*, record: VisitForm, by: Any, complete: bool, reason: str |
                 raise
             conflict = created_meanwhile(record, saved)
             if conflict is not None:
+                guard_clinical_write(saved)  # a locked form says so: it could not be changed either way
                 raise conflict from None
             record = saved  # the same entries were saved already: nothing to write
     else:

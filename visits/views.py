@@ -16,6 +16,7 @@ from randomization.selectors import arm_visible_to, treatment_of
 from screening.models import Participant
 from screening.selectors import participants_with_screening, screening_row
 from trial_site.audit.errors import EditConflict
+from trial_site.audit.versions import current_version
 from trial_site.concurrency import VERSION_FIELD, add_validation_error, form_after_conflict
 from trial_site.forms import may_read_forms, read_only
 from trial_site.permissions import permission_required, user_can
@@ -24,7 +25,7 @@ from trial_site.submission import once_per_submission
 from trial_site.text import sentence_start
 from visits import crf_services, selectors, services
 from visits.charts import mrss_chart
-from visits.crfs import CRF_BY_CODE, VisitMrss
+from visits.crfs import CRF_BY_CODE, VisitForm, VisitMrss
 from visits.forms import (
     EndOfStudyForm,
     FollowUpForm,
@@ -82,20 +83,27 @@ def missing_forms(request: HttpRequest) -> HttpResponse:
 
 
 @permission_required("visits.view_visit")
-@once_per_submission
 def participant_schedule(request: HttpRequest, number: str) -> HttpResponse:
+    """A participant's schedule; add an unscheduled visit, schedule the safety follow-up, record the end of study
+    (each form once per submission key)."""
     participant = _participant(request, number)
+    can_change = user_can(request.user, "visits.change_visit", participant.site)
+    if request.method == "POST" and not can_change:
+        raise PermissionDenied("cannot change visits")
+    return _participant_schedule(request, participant, can_change)
+
+
+@once_per_submission
+def _participant_schedule(request: HttpRequest, participant: Participant, can_change: bool) -> HttpResponse:
+    number = participant.screening_number
     rows = selectors.participant_schedule(participant)
     allocation = getattr(participant, "allocation", None)
-    can_change = user_can(request.user, "visits.change_visit", participant.site)
     data = request.POST if request.method == "POST" else None
     action = request.POST.get("action") if data else None
     unscheduled = UnscheduledVisitForm(data if action == "unscheduled" else None)
     follow_up = FollowUpForm(data if action == "follow_up" else None)
     ending = EndOfStudyForm(data if action == "end" else None)
     if data:
-        if not can_change:
-            raise PermissionDenied("cannot change visits")
         done = {
             "unscheduled": lambda: _apply(request, unscheduled, lambda d: services.unscheduled_visit_add(
                 participant=participant, by=request.user, on=d["on"], reason=d["reason"])),
@@ -136,10 +144,11 @@ def _visit(pk: int, request: HttpRequest) -> Visit:
 
 def _visit_forms(visit: Visit, data: Any = None, action: str | None = None) -> dict[str, Any]:
     """The forms of the visit page, each carrying the version of the visit; ``data`` binds the one of ``action``."""
+    version = {VERSION_FIELD: current_version(visit)}
     initial = {
-        "done": {"done_on": visit.done_on or visit.planned_date, "deviation_reason": visit.deviation_reason},
-        "missed": {},
-        "reschedule": {"planned_date": visit.planned_date},
+        "done": {"done_on": visit.done_on or visit.planned_date, "deviation_reason": visit.deviation_reason, **version},
+        "missed": version,
+        "reschedule": {"planned_date": visit.planned_date, **version},
     }
     return {
         name: form_class(data if name == action else None, instance=visit, initial=initial[name])
@@ -198,7 +207,6 @@ def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @permission_required("visits.view_visit")
-@once_per_submission
 def visit_crf(request: HttpRequest, pk: int, code: str) -> HttpResponse:
     """Enter or edit one case report form of a visit: save as a draft, or mark it complete.
 
@@ -213,6 +221,11 @@ def visit_crf(request: HttpRequest, pk: int, code: str) -> HttpResponse:
     can_enter = user_can(request.user, f"visits.change_{model._meta.model_name}", visit.site)
     if not can_enter and (request.method == "POST" or not may_read_forms(request.user, visit.site)):
         raise PermissionDenied(f"cannot enter {code}")
+    return _visit_crf(request, visit, model, can_enter)
+
+
+@once_per_submission
+def _visit_crf(request: HttpRequest, visit: Visit, model: type[VisitForm], can_enter: bool) -> HttpResponse:
     posted = request.method == "POST"
     form = build_visit_crf_form(
         model,
@@ -276,19 +289,24 @@ def _with_versions(medications: Any) -> Any:
 
 
 @permission_required("visits.view_concomitantmedication")
-@once_per_submission
 def medications(request: HttpRequest, number: str) -> HttpResponse:
     """The participant's concomitant medications: add one (once per submission key), or record that one was stopped
     (with the version of the medication the page showed: a change saved since is shown, not overwritten)."""
     participant = _participant(request, number)
     can_change = user_can(request.user, "visits.change_concomitantmedication", participant.site)
+    if request.method == "POST" and request.POST.get("action") and not can_change:
+        raise PermissionDenied("cannot change medications")
+    return _medications(request, participant, can_change)
+
+
+@once_per_submission
+def _medications(request: HttpRequest, participant: Participant, can_change: bool) -> HttpResponse:
+    number = participant.screening_number
     action = request.POST.get("action") if request.method == "POST" else None
     add_form = MedicationForm(
         request.POST if action == "add" else None,
         instance=ConcomitantMedication(participant=participant, site=participant.site),
     )
-    if action and not can_change:
-        raise PermissionDenied("cannot change medications")
     stopped = _medication_stopped(request, participant) if action == "stop" else None
     stop_form = MedicationStopForm(request.POST if action == "stop" else None, instance=stopped)
     status = 200
