@@ -13,12 +13,13 @@ from django.utils.translation import gettext as _
 from clinical.safety import lab_rules_fired, sae_deadline, susar_clock
 from safety.models import AdverseEvent, LabAlert, LabPanelAssessment, SaeReport
 from trial_site.audit.actor import acting_as
+from trial_site.audit.versions import person
 from trial_site.outbox import outbox_add
 from trial_site.permissions import user_can
 from trial_site.protocol import PROTOCOL
 from visits.crfs import LabPanel
 from visits.models import EndOfStudy
-from visits.services import end_of_study_record
+from visits.services import end_of_study_record, read_locked
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +99,10 @@ def sae_follow_up_open(*, event: AdverseEvent, by: Any) -> SaeReport:
 def sae_report_submit(*, report: SaeReport, by: Any, narrative: str) -> SaeReport:
     """Record that the report went to the sponsor now."""
     _require(by, "safety.change_saereport", report.site)
+    read_locked(report)
     if report.submitted_at is not None:
+        if report.narrative == narrative:
+            return report  # recorded already (a second click on the same form): nothing to write
         raise ValidationError(_("This report was sent already."))
     report.narrative = narrative
     report.submitted_at = timezone.now()
@@ -112,6 +116,11 @@ def sae_report_sign(*, report: SaeReport, by: Any, causality: str) -> SaeReport:
     _require(by, "safety.sign_saereport", report.site)
     if not causality:
         raise ValidationError({"causality": _("Give your causality assessment.")})
+    read_locked(report)
+    if report.signed_by_id is not None:
+        if report.signed_by_id == by.pk and report.causality == causality:
+            return report  # signed already (a second click on the same form): nothing to write
+        raise ValidationError(_("This report was signed already by %(name)s.") % {"name": person(report.signed_by)})
     report.causality = causality
     report.signed_by = by
     report.signed_at = timezone.now()
@@ -160,6 +169,13 @@ def lab_alert_acknowledge(*, alert: LabAlert, by: Any, action_taken: str) -> Lab
     _require(by, "safety.acknowledge_labalert", alert.site)
     if not action_taken.strip():
         raise ValidationError({"action_taken": _("Say what was done about it.")})
+    read_locked(alert)
+    if alert.acknowledged_at is not None:
+        if alert.acknowledged_by_id == by.pk and alert.action_taken == action_taken.strip():
+            return alert  # acknowledged already (a second click on the same form): nothing to write
+        raise ValidationError(
+            _("This alert was acknowledged already by %(name)s.") % {"name": person(alert.acknowledged_by)}
+        )
     alert.acknowledged_by = by
     alert.acknowledged_at = timezone.now()
     alert.action_taken = action_taken.strip()

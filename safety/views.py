@@ -1,65 +1,121 @@
-"""Safety pages: open SAE reports and laboratory alerts, a participant's adverse events, the summary by arm."""
+"""Safety pages: open SAE reports and laboratory alerts, a participant's adverse events, the summary by arm.
+
+Every form that changes a saved record carries the version it was opened on: a save against a record changed since
+is refused (409) and the form comes back with the values saved now, the user's own changes on top, and a panel
+naming who changed what (``trial_site.concurrency``). Every form that creates something (an adverse event, a
+follow-up SAE report, an acknowledgement) carries a one-time submission key: sent twice, it creates once.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Max, Model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from safety import selectors, services
-from safety.forms import AcknowledgeForm, AdverseEventForm, SaeSignForm, SaeSubmitForm
+from safety.forms import AcknowledgeForm, AdverseEventForm, OneRecordForm, SaeSignForm, SaeSubmitForm
 from safety.models import AdverseEvent, LabAlert, SaeReport
 from screening.models import Participant
+from trial_site.audit.errors import EditConflict
+from trial_site.concurrency import VERSION_FIELD, add_validation_error, form_after_conflict
 from trial_site.permissions import permission_required, user_can
 from trial_site.scoping import get_scoped_object_or_404
+from trial_site.submission import once_per_submission
 
 
-def _errors_into(form: Any, error: ValidationError) -> None:
-    problems = error.error_dict if hasattr(error, "error_dict") else {None: error.error_list}
-    for field, messages_ in problems.items():
-        form.add_error(field if field in form.fields else None, messages_)
+def _versions(model: type[Model], records: Iterable[Model]) -> dict[int, int]:
+    """The version (latest history row) of each record, in one query."""
+    rows = (
+        model.history.model.objects.filter(id__in=[record.pk for record in records])  # type: ignore[attr-defined]
+        .values("id")
+        .annotate(version=Max("history_id"))
+    )
+    return {row["id"]: row["version"] for row in rows}
+
+
+def _refused(request: HttpRequest, conflict: EditConflict) -> None:
+    """Say that nothing was saved and who changed the record meanwhile (the form shows what)."""
+    messages.error(request, " ".join(conflict.messages))
+
+
+def _save(request: HttpRequest, form: Any, save: Any, rebuild: Any) -> tuple[Any, int | None]:
+    """Run ``save(cleaned_data)`` for a valid ``form``. Returns (the form to show, None) when it is to be shown
+    again with its errors, (the form after the conflict, 409) on an edit conflict, and (form, 302) once saved."""
+    if not form.is_valid():
+        return form, None
+    try:
+        save(form.cleaned_data)
+    except EditConflict as conflict:
+        _refused(request, conflict)
+        return form_after_conflict(form, conflict, rebuild), 409
+    except ValidationError as error:
+        add_validation_error(form, error)
+        return form, None
+    return form, 302
 
 
 @permission_required("safety.view_adverseevent")
 def index(request: HttpRequest) -> HttpResponse:
+    return _index_page(request)
+
+
+def _index_page(request: HttpRequest, shown: OneRecordForm | None = None, status: int = 200) -> HttpResponse:
+    """The safety front page; ``shown``: the acknowledgement form of one alert as sent (with its errors)."""
+    alerts = selectors.open_lab_alerts(request.user)
+    versions = _versions(LabAlert, alerts)
+    for alert in alerts:
+        if shown is not None and shown.instance.pk == alert.pk:
+            alert.acknowledge_form = shown
+        else:
+            alert.acknowledge_form = AcknowledgeForm(instance=alert, initial={VERSION_FIELD: versions.get(alert.pk)})
     return render(
         request,
         "safety/index.html",
         {
             "reports": selectors.open_sae_reports(request.user),
-            "alerts": selectors.open_lab_alerts(request.user),
-            "acknowledge_form": AcknowledgeForm(),
+            "alerts": alerts,
+            "shown_form": shown,
         },
+        status=status,
     )
 
 
 @permission_required("safety.view_adverseevent")
 def participant_events(request: HttpRequest, number: str) -> HttpResponse:
+    """A participant's adverse events, and the form to record one (once per submission key: a serious event sent
+    twice opens one SAE report and sends one e-mail)."""
     participant = get_scoped_object_or_404(Participant.objects.select_related("site"), request, screening_number=number)
     can_add = user_can(request.user, "safety.add_adverseevent", participant.site)
+    if request.method == "POST" and not can_add:
+        raise PermissionDenied("cannot record adverse events")
+    return _participant_events(request, participant, can_add)
+
+
+@once_per_submission
+def _participant_events(request: HttpRequest, participant: Participant, can_add: bool) -> HttpResponse:
+    number = participant.screening_number
     # A laboratory value of CTCAE grade 3 or more links here with the event pre-filled.
     prefill = {
         name: request.GET[name] for name in ("description", "grade", "onset_date", "visit") if name in request.GET
     }
     form = AdverseEventForm(request.POST or None, participant=participant, initial=prefill)
-    if request.method == "POST":
-        if not can_add:
-            raise PermissionDenied("cannot record adverse events")
-        if form.is_valid():
-            try:
-                event = services.adverse_event_record(event=form.instance, by=request.user)
-            except ValidationError as error:
-                _errors_into(form, error)
-            else:
-                messages.success(request, _("Adverse event recorded."))
-                if event.serious:
-                    messages.warning(request, _("Serious: the SAE report is due within 24 hours."))
-                return redirect("safety:participant", number=number)
+    if request.method == "POST" and form.is_valid():
+        try:
+            event = services.adverse_event_record(event=form.instance, by=request.user)
+        except ValidationError as error:
+            add_validation_error(form, error)
+        else:
+            messages.success(request, _("Adverse event recorded."))
+            if event.serious:
+                messages.warning(request, _("Serious: the SAE report is due within 24 hours."))
+            return redirect("safety:participant", number=number)
     events = participant.adverse_events.prefetch_related("sae_reports").order_by("-onset_date")
     return render(
         request,
@@ -68,76 +124,131 @@ def participant_events(request: HttpRequest, number: str) -> HttpResponse:
     )
 
 
-@permission_required("safety.view_adverseevent")
-def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    event = get_scoped_object_or_404(AdverseEvent.objects.select_related("participant", "site"), request, pk=pk)
-    action = request.POST.get("action") if request.method == "POST" else None
-    form = AdverseEventForm(request.POST if action == "change" else None, instance=event, participant=event.participant)
-    if action == "change" and form.is_valid():
-        try:
-            services.adverse_event_change(
-                event=form.instance, by=request.user, reason=form.cleaned_data["reason_for_change"]
-            )
-        except ValidationError as error:
-            _errors_into(form, error)
-        else:
-            messages.success(request, _("Adverse event saved."))
-            return redirect("safety:event", pk=pk)
+def _event(request: HttpRequest, pk: int) -> AdverseEvent:
+    return get_scoped_object_or_404(AdverseEvent.objects.select_related("participant", "site"), request, pk=pk)
+
+
+def _event_page(
+    request: HttpRequest,
+    event: AdverseEvent,
+    *,
+    form: AdverseEventForm | None = None,
+    shown: OneRecordForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The page of an adverse event: its SAE reports (each with its own send and sign forms, carrying the report's
+    version) and the form that changes the event. ``form``/``shown``: a form as sent, shown again."""
+    reports = list(event.sae_reports.select_related("signed_by").order_by("deadline"))
+    versions = _versions(SaeReport, reports)
+    for report in reports:
+        initial = {VERSION_FIELD: versions.get(report.pk)}
+        report.submit_form = SaeSubmitForm(instance=report, initial=initial)
+        report.sign_form = SaeSignForm(instance=report, initial=initial)
+        if shown is not None and shown.instance.pk == report.pk:
+            setattr(report, "submit_form" if isinstance(shown, SaeSubmitForm) else "sign_form", shown)
     return render(
         request,
         "safety/event.html",
         {
             "event": event,
-            "form": form,
-            "reports": event.sae_reports.select_related("signed_by").order_by("deadline"),
-            "submit_form": SaeSubmitForm(),
-            "sign_form": SaeSignForm(),
+            "form": form or AdverseEventForm(instance=event, participant=event.participant),
+            "reports": reports,
+            "shown_form": shown,
             "can_change": user_can(request.user, "safety.change_adverseevent", event.site),
             "can_sign": user_can(request.user, "safety.sign_saereport", event.site),
         },
+        status=status,
     )
+
+
+@permission_required("safety.view_adverseevent")
+def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """An adverse event: change it (with a reason, against the version the page showed)."""
+    event = _event(request, pk)
+    if request.method != "POST" or request.POST.get("action") != "change":
+        return _event_page(request, event)
+    if not user_can(request.user, "safety.change_adverseevent", event.site):
+        raise PermissionDenied("cannot change adverse events")
+    form = AdverseEventForm(request.POST, instance=event, participant=event.participant)
+
+    def rebuild() -> AdverseEventForm:
+        saved = _event(request, pk)
+        return AdverseEventForm(instance=saved, participant=saved.participant)
+
+    form, status = _save(
+        request,
+        form,
+        lambda d: services.adverse_event_change(event=form.instance, by=request.user, reason=d["reason_for_change"]),
+        rebuild,
+    )
+    if status == 302:
+        messages.success(request, _("Adverse event saved."))
+        return redirect("safety:event", pk=pk)
+    return _event_page(request, _event(request, pk), form=form, status=status or 200)
 
 
 @permission_required("safety.change_saereport")
 @require_POST
 def report_action(request: HttpRequest, pk: int) -> HttpResponse:
+    """Open a follow-up report (once per submission key), or record a report as sent or sign it (against the
+    version of the report the page showed)."""
     report = get_scoped_object_or_404(SaeReport.objects.select_related("site"), request, pk=pk)
-    try:
-        if request.POST.get("action") == "follow_up":
-            services.sae_follow_up_open(event=report.adverse_event, by=request.user)
-            messages.success(request, _("Follow-up report opened; it is due within 24 hours."))
-            return redirect("safety:event", pk=report.adverse_event_id)
-        if request.POST.get("action") == "sign":
-            form = SaeSignForm(request.POST)
-            if form.is_valid():
-                services.sae_report_sign(report=report, by=request.user, causality=form.cleaned_data["causality"])
-        else:
-            form = SaeSubmitForm(request.POST)
-            if form.is_valid():
-                services.sae_report_submit(report=report, by=request.user, narrative=form.cleaned_data["narrative"])
-        if not form.is_valid():
-            messages.error(request, _("Complete the form: %(errors)s") % {"errors": form.errors.as_text()})
-    except ValidationError as error:
-        for message in error.messages:
-            messages.error(request, message)
-    return redirect("safety:event", pk=report.adverse_event_id)
+    return _report_action(request, report, _event(request, report.adverse_event_id))
+
+
+@once_per_submission
+def _report_action(request: HttpRequest, report: SaeReport, event: AdverseEvent) -> HttpResponse:
+    action = request.POST.get("action")
+    if action == "follow_up":
+        try:
+            services.sae_follow_up_open(event=event, by=request.user)
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+            return _event_page(request, event)
+        messages.success(request, _("Follow-up report opened; it is due within 24 hours."))
+        return redirect("safety:event", pk=event.pk)
+    if action == "sign":
+        form: OneRecordForm = SaeSignForm(request.POST, instance=report)
+
+        def save(d: dict[str, Any]) -> Any:
+            return services.sae_report_sign(report=report, by=request.user, causality=d["causality"])
+    else:
+        form = SaeSubmitForm(request.POST, instance=report)
+
+        def save(d: dict[str, Any]) -> Any:
+            return services.sae_report_submit(report=report, by=request.user, narrative=d["narrative"])
+
+    def rebuild() -> OneRecordForm:
+        return type(form)(instance=SaeReport.objects.get(pk=report.pk))
+
+    form, status = _save(request, form, save, rebuild)
+    if status == 302:
+        messages.success(request, _("SAE report saved."))
+        return redirect("safety:event", pk=event.pk)
+    return _event_page(request, event, shown=form, status=status or 200)
 
 
 @permission_required("safety.acknowledge_labalert")
 @require_POST
 def alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    """Acknowledge a laboratory alert (once per submission key, against the version of the alert shown)."""
     alert = get_scoped_object_or_404(LabAlert.objects.select_related("site"), request, pk=pk)
-    form = AcknowledgeForm(request.POST)
-    if form.is_valid():
-        try:
-            services.lab_alert_acknowledge(alert=alert, by=request.user, action_taken=form.cleaned_data["action_taken"])
-        except ValidationError as error:  # a lock on the data, say
-            messages.error(request, " ".join(error.messages))
-        else:
-            messages.success(request, _("Alert acknowledged."))
-    else:
-        messages.error(request, _("Say what was done about the alert."))
-    return redirect("safety:index")
+    return _alert_acknowledge(request, alert)
+
+
+@once_per_submission
+def _alert_acknowledge(request: HttpRequest, alert: LabAlert) -> HttpResponse:
+    form, status = _save(
+        request,
+        AcknowledgeForm(request.POST, instance=alert),
+        lambda d: services.lab_alert_acknowledge(alert=alert, by=request.user, action_taken=d["action_taken"]),
+        lambda: AcknowledgeForm(instance=LabAlert.objects.get(pk=alert.pk)),
+    )
+    if status == 302:
+        messages.success(request, _("Alert acknowledged."))
+        return redirect("safety:index")
+    return _index_page(request, shown=form, status=status or 200)
 
 
 @permission_required("randomization.view_arm")
