@@ -38,6 +38,11 @@ class VersionedFormMixin(forms.Form):
         elif not self.is_bound:
             self.initial.setdefault(VERSION_FIELD, current_version(instance))
 
+    @property
+    def changed_data(self) -> list[str]:
+        """The data the user changed: the hidden version is bookkeeping, never a change of data."""
+        return [name for name in super().changed_data if name != VERSION_FIELD]
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         if VERSION_FIELD in self.fields:

@@ -44,7 +44,9 @@ def get_scoped_object_or_404(
 ) -> ModelT:
     """The one object matching ``lookup`` at one of the user's sites; 404 otherwise.
 
-    When the object exists at another site, the refusal is logged and kept in the access log.
+    When the object exists at another site, the refusal is logged and kept in the access log: by the 404 handler
+    (``trial_site.views.page_not_found``), once the view's transaction has been rolled back, so the access log row
+    is not undone with it.
     """
     try:
         return scope_to_user_sites(queryset, request.user, site_field=site_field).get(**lookup)
@@ -52,5 +54,19 @@ def get_scoped_object_or_404(
         if queryset.filter(**lookup).exists():
             detail = f"{queryset.model._meta.label} at another site"
             logger.warning("cross-site access refused: user=%s path=%s %s", request.user, request.path, detail)
-            access_event_record(kind="access_denied", request=request, detail=detail)
+            raise CrossSiteRefusal(detail) from None
         raise Http404(f"No {queryset.model._meta.verbose_name} matches the given query.") from None
+
+
+class CrossSiteRefusal(Http404):
+    """A 404 for a record that exists at a site the user has no role at; the 404 handler logs it."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("No such record.")
+        self.detail = detail
+
+
+def log_cross_site_refusal(request: HttpRequest, exception: Exception | None) -> None:
+    """Keep a cross-site refusal in the access log (called by the 404 handler, outside the view's transaction)."""
+    if isinstance(exception, CrossSiteRefusal):
+        access_event_record(kind="access_denied", request=request, detail=exception.detail)

@@ -1,10 +1,11 @@
 """Idempotent submission of pages that create something (Stripe's idempotency keys, for forms).
 
-The page carries a one-time key made when it is shown (``{% submission_key %}``, in ``record_tags``). The view,
-wrapped in ``once_per_submission``, runs in one transaction that first stores the key: a second POST with the same
-key waits on the key's unique index until the first commits, and is then taken to what the first created, with a
-message; it creates nothing. A first POST that creates nothing (the form comes back with errors) leaves no key, so
-the corrected form can be sent again.
+The page carries a one-time key made when it is shown (``{% submission_key %}``, in ``form_tags``). The view,
+wrapped in ``once_per_submission``, runs in one transaction that first takes a lock on the key: a second POST with
+the same key waits there until the first commits, and is then taken to what the first created, with a message; it
+creates nothing. The key is stored, with where the first went, in the transaction of what it created; a POST that
+creates nothing (refused, or the form comes back with errors) stores nothing, so the corrected form can be sent
+again.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -24,6 +25,7 @@ from django.utils.translation import gettext as _
 from trial_site.models import SubmissionKey
 
 FIELD = "submission_key"
+ADVISORY_KEY_MASK = (1 << 63) - 1  # a UUID folded into PostgreSQL's signed 64-bit advisory-lock key
 logger = logging.getLogger(__name__)
 
 
@@ -47,24 +49,38 @@ def once_per_submission(view: Callable[..., HttpResponse]) -> Callable[..., Http
         if key is None:
             return view(request, *args, **kwargs)
         with transaction.atomic():
-            try:
-                with transaction.atomic():
-                    stored = SubmissionKey.objects.create(key=key, user=request.user, path=request.path[:300])
-            except IntegrityError:
+            _wait_for_the_same_key(key)
+            if SubmissionKey.objects.filter(key=key).exists():
                 return _repeat(request, key)
             response = view(request, *args, **kwargs)
-            if isinstance(response, HttpResponseRedirect):
-                stored.result_url = response["Location"][:500]
-                stored.save(update_fields=["result_url"])
-            else:  # nothing was created: the key may be used again for the corrected form
-                stored.delete()
+            if not isinstance(response, HttpResponseRedirect):
+                return response  # nothing was created: the key stays free for the corrected form
+            try:
+                with transaction.atomic():
+                    SubmissionKey.objects.create(
+                        key=key, user=request.user, path=request.path[:300], result_url=response["Location"][:500]
+                    )
+            except IntegrityError:  # only where the lock below is not available (SQLite, the demo)
+                transaction.set_rollback(True)
+                return _repeat(request, key)
             return response
 
     return wrapped
 
 
+def _wait_for_the_same_key(key: uuid.UUID) -> None:
+    """Hold a transaction-scoped lock on ``key`` (PostgreSQL advisory lock): a second request with the same key
+    waits here until the first commits or rolls back, then finds its key row, or none. Nothing is written, so a
+    request refused later (no permission, invalid form) leaves no trace. SQLite serialises writers by itself;
+    the key's unique index is the backstop there."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key.int & ADVISORY_KEY_MASK])
+
+
 def _repeat(request: HttpRequest, key: uuid.UUID) -> HttpResponse:
-    """A POST whose key was used: go where the first one went (it has committed: its insert held ours)."""
+    """A POST whose key was used: go where the first one went (it has committed: we waited for it)."""
     first = SubmissionKey.objects.filter(key=key).first()
     if first is None or first.user_id != request.user.pk or not first.result_url:
         logger.warning("submission key %s reused by %s on %s", key, request.user, request.path)

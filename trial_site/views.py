@@ -28,7 +28,7 @@ from trial_site.models import AccessEvent, Site
 from trial_site.navigation import ROLE_DUTIES, SECTIONS, sections_for
 from trial_site.permissions import permission_required, section_required, user_roles
 from trial_site.roles import Role
-from trial_site.scoping import get_scoped_object_or_404
+from trial_site.scoping import get_scoped_object_or_404, log_cross_site_refusal
 from trial_site.services import access_event_record
 
 logger = logging.getLogger("trial_site.security")
@@ -134,6 +134,7 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    log_cross_site_refusal(request, exception)
     return render(request, "404.html", status=404)
 
 
