@@ -257,6 +257,7 @@ def datasets() -> tuple[Dataset, ...]:
         ClassificationCriteria,
         Consent,
         ConsentWithdrawal,
+        Day1Baseline,
         DiseaseHistory,
         EligibilityConfirmation,
         ExclusionHistory,
@@ -282,6 +283,7 @@ def datasets() -> tuple[Dataset, ...]:
         _dataset("ELIGCONF", EligibilityConfirmation, **screening_form, day_field="confirmed_at", repeating=True),
         _dataset("SCRFAIL", ScreenFailure, **screening_form, day_field="recorded_at"),
         _dataset("WITHDRAW", ConsentWithdrawal, **screening_form, day_field="withdrawn_on"),
+        _dataset("DAY1BASE", Day1Baseline, **screening_form, day_field="day1"),
         _dataset("ALLOC", Allocation, **screening_form, day_field="randomised_at", skip=("slot",)),
         _dataset(
             "UNBLIND",

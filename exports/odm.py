@@ -68,7 +68,19 @@ NAMESPACE = "http://www.cdisc.org/ns/odm/v1.3"
 PARTICIPANTS_PER_CHUNK = 200
 SYSTEM_USER = "USR.SYSTEM"
 SCREENING_FORMS = frozenset(
-    {"PARTICIP", "CONSENT", "CLASSIF", "DISEASE", "SCRMRSS", "EXCLHIST", "SCRLABS", "ELIGCONF", "SCRFAIL", "ALLOC"}
+    {
+        "PARTICIP",
+        "CONSENT",
+        "CLASSIF",
+        "DISEASE",
+        "SCRMRSS",
+        "EXCLHIST",
+        "SCRLABS",
+        "ELIGCONF",
+        "SCRFAIL",
+        "DAY1BASE",
+        "ALLOC",
+    }
 )
 UNSCHEDULED = "UNS"
 TRANSACTIONS = {"+": "Insert", "~": "Update", "-": "Remove"}
