@@ -340,7 +340,10 @@ class Day1Baseline(ScreeningForm, MrssScores):
         help_text=_("The day of randomisation. Randomising needs this form dated that day."),
     )
     assessor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("assessor of the Day 1 mRSS")
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("assessor of the Day 1 mRSS"),
     )
     mycophenolate_g_day = measured(
         _("E7 Mycophenolate mofetil on Day 1"),
