@@ -5,23 +5,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('safety', '0001_initial'),
-        ('visits', '0004_concomitant_medications'),
+        ("safety", "0001_initial"),
+        ("visits", "0004_concomitant_medications"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LabPanelAssessment',
+            name="LabPanelAssessment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('panel_modified_at', models.DateTimeField(verbose_name='version of the panel assessed')),
-                ('assessed_at', models.DateTimeField(auto_now=True, verbose_name='assessed at')),
-                ('panel', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='assessment', to='visits.labpanel')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("panel_modified_at", models.DateTimeField(verbose_name="version of the panel assessed")),
+                ("assessed_at", models.DateTimeField(auto_now=True, verbose_name="assessed at")),
+                (
+                    "panel",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="assessment", to="visits.labpanel"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'laboratory panel assessment',
+                "verbose_name": "laboratory panel assessment",
             },
         ),
     ]
