@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from exports.catalogue import datasets
 from exports.formats import FORMATS
 from exports.scope import DateMode, ExportScope
+from trial_site.form_dates import IsoDateField
 from trial_site.models import Site
 from trial_site.scoping import scope_to_user_sites
 
@@ -30,10 +31,9 @@ class ExportForm(forms.Form):
         help_text=_("For CSV only: one form as a single CSV file, or every form (a ZIP of CSV files)."),
     )
     site = forms.ChoiceField(label=_("Sites"), required=False)
-    cut_off = forms.DateField(
+    cut_off = IsoDateField(
         label=_("Cut-off date"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
         help_text=_("The data as they stood at the end of this day. Leave empty for the data as they are now."),
     )
     identified = forms.ChoiceField(

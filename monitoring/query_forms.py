@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from monitoring.models import DataQuery
 from monitoring.queries import assignable_users, queryable_fields
 from screening.forms import full_name
-from trial_site.forms import DateInput
+from trial_site.form_dates import IsoDateField
 from trial_site.models import Site
 
 
@@ -18,7 +18,7 @@ class QueryRaiseForm(forms.Form):
     field = forms.ChoiceField(label=_("Field"), required=False)
     message = forms.CharField(label=_("Question"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
     assignee = forms.ModelChoiceField(label=_("Assign to"), required=False, queryset=None)
-    due_date = forms.DateField(label=_("Answer by"), required=False, widget=DateInput())
+    due_date = IsoDateField(label=_("Answer by"), required=False)
 
     def __init__(self, *args: Any, record: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

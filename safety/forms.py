@@ -9,7 +9,8 @@ from django.utils.translation import gettext_lazy as _
 
 from safety.models import AdverseEvent
 from trial_site.concurrency import VersionedFormMixin
-from trial_site.forms import DateInput, DateTimeInput, ReasonForChangeMixin
+from trial_site.form_dates import iso_formfield_callback
+from trial_site.forms import ReasonForChangeMixin
 
 
 class AdverseEventForm(ReasonForChangeMixin, forms.ModelForm):
@@ -21,7 +22,7 @@ class AdverseEventForm(ReasonForChangeMixin, forms.ModelForm):
             "serious_important_medical_event", "relationship", "expected", "action_taken", "outcome",
             "special_interest", "treatment_given", "learned_at", "visit",
         ]  # fmt: skip
-        widgets = {"onset_date": DateInput(), "stop_date": DateInput(), "learned_at": DateTimeInput()}
+        formfield_callback = iso_formfield_callback
 
     def __init__(self, *args: Any, participant: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

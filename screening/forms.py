@@ -12,7 +12,8 @@ from django.utils.translation import gettext_lazy as _
 
 from screening.models import Consent, ConsentWithdrawal, Participant
 from screening.models.crfs import ScreeningForm, ScreeningMrss
-from trial_site.forms import DateInput, DateTimeInput, ReasonForChangeMixin
+from trial_site.form_dates import IsoDateField, iso_formfield_callback
+from trial_site.forms import ReasonForChangeMixin
 from trial_site.models import Site, StaffMembership
 from trial_site.phone import mobile_e164
 from trial_site.protocol import PROTOCOL
@@ -25,7 +26,7 @@ class ParticipantForm(ReasonForChangeMixin, forms.ModelForm):
             "screening_date", "initials", "date_of_birth", "sex", "mobile_phone", "email", "preferred_language",
             "reminder_channel", "reminder_consent",
         ]  # fmt: skip
-        widgets = {"screening_date": DateInput(), "date_of_birth": DateInput()}
+        formfield_callback = iso_formfield_callback
 
     def __init__(self, *args: Any, site: Site, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -53,7 +54,7 @@ class ConsentForm(forms.ModelForm):
     class Meta:
         model = Consent
         fields = ["form_version", "consented_at", "obtained_by", "signature_method", "witness_name", "copy_given"]
-        widgets = {"consented_at": DateTimeInput()}
+        formfield_callback = iso_formfield_callback
 
     def __init__(self, *args: Any, site: Site, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -71,7 +72,7 @@ class WithdrawalForm(forms.ModelForm):
     class Meta:
         model = ConsentWithdrawal
         fields = ["withdrawn_on", "scope", "note"]
-        widgets = {"withdrawn_on": DateInput()}
+        formfield_callback = iso_formfield_callback
 
 
 class ScreenFailureForm(forms.Form):
@@ -79,7 +80,7 @@ class ScreenFailureForm(forms.Form):
 
 
 class RescreenForm(forms.Form):
-    screening_date = forms.DateField(label=_("Date of the new screening"), widget=DateInput())
+    screening_date = IsoDateField(label=_("Date of the new screening"))
 
 
 class ScreeningFormBase(ReasonForChangeMixin, forms.ModelForm):
@@ -87,19 +88,15 @@ class ScreeningFormBase(ReasonForChangeMixin, forms.ModelForm):
 
 
 def screening_form_class(model: type[ScreeningForm]) -> type[forms.ModelForm]:
-    """A ModelForm for one screening CRF: every editable field, dates as date pickers, yes/no/unknown choices."""
+    """A ModelForm for one screening CRF: every editable field, dates in the one ISO date field, yes/no/unknown
+    choices."""
     fields = [
         field.name
         for field in model._meta.get_fields()
         if getattr(field, "editable", False) and field.concrete and not field.auto_created
         and field.name not in {"participant", "site"}
     ]  # fmt: skip
-    widgets = {
-        field.name: DateInput()
-        for field in model._meta.get_fields()
-        if field.name in fields and field.get_internal_type() == "DateField"
-    }
-    return modelform_factory(model, form=ScreeningFormBase, fields=fields, widgets=widgets)
+    return modelform_factory(model, form=ScreeningFormBase, fields=fields, formfield_callback=iso_formfield_callback)
 
 
 def build_screening_form(model: type[ScreeningForm], *, participant: Participant, user: Any, data: Any = None) -> Any:

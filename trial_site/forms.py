@@ -11,6 +11,13 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from trial_site.concurrency import VersionedFormMixin
+from trial_site.form_dates import (  # noqa: F401  (the one date field and its widgets, re-exported)
+    DateInput,
+    DateTimeInput,
+    IsoDateField,
+    IsoDateTimeField,
+    iso_formfield_callback,
+)
 from trial_site.models import AccessEvent
 from trial_site.permissions import user_can
 
@@ -86,20 +93,6 @@ class ReasonForChangeMixin(VersionedFormMixin):
         if self.changes_saved_data and self.has_changed() and not reason:
             raise forms.ValidationError(_("Give the reason for changing saved data."))
         return reason
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(format="%Y-%m-%d", **kwargs)
-
-
-class DateTimeInput(forms.DateTimeInput):
-    input_type = "datetime-local"
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
 
 
 def may_read_forms(user: Any, site: Any) -> bool:

@@ -10,7 +10,8 @@ from django.utils.translation import gettext_lazy as _
 
 from screening.forms import full_name, staff_at
 from trial_site.concurrency import VersionedFormMixin
-from trial_site.forms import DateInput, ReasonForChangeMixin
+from trial_site.form_dates import IsoDateField, iso_formfield_callback
+from trial_site.forms import ReasonForChangeMixin
 from visits.crfs import VisitForm
 from visits.models import ConcomitantMedication, EndOfStudy, Visit
 
@@ -24,7 +25,7 @@ class VisitChangeForm(VersionedFormMixin):
 
 
 class VisitDoneForm(VisitChangeForm):
-    done_on = forms.DateField(label=_("Date of the visit"), widget=DateInput())
+    done_on = IsoDateField(label=_("Date of the visit"))
     deviation_reason = forms.CharField(
         label=_("Protocol deviation (only if outside the window)"),
         required=False,
@@ -37,21 +38,21 @@ class VisitMissedForm(VisitChangeForm):
 
 
 class RescheduleForm(VisitChangeForm):
-    planned_date = forms.DateField(label=_("New planned date (within the window)"), widget=DateInput())
+    planned_date = IsoDateField(label=_("New planned date (within the window)"))
     reason = forms.CharField(label=_("Reason"), max_length=300)
 
 
 class UnscheduledVisitForm(forms.Form):
-    on = forms.DateField(label=_("Date"), widget=DateInput())
+    on = IsoDateField(label=_("Date"))
     reason = forms.CharField(label=_("Reason"), max_length=500)
 
 
 class FollowUpForm(forms.Form):
-    last_dose = forms.DateField(label=_("Date of the last dose of study drug"), widget=DateInput())
+    last_dose = IsoDateField(label=_("Date of the last dose of study drug"))
 
 
 class EndOfStudyForm(forms.Form):
-    ended_on = forms.DateField(label=_("Date"), widget=DateInput())
+    ended_on = IsoDateField(label=_("Date"))
     reason = forms.ChoiceField(label=_("How the study ended"), choices=EndOfStudy.Reason.choices)
     details = forms.CharField(label=_("Details"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
@@ -76,7 +77,7 @@ def visit_crf_form_class(model: type[VisitForm]) -> type[forms.ModelForm]:
     ]  # fmt: skip
     fields.remove("unusual_values_confirmed")
     fields.append("unusual_values_confirmed")
-    return modelform_factory(model, form=VisitCrfFormBase, fields=fields)
+    return modelform_factory(model, form=VisitCrfFormBase, fields=fields, formfield_callback=iso_formfield_callback)
 
 
 def build_visit_crf_form(
@@ -106,7 +107,7 @@ class MedicationForm(forms.ModelForm):
             "drug", "dose", "frequency", "route", "indication", "start_date", "stop_date", "steroid_drug",
             "steroid_daily_mg",
         ]  # fmt: skip
-        widgets = {"start_date": DateInput(), "stop_date": DateInput()}
+        formfield_callback = iso_formfield_callback
 
 
 class MedicationStopForm(VersionedFormMixin):
@@ -114,7 +115,7 @@ class MedicationStopForm(VersionedFormMixin):
     (``instance``: the medication, once the view knows which one)."""
 
     medication = forms.IntegerField(widget=forms.HiddenInput)
-    stopped_on = forms.DateField(label=_("Stopped on"), widget=DateInput())
+    stopped_on = IsoDateField(label=_("Stopped on"))
 
     def __init__(self, *args: Any, instance: ConcomitantMedication | None = None, **kwargs: Any) -> None:
         self.instance = instance

@@ -37,20 +37,20 @@ from monitoring.audit import (
     sites_for_review,
 )
 from screening.models import Participant
+from trial_site.form_dates import IsoDateField
 from trial_site.models import AccessEvent, Site
 from trial_site.permissions import permission_required, user_can
 from trial_site.scoping import get_scoped_object_or_404
 from trial_site.services import access_event_record
 
 REVIEW = "monitoring.review_audit"
-DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 class AuditFilterForm(forms.Form):
     form = forms.ChoiceField(label=gettext_lazy("Form"), required=False)
     user = forms.CharField(label=gettext_lazy("User"), required=False, max_length=150)
-    date_from = forms.DateField(label=gettext_lazy("From"), required=False, widget=DATE)
-    date_to = forms.DateField(label=pgettext_lazy("date range", "To"), required=False, widget=DATE)
+    date_from = IsoDateField(label=gettext_lazy("From"), required=False)
+    date_to = IsoDateField(label=pgettext_lazy("date range", "To"), required=False)
     field = forms.CharField(
         label=gettext_lazy("Field"),
         required=False,
@@ -110,8 +110,8 @@ class RecentFilterForm(AuditFilterForm):
 class ExportForm(forms.Form):
     participant = forms.CharField(label=gettext_lazy("Participant (screening number)"), required=False, max_length=20)
     site = forms.CharField(label=gettext_lazy("Site code"), required=False, max_length=10)
-    date_from = forms.DateField(label=gettext_lazy("From"), required=False, widget=DATE)
-    date_to = forms.DateField(label=pgettext_lazy("date range", "To"), required=False, widget=DATE)
+    date_from = IsoDateField(label=gettext_lazy("From"), required=False)
+    date_to = IsoDateField(label=pgettext_lazy("date range", "To"), required=False)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
