@@ -10,7 +10,8 @@ kind of label (users, sites, participants, visits). simple-history's ``prev_reco
 used.
 
 Masking: the fields a model marks identifying (``identifying_fields``) show as "(identifying: changed)"
-to a viewer who may not see the participant's details at the site, and always in an export; the arm of an
+to a viewer who may not see identifying data at the site (``trial_site.permissions.may_see_identifiers``, the
+one rule every page follows), and always in an export; the arm of an
 allocation (and its list slot) shows as "(blinded)" to a viewer without ``randomization.view_arm`` there.
 """
 
@@ -38,7 +39,7 @@ from monitoring.records import record_url
 from screening.models import Participant
 from trial_site.audit.base import ClinicalRecord
 from trial_site.models import Site
-from trial_site.permissions import user_can
+from trial_site.permissions import may_see_identifiers, user_can
 
 PAGE_SIZE = 50
 MASKED = gettext_lazy("(identifying: changed)")
@@ -139,7 +140,7 @@ class AuditViewer:
         if self.export:
             return False
         if site.pk not in self._identifying:
-            self._identifying[site.pk] = user_can(self.user, "screening.view_participant", site)
+            self._identifying[site.pk] = may_see_identifiers(self.user, site)
         return self._identifying[site.pk]
 
     def sees_arm(self, site: Site) -> bool:

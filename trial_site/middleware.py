@@ -1,5 +1,5 @@
-"""Request middleware of the kernel: NUL bytes refused, the acting user, the site's time zone, and mandatory
-two-factor."""
+"""Request middleware of the kernel: nothing kept in caches, NUL bytes refused, the acting user, the site's time
+zone, and mandatory two-factor."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.http import urlencode
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -21,6 +22,22 @@ from trial_site.audit.actor import acting_as
 from trial_site.selectors import time_zone_for_user
 
 logger = logging.getLogger(__name__)
+
+
+class NoStoreMiddleware:
+    """Every answer of the application says ``Cache-Control: no-store`` (and ``Pragma: no-cache`` for old proxies):
+    pages, downloads and errors, the login page too, so no browser, shared computer or proxy keeps a copy of
+    participant data. Static files never reach it (WhiteNoise, placed before it, answers them with its own long
+    cache headers); a view's own ``Cache-Control`` is merged into it (``private``, ``max-age=0``)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        add_never_cache_headers(response)  # max-age=0, no-cache, no-store, must-revalidate, private; Expires
+        response["Pragma"] = "no-cache"
+        return response
 
 
 class RefuseNulBytesMiddleware:

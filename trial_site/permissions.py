@@ -54,6 +54,21 @@ def site_ids_where(user: Any, permission: str) -> frozenset[int]:
     )
 
 
+# Identifying data (the ``identifying_fields`` of each model: a participant's initials, date of birth, mobile phone
+# and e-mail, a consent witness's name) are for the roles that work with the participant at the site: those that may
+# open the participant's record there (coordinator, investigator, blinded assessor, monitor, data manager).
+# Administrators and statisticians do not see them on any page. The audit trail, the verification page and every
+# page naming a participant ask this one question.
+SEE_IDENTIFIERS = "screening.view_participant"
+
+
+def may_see_identifiers(user: Any, site: Site | int) -> bool:
+    """True when ``user`` may see the identifying data of the participants of ``site`` (a site or its id); no
+    query beyond the user's roles, cached for the request."""
+    site_id = site if isinstance(site, int) else site.pk
+    return site_id in site_ids_where(user, SEE_IDENTIFIERS)
+
+
 def permission_required(
     permission: str,
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:

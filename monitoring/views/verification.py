@@ -15,10 +15,12 @@ from django.utils.translation import gettext_lazy
 
 from monitoring import verification as sdv
 from monitoring.records import record_label, record_url
-from trial_site.permissions import permission_required, user_can
+from trial_site.permissions import may_see_identifiers, permission_required, user_can
 from trial_site.protocol import PROTOCOL
 from trial_site.scoping import get_scoped_object_or_404
 from trial_site.submission import once_per_submission
+
+IDENTIFYING_HIDDEN = gettext_lazy("(identifying: not shown)")
 
 
 class VerificationForm(forms.Form):
@@ -49,10 +51,18 @@ def _shown(record: Any, model_field: Any) -> str:
     return str(value)
 
 
-def record_values(record: Any) -> list[tuple[str, str, str]]:
-    """(field name, label, value shown) of each field of the form a monitor may verify."""
+def record_values(record: Any, user: Any) -> list[tuple[str, str, str]]:
+    """(field name, label, value shown) of each field of the form a monitor may verify; an identifying field's value
+    only to a user who may see identifying data at the record's site."""
+    identifying = (
+        set(getattr(record, "identifying_fields", ())) if not may_see_identifiers(user, record.site_id) else set()
+    )
     return [
-        (model_field.name, str(model_field.verbose_name).capitalize(), _shown(record, model_field))
+        (
+            model_field.name,
+            str(model_field.verbose_name).capitalize(),
+            str(IDENTIFYING_HIDDEN) if model_field.name in identifying else _shown(record, model_field),
+        )
         for model_field in sdv.verifiable_fields(type(record))
     ]
 
@@ -111,7 +121,7 @@ def mark(request: HttpRequest) -> HttpResponse:
         {
             "record": record,
             "label": record_label(record),
-            "values": record_values(record),
+            "values": record_values(record, request.user),
             "record_url": record_url(record),
             "form": form,
             "form_name": sdv.form_name(type(record)),
