@@ -37,6 +37,7 @@ from exports.scope import DateMode, ExportScope, shift
 from monitoring.audit import ACTIONS, MASKED, csv_cell
 
 FREE_TEXT_MASKED = "(free text: changed)"
+REASON_LEFT_OUT = "(free text left out)"  # a de-identified export's reason for change, unless free text is asked for
 CSV_COLUMNS = (
     "dataset", "participant", "record_id", "visit", "time_utc", "user", "action", "field", "old_value", "new_value",
     "reason",
@@ -161,6 +162,14 @@ def _masked(variable: Variable, scope: ExportScope) -> str | None:
     return None
 
 
+def reason_text(reason: str, scope: ExportScope) -> str:
+    """A reason for change as this export carries it: free text (it may name a patient or a date of a call), so
+    left out of a de-identified export unless free text is asked for."""
+    if not reason or scope.identified or scope.free_text:
+        return reason
+    return REASON_LEFT_OUT
+
+
 def _changes(
     version: Version, previous: Version | None, variables: tuple[Variable, ...], person: Person, scope: ExportScope
 ) -> list[tuple[str, str, str]]:
@@ -221,8 +230,9 @@ def write_audit_csv(scope: ExportScope, out: BinaryIO, progress: Progress) -> Ro
                     actions.get(version.action, version.action),
                 ]
                 changes = _changes(version, previous, variables, person, scope) or [("", "", "")]
+                reason = reason_text(version.reason, scope)
                 for name, old, new in changes:
-                    writer.writerow([csv_cell(cell) for cell in (*head, name, old, new, version.reason)])
+                    writer.writerow([csv_cell(cell) for cell in (*head, name, old, new, reason)])
                 written += len(changes)
                 batch.add(len(changes))
                 previous = version

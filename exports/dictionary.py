@@ -24,6 +24,7 @@ from exports.catalogue import Dataset, Variable, datasets, study_name
 from exports.formats import Progress, RowCounts
 from exports.rows import columns
 from exports.scope import DateMode, ExportScope
+from monitoring.audit import csv_cell
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("dataset", "Dataset"),
@@ -160,7 +161,7 @@ def write_dictionary_csv(scope: ExportScope, out: BinaryIO, progress: Progress) 
             writer = csv.writer(text, lineterminator="\r\n")
             writer.writerow([name for name, _label in COLUMNS])
             for entry in entries(scope):
-                writer.writerow(entry.values())
+                writer.writerow([csv_cell(value) for value in entry.values()])
                 written += 1
         text.flush()
     finally:

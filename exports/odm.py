@@ -6,8 +6,9 @@ The file is **transactional** (``FileType="Transactional"``). Each record (form 
 version of the record, oldest first: ``Insert`` (created: every filled item), ``Update`` (changed: the items that
 changed; an emptied item has ``IsNull="Yes"``), ``Remove`` (deleted), or ``Upsert`` for a first version the
 history holds as a change. Each carries an ``AuditRecord``: the user, the site, the time in UTC and the reason
-for change. Applying the versions in order gives the values every other format gives: the current data, or with
-a cut-off the data as they stood at its end (versions after it are left out). The container elements
+for change (free text: left out of a de-identified export unless free text is kept). Applying the versions in
+order gives the values every other format gives: the current data, or with a cut-off the data as they stood at
+its end (versions after it are left out). The container elements
 (``SubjectData``, ``StudyEventData``, ``FormData``) are ``Upsert``.
 
 Where things are:
@@ -561,7 +562,7 @@ class ClinicalWriter:
         xml.leaf("UserRef", UserOID=user_oid(version.user_id))
         xml.leaf("LocationRef", LocationOID=location_oid(self.sites[version.site_id].code))
         xml.leaf("DateTimeStamp", utc_text(change_moment(version.at, person, self.scope)))
-        if version.reason:
+        if version.reason and (self.scope.identified or self.scope.free_text):  # free text: not de-identified
             xml.leaf("ReasonForChange", version.reason)
         xml.end("AuditRecord")
         if transaction != "Remove":

@@ -46,6 +46,7 @@ from django.utils import translation
 from exports.catalogue import Variable, short_names, study_name
 from exports.formats import Progress, ProgressBatch, RowCounts, Table
 from exports.scope import ExportScope
+from monitoring.audit import csv_cell
 
 FileKind = Literal["xpt", "dta"]
 
@@ -307,7 +308,7 @@ def _variables_csv(rows: list[list[str]]) -> bytes:
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\r\n")
     writer.writerow(VARIABLE_HEADER)
-    writer.writerows(rows)
+    writer.writerows([csv_cell(cell) for cell in row] for row in rows)
     return text.getvalue().encode("utf-8-sig")
 
 

@@ -20,10 +20,12 @@ from exports.catalogue import dataset
 from exports.formats import Progress, ProgressBatch, RowCounts, Table, dataset_tables
 from exports.rows import columns, dataset_rows, people
 from exports.scope import ExportScope
+from monitoring.audit import csv_cell
 
 
 def csv_value(value: Any) -> str:
-    """One value as the CSV exports write it."""
+    """One value as the CSV exports write it; text that a spreadsheet would run as a formula gets an apostrophe
+    in front (``csv_cell``), numbers stay numbers."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -34,7 +36,9 @@ def csv_value(value: Any) -> str:
         return repr(value)  # the shortest text that reads back as the same number
     if isinstance(value, Decimal):
         return format(value, "f")
-    return str(value)
+    if isinstance(value, int):
+        return str(value)
+    return csv_cell(str(value))
 
 
 def _write_csv(names: list[str], rows: Iterable[list[Any]], out: BinaryIO, progress: Progress) -> int:

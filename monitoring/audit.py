@@ -559,9 +559,15 @@ CSV_COLUMNS = (
 )  # fmt: skip
 
 
+FORMULA_STARTS = "=+-@\t\r"
+
+
 def csv_cell(value: str) -> str:
-    """Text a spreadsheet would run as a formula is prefixed with an apostrophe (numbers stay numbers)."""
-    if value and value[0] in "=+-@\t\r":
+    """Text a spreadsheet would run as a formula is prefixed with an apostrophe (the OWASP rule): a cell starting
+    with =, +, -, @, a tab or a carriage return, also after leading spaces or line breaks (some spreadsheets trim
+    them). Numbers stay numbers (``-2.5``); the one function every CSV of the application writes its text with."""
+    first = value.lstrip(" \n\t\r\x0b\x0c\xa0")[:1]
+    if value and (value[0] in FORMULA_STARTS or (first and first in FORMULA_STARTS)):
         try:
             float(value)
         except ValueError:
