@@ -100,3 +100,37 @@ class DeliveryAttempt(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.backend} {'ok' if self.succeeded else 'failed'} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class WebhookSignature(models.Model):
+    """A signature of the SMS webhook already accepted: the same signed call again is a replay and is refused.
+    Kept for twice the validity window (``SMS_WEBHOOK_MAX_AGE_SECONDS``), after which the timestamp alone refuses
+    it; older rows are removed as new calls arrive."""
+
+    signature = models.CharField(_("signature"), max_length=64, unique=True)
+    received_at = models.DateTimeField(_("received at"), db_index=True)
+
+    class Meta:
+        verbose_name = _("SMS webhook signature seen")
+
+    def __str__(self) -> str:
+        return f"{self.signature[:12]}… at {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+class WebhookRefusals(models.Model):
+    """How many calls to the SMS webhook were refused (wrong signature or secret, stale timestamp, replay) from
+    one client address in one minute: counted here, not one access-log row per call; over
+    ``SMS_WEBHOOK_REFUSALS_PER_MINUTE`` the address is answered 429 until the minute ends."""
+
+    address = models.CharField(_("client address"), max_length=45)
+    minute = models.DateTimeField(_("minute"))
+    count = models.PositiveIntegerField(_("refused calls"), default=0)
+
+    class Meta:
+        ordering = ["-minute", "address"]
+        verbose_name = _("refused SMS webhook calls")
+        constraints = [models.UniqueConstraint(fields=["address", "minute"], name="webhook_refusals_per_minute")]
+        indexes = [models.Index(fields=["minute"], name="webhook_refusals_minute")]
+
+    def __str__(self) -> str:
+        return f"{self.count} from {self.address} at {self.minute:%Y-%m-%d %H:%M}"

@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-import hmac
-import json
 import logging
+import time
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -19,13 +18,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from reminders import selectors, services
+from reminders import selectors, services, webhook
 from reminders.forms import ReminderFilterForm, SendNowForm
 from reminders.models import Reminder
 from reminders.sms import outbox_messages
 from screening.models import Participant
 from trial_site.models import AccessEvent
 from trial_site.permissions import permission_required, user_can
+from trial_site.proxies import client_address
 from trial_site.scoping import get_scoped_object_or_404
 from trial_site.services import access_event_record
 from trial_site.submission import once_per_submission
@@ -122,33 +122,73 @@ def delivery_status(request: HttpRequest) -> HttpResponse:
     )
 
 
-@csrf_exempt  # called by the SMS gateway, not a browser: authenticated by the shared secret instead
+@csrf_exempt  # called by the SMS gateway, not a browser: authenticated by its signature instead
 @require_POST
 def inbound_sms(request: HttpRequest) -> HttpResponse:
     """The SMS gateway's webhook: ``{"from": …, "text": …}`` (a reply; STOP opts out of SMS) or
-    ``{"message_id": …, "status": …}`` (a delivery report). The header X-Webhook-Secret must match."""
-    secret = settings.SMS_WEBHOOK_SECRET
-    given = request.headers.get("X-Webhook-Secret", "")
-    if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
-        logger.warning("SMS webhook refused: wrong or missing secret from %s", request.META.get("REMOTE_ADDR"))
-        access_event_record(kind=AccessEvent.Kind.ACCESS_DENIED, request=request, detail="SMS webhook: wrong secret")
-        return JsonResponse({"error": "wrong or missing X-Webhook-Secret"}, status=403)
+    ``{"message_id": …, "status": …}`` (a delivery report), signed as ``reminders.webhook`` describes.
+
+    Refused calls (signature, timestamp, replay) are 403 and counted per client address and minute; the first of
+    a minute and the one that crosses ``SMS_WEBHOOK_REFUSALS_PER_MINUTE`` are logged, and over that limit every
+    call from the address is 429 until the minute ends. A signed call with a malformed body is a 400."""
+    address = client_address(request) or "unknown"
+    if webhook.refusals_this_minute(address) >= settings.SMS_WEBHOOK_REFUSALS_PER_MINUTE:
+        return _webhook_refused(request, address, "too many refused calls from this address: wait a minute")
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if not declared.isdigit() or int(declared) > settings.SMS_WEBHOOK_MAX_BYTES:
+        return JsonResponse({"error": f"the body is larger than {settings.SMS_WEBHOOK_MAX_BYTES} bytes"}, status=400)
+    body = request.body
+    signature = request.headers.get(webhook.SIGNATURE_HEADER, "")
+    problem = webhook.signature_problem(
+        secret=settings.SMS_WEBHOOK_SECRET,
+        timestamp=request.headers.get(webhook.TIMESTAMP_HEADER, ""),
+        signature=signature,
+        body=body,
+        now=time.time(),
+        max_age=settings.SMS_WEBHOOK_MAX_AGE_SECONDS,
+    )
+    if not problem and not webhook.signature_first_seen(signature):
+        problem = "this signed call was received before (a replay)"
+    if problem:
+        return _webhook_refused(request, address, problem)
     try:
-        payload = json.loads(request.body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return JsonResponse({"error": "the body is not JSON"}, status=400)
-    if not isinstance(payload, dict):
-        return JsonResponse({"error": "the body must be a JSON object"}, status=400)
-    if isinstance(payload.get("message_id"), str) and isinstance(payload.get("status"), str):
-        updated = services.delivery_report_record(message_id=payload["message_id"], status=payload["status"])
+        payload = webhook.parse_body(body)
+    except webhook.BadBody as error:
+        return JsonResponse({"error": str(error)}, status=400)
+    message_id, status = payload.get("message_id"), payload.get("status")
+    if isinstance(message_id, str) and isinstance(status, str) and 0 < len(message_id) <= 100:
+        updated = services.delivery_report_record(message_id=message_id, status=status)
         return JsonResponse({"updated": updated})
-    if isinstance(payload.get("from"), str) and isinstance(payload.get("text"), str):
-        if not services.is_stop_request(payload["text"]):
+    sender, text = payload.get("from"), payload.get("text")
+    if isinstance(sender, str) and isinstance(text, str) and len(sender) <= 40 and len(text) <= 2000:
+        if not services.is_stop_request(text):
             return JsonResponse({"opted_out": 0, "note": "not a STOP reply"})
         try:
-            changed = services.sms_stop_record(phone=payload["from"])
+            changed = services.sms_stop_record(phone=sender)
         except ValidationError as error:  # the casebook is locked: no more SMS all the same
-            cancelled = services.sms_stop_when_locked(phone=payload["from"])
+            cancelled = services.sms_stop_when_locked(phone=sender)
             return JsonResponse({"opted_out": 0, "sms_cancelled": cancelled, "note": " ".join(error.messages)})
         return JsonResponse({"opted_out": len(changed)})
-    return JsonResponse({"error": 'expected {"from", "text"} or {"message_id", "status"}'}, status=400)
+    return JsonResponse(
+        {"error": 'expected {"from", "text"} (up to 40 and 2000 characters) or {"message_id", "status"}'}, status=400
+    )
+
+
+def _webhook_refused(request: HttpRequest, address: str, problem: str) -> JsonResponse:
+    """Count the refusal; log the minute's first and the one over the limit (not every call); 403, or 429 over
+    the limit."""
+    limit = settings.SMS_WEBHOOK_REFUSALS_PER_MINUTE
+    count = webhook.refusal_count(address)
+    if count == 1:
+        logger.warning("SMS webhook refused from %s: %s", address, problem)
+        detail = f"SMS webhook: refused ({problem}); further refusals from {address} this minute are counted only"
+        access_event_record(kind=AccessEvent.Kind.ACCESS_DENIED, request=request, detail=detail)
+    elif count == limit + 1:
+        logger.warning("SMS webhook: %s calls refused from %s this minute; 429 until it ends", count, address)
+        detail = f"SMS webhook: over {limit} refused calls from {address} this minute; answered 429 until it ends"
+        access_event_record(kind=AccessEvent.Kind.ACCESS_DENIED, request=request, detail=detail)
+    if count > limit:
+        response = JsonResponse({"error": "too many refused calls from this address: wait a minute"}, status=429)
+        response["Retry-After"] = "60"
+        return response
+    return JsonResponse({"error": problem}, status=403)

@@ -27,6 +27,7 @@ from safety.models import AdverseEvent, LabAlert
 from screening.forms import build_screening_form
 from screening.models import ConsentWithdrawal, DiseaseHistory, Participant
 from tests.factories import make_user
+from tests.reminders.sms_gateway import webhook_headers
 from tests.safety.test_safety import event_for
 from tests.screening.factories import register
 from tests.visits.test_schedule import randomised_on
@@ -509,9 +510,10 @@ def test_locked_casebook_pages_show_the_lock_and_change_nothing(
     settings.SMS_WEBHOOK_SECRET = "secret"
     pending = Reminder.objects.filter(participant=participant, channel="sms", status="planned").count()
     assert pending > 0
+    body = json.dumps({"from": participant.mobile_phone, "text": "STOP"}).encode()
     stop = Client().post(
-        "/reminders/inbound/sms/", data=json.dumps({"from": participant.mobile_phone, "text": "STOP"}),
-        content_type="application/json", HTTP_X_WEBHOOK_SECRET="secret",
+        "/reminders/inbound/sms/", data=body, content_type="application/json",
+        headers={k: v for k, v in webhook_headers("secret", body).items() if k != "Content-Type"},
     )  # fmt: skip
     assert stop.status_code == 200 and stop.json()["sms_cancelled"] == pending
     assert not Reminder.objects.filter(participant=participant, status="planned", channel="sms").exists()

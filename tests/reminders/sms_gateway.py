@@ -4,6 +4,7 @@ It speaks what ``HttpSmsBackend`` speaks with the default body template: ``POST 
 ``{"to": ..., "message": ..., "reference": ...}``, ``Authorization: Bearer <token>`` and ``Idempotency-Key``. It
 behaves like a careful provider: a key it has seen is not delivered again, the answer carries the first message id.
 Failure modes (errors, accepted-then-failed answers, stalls, dropped connections) apply to the next n requests.
+The other way, ``webhook_call`` is the gateway calling the site's webhook, signed as the README describes.
 
 By hand, for a demo::
 
@@ -16,16 +17,20 @@ Ctrl-C, printing each delivered message.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import hmac
 import json
 import secrets
 import sys
 import threading
+import time
 from collections import deque
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
+
+import requests
 
 SEND_PATH = "/send"
 
@@ -225,6 +230,31 @@ class SmsGatewayStandIn:
         if self.verbose:
             print(f"delivered {message_id} to {message['to']}: {message['message']!r}", flush=True)
         return message_id
+
+
+# -- the other direction: the gateway calling the site's webhook (STOP replies, delivery reports) ---------------
+
+WEBHOOK_PATH = "/reminders/inbound/sms/"
+
+
+def webhook_headers(secret: str, body: bytes, *, timestamp: int | None = None) -> dict[str, str]:
+    """The headers the gateway signs a webhook call with, as the README tells a gateway to: ``X-Timestamp`` (Unix
+    seconds) and ``X-Signature: sha256=<hex HMAC-SHA256 keyed by the secret over timestamp + "." + body>``.
+    Written here from the documentation, not imported from the site, so a change of scheme breaks the tests."""
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {"X-Timestamp": stamp, "X-Signature": f"sha256={digest}", "Content-Type": "application/json"}
+
+
+def webhook_call(
+    site_url: str, payload: Any, *, secret: str, timestamp: int | None = None, body: bytes | None = None
+) -> requests.Response:
+    """POST a signed call to the site's webhook (``payload`` as JSON, or ``body`` as given)."""
+    data = json.dumps(payload).encode() if body is None else body
+    return requests.post(
+        site_url.rstrip("/") + WEBHOOK_PATH, data=data, headers=webhook_headers(secret, data, timestamp=timestamp),
+        timeout=30,
+    )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,6 +18,7 @@ from reminders.digest import site_digest, staff_digests_send
 from reminders.models import Reminder
 from reminders.services import reminders_sweep
 from safety import services as safety_services
+from tests.reminders.sms_gateway import webhook_headers
 from tests.reminders.test_delivery import first_reminders
 from tests.safety.test_safety import event_for
 from tests.visits.test_schedule import randomised_on
@@ -28,13 +29,20 @@ WEBHOOK = "/reminders/inbound/sms/"
 SECRET = "a-long-shared-secret-of-the-gateway"
 
 
+def signed(secret: str | None, body: bytes) -> dict[str, str]:
+    """The gateway's signature headers for ``body`` (none when ``secret`` is None)."""
+    if secret is None:
+        return {}
+    return {name: value for name, value in webhook_headers(secret, body).items() if name != "Content-Type"}
+
+
 def post_json(client: Client, payload: Any, secret: str | None = SECRET) -> Any:
-    headers = {"HTTP_X_WEBHOOK_SECRET": secret} if secret is not None else {}
-    return client.post(WEBHOOK, data=json.dumps(payload), content_type="application/json", **headers)
+    body = json.dumps(payload).encode()
+    return client.post(WEBHOOK, data=body, content_type="application/json", headers=signed(secret, body))
 
 
 @pytest.fixture
-def webhook(settings: Any) -> Client:
+def webhook(settings: Any, db: None) -> Client:  # refusals and signatures seen are rows
     settings.SMS_WEBHOOK_SECRET = SECRET
     return Client(enforce_csrf_checks=True)  # the gateway has no CSRF token: the secret replaces it
 
@@ -74,7 +82,8 @@ def test_the_webhook_refuses_a_wrong_or_missing_secret_and_logs_it(participant: 
     for secret in ("wrong", None):
         response = post_json(webhook, {"from": participant.mobile_phone, "text": "STOP"}, secret=secret)
         assert response.status_code == 403
-    assert AccessEvent.objects.filter(kind="access_denied", detail__contains="SMS webhook").count() == 2
+    # counted, not logged one by one: the minute's first refusal (two if the minute turned between the calls)
+    assert 1 <= AccessEvent.objects.filter(kind="access_denied", detail__contains="SMS webhook").count() <= 2
     participant.refresh_from_db()
     assert participant.reminder_channel == "sms"
 
@@ -86,7 +95,7 @@ def test_the_webhook_is_closed_without_a_configured_secret(participant: Any, set
 
 @pytest.mark.parametrize("body", ["not json", "[1, 2]", '{"from": 5}', "{}"])
 def test_malformed_webhook_bodies_get_a_400(webhook: Client, body: str) -> None:
-    response = webhook.post(WEBHOOK, data=body, content_type="application/json", HTTP_X_WEBHOOK_SECRET=SECRET)
+    response = webhook.post(WEBHOOK, data=body, content_type="application/json", headers=signed(SECRET, body.encode()))
     assert response.status_code == 400 and "error" in response.json()
 
 

@@ -62,7 +62,9 @@ LEFT_OUT_PREFIXES = ("admin/", "i18n/")
 
 WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 # Writes a request makes whatever it does: the session, the user's last login, and the access log.
-BOOKKEEPING_TABLES = ("django_session", "auth_user", "trial_site_accessevent")
+BOOKKEEPING_TABLES = (
+    "django_session", "auth_user", "trial_site_accessevent", "reminders_webhookrefusals", "reminders_webhooksignature",
+)  # fmt: skip
 
 
 def url_routes() -> dict[str, str]:

@@ -3,8 +3,8 @@ the token is refused (403, Django's CSRF failure) and writes nothing; the same P
 for CSRF. The body is the form a permitted user sends there.
 
 The one exception is the SMS gateway's webhook (``reminders/inbound/sms/``): it is called by the gateway, not a
-browser, so it is ``csrf_exempt`` by design and authenticated by a shared secret instead; it refuses a request
-without the secret.
+browser, so it is ``csrf_exempt`` by design and authenticated by the gateway's signature instead; it refuses a
+request without it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from django.http import HttpResponse
 
 from reminders.models import Reminder
 from screening.models import Participant
+from tests.reminders.sms_gateway import webhook_headers
 from tests.security.conftest import (
     ANONYMOUS,
     COLUMN_OF,
@@ -74,24 +75,26 @@ def test_every_post_without_the_token_is_refused_and_with_it_is_not(world: World
     assert len(refused) == len(url_routes()) - 1
 
 
-def test_the_sms_webhook_is_csrf_exempt_but_refuses_a_request_without_the_secret(world: World, settings: Any) -> None:
+def test_the_sms_webhook_is_csrf_exempt_but_refuses_a_request_without_the_signature(
+    world: World, settings: Any
+) -> None:
     settings.SMS_WEBHOOK_SECRET = "gateway-shared-secret-2026"
     participant = world.participant
-    stop = json.dumps({"from": participant.mobile_phone, "text": "STOP"})
+    stop = json.dumps({"from": participant.mobile_phone, "text": "STOP"}).encode()
     client = client_as(None, enforce_csrf_checks=True)
     path = world.samples[WEBHOOK]
-    for headers in ({}, {"X-Webhook-Secret": "guessed"}, {"X-Webhook-Secret": ""}):
+    right = {name: value for name, value in webhook_headers(settings.SMS_WEBHOOK_SECRET, stop).items()}
+    right.pop("Content-Type")
+    for headers in ({}, {**right, "X-Signature": "sha256=" + "0" * 64}, {**right, "X-Signature": ""}):
         response, writes = writes_during(
             lambda headers=headers: client.post(path, stop, content_type="application/json", headers=headers)
         )
-        assert response.status_code == 403 and response.json() == {"error": "wrong or missing X-Webhook-Secret"}
+        assert response.status_code == 403 and "error" in response.json()
         assert not writes
-    assert AccessEvent.objects.filter(kind="access_denied", path=path).count() == 3
+    assert 1 <= AccessEvent.objects.filter(kind="access_denied", path=path).count() <= 2  # counted, not each logged
     assert Participant.objects.get(pk=participant.pk).reminder_channel == participant.reminder_channel
 
-    response = client.post(
-        path, stop, content_type="application/json", headers={"X-Webhook-Secret": settings.SMS_WEBHOOK_SECRET}
-    )
+    response = client.post(path, stop, content_type="application/json", headers=right)
     assert response.status_code == 200 and response.json() == {"opted_out": 1}  # no CSRF token needed
     assert Participant.objects.get(pk=participant.pk).reminder_channel == "none"
     assert not Reminder.objects.filter(participant=participant, channel="sms", status="planned").exists()

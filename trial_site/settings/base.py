@@ -202,8 +202,14 @@ SMS_GATEWAY_BODY = env_str("SMS_GATEWAY_BODY", '{"to": "{to}", "message": "{text
 SMS_GATEWAY_ID_FIELD = env_str("SMS_GATEWAY_ID_FIELD", "message_id")
 SMS_GATEWAY_STATUS_FIELD = env_str("SMS_GATEWAY_STATUS_FIELD", "status")
 SMS_GATEWAY_TIMEOUT_SECONDS = env_int("SMS_GATEWAY_TIMEOUT_SECONDS", 10)
-# The shared secret of the inbound SMS webhook (STOP replies, delivery reports); empty: the webhook is closed.
+# The inbound SMS webhook (STOP replies, delivery reports): the gateway signs each call with this shared secret
+# (HMAC-SHA256 over the X-Timestamp, a full stop and the body, in X-Signature; see reminders/webhook.py); empty:
+# the webhook is closed. A call is valid for SMS_WEBHOOK_MAX_AGE_SECONDS and once only; over
+# SMS_WEBHOOK_REFUSALS_PER_MINUTE refused calls in a minute, a client address is answered 429 until it ends.
 SMS_WEBHOOK_SECRET = env_str("SMS_WEBHOOK_SECRET")
+SMS_WEBHOOK_MAX_AGE_SECONDS = env_int("SMS_WEBHOOK_MAX_AGE_SECONDS", 300)
+SMS_WEBHOOK_REFUSALS_PER_MINUTE = env_int("SMS_WEBHOOK_REFUSALS_PER_MINUTE", 10)
+SMS_WEBHOOK_MAX_BYTES = env_int("SMS_WEBHOOK_MAX_BYTES", 16384)
 # Retries of a failed send: exponential backoff from the base, with jitter; then the reminder is failed.
 REMINDER_MAX_RETRIES = env_int("REMINDER_MAX_RETRIES", 5)
 REMINDER_RETRY_BASE_SECONDS = env_int("REMINDER_RETRY_BASE_SECONDS", 30)
