@@ -41,13 +41,15 @@ HB_MAX_PLAUSIBLE_G_DL: Final = 25.0
 class LabGrade:
     """The CTCAE grade of one laboratory result: 0 not abnormal, 1–4 mild to life-threatening, None cannot be
     graded (the laboratory's normal limit is missing). ``rule`` explains the grade in words; ``ctcae_version``
-    is stored with it, as the protocol requires."""
+    is stored with it, as the protocol requires. ``reference`` says, in words, which normal limit graded it and
+    where that limit comes from (the caller knows: a site's reference range, a protocol default, a report)."""
 
     test: str
     grade: int | None
     value: float
     rule: str
     ctcae_version: str = CTCAE_VERSION
+    reference: str = ""
 
 
 def _finite(value: float, what: str) -> float:

@@ -101,7 +101,9 @@ VISIT_FORMS: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class LabReference:
-    """Reference limits for CTCAE grading where the laboratory reports none on the form (×10⁹/L, g/dL)."""
+    """The protocol's default reference limits for CTCAE grading (×10⁹/L, g/dL, U/L): they apply at a site until
+    it records its own laboratory reference ranges (``trial_site.lab_ranges``), and to each test it has not
+    recorded. The one place these numbers live."""
 
     hb_lln_female: float
     hb_lln_male: float
@@ -109,6 +111,7 @@ class LabReference:
     anc_lln: float
     alc_lln: float
     platelets_lln: float
+    alt_uln: float
 
     def hb_lln(self, sex: str) -> float:
         return self.hb_lln_female if sex == "F" else self.hb_lln_male
@@ -249,7 +252,14 @@ PROTOCOL = Protocol(
     ),
     follow_up=FollowUpDefinition("FU", "Safety follow-up", 28, 7, ("conmeds", "pregnancy")),
     lab_reference=LabReference(
-        hb_lln_female=12.0, hb_lln_male=13.0, wbc_lln=4.0, anc_lln=2.0, alc_lln=1.0, platelets_lln=150.0
+        hb_lln_female=12.0,
+        hb_lln_male=13.0,
+        wbc_lln=4.0,
+        anc_lln=2.0,
+        alc_lln=1.0,
+        platelets_lln=150.0,
+        # Not in TRIAL.md: the usual adult ALT ULN, for a panel without its report's ULN at a site without a range.
+        alt_uln=40.0,
     ),
     lab_rules={"A": BARICITINIB_RULES, "B": METHOTREXATE_RULES},
     soft_limits={

@@ -21,7 +21,9 @@ class Role(models.TextChoices):
     ADMINISTRATOR = "administrator", _("Administrator")
 
 
-_SEE_SITE = frozenset({"trial_site.view_site", "trial_site.view_staffmembership"})
+_SEE_SITE = frozenset({"trial_site.view_site", "trial_site.view_staffmembership", "trial_site.view_labreferencerange"})
+# A site's laboratory reference ranges (the limits CTCAE grades use): its data manager and administrator keep them.
+_KEEP_LAB_RANGES = frozenset({"trial_site.add_labreferencerange", "trial_site.change_labreferencerange"})
 _READ_ACCESS_LOG = frozenset({"trial_site.view_accessevent"})
 _MANAGE_STAFF = frozenset(
     {
@@ -155,6 +157,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     | _SEE_SAFETY
     | _SEE_REMINDERS
     | _LOCK
+    | _KEEP_LAB_RANGES
     | _EXPORT,
     Role.STATISTICIAN: _SEE_SITE | _KEEP_LISTS | _EXPORT_ANALYSIS,
     Role.ADMINISTRATOR: _SEE_SITE
@@ -164,6 +167,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     | _WATCH_DELIVERY
     | _SEE_MONITORING
     | {"monitoring.review_audit", "auth.change_user"}
+    | _KEEP_LAB_RANGES
     | _EXPORT,
 }
 

@@ -8,6 +8,7 @@ still in the history).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any, ClassVar
 
@@ -29,12 +30,15 @@ from clinical.ctcae import (
     grade_platelets,
     grade_white_cells,
 )
+from clinical.display import number
 from clinical.egfr import creatinine_mg_dl, egfr_ckd_epi_2021
 from clinical.instruments import HAQ_CATEGORIES, HAQ_ITEM_CODES, HAQ_ITEM_LABELS, HAQ_ITEMS, bmi, cdai, haq_di
 from clinical.steroids import PREDNISONE_EQUIVALENT_FACTOR, prednisone_equivalent_mg
 from screening.instruments import MrssScores
 from screening.models.crfs import CreatinineUnit, SteroidDrug, TestResult, measured
 from trial_site.audit.base import ClinicalRecord
+from trial_site.lab_ranges import SiteLabRanges, haemoglobin_test, site_lab_ranges
+from trial_site.models.lab_ranges import LabTest
 from trial_site.protocol import PROTOCOL
 
 
@@ -140,7 +144,8 @@ class LabPanel(VisitForm):
     """Blood count with differential and the chemistry the protocol asks at every visit, graded by CTCAE v5."""
 
     form_code = "labs"
-    required_when_complete = ("hb_g_dl", "wbc", "anc", "alc", "platelets", "alt", "alt_uln", "creatinine")
+    # The ALT ULN may be left empty: the site's reference range in force on the visit date gives it.
+    required_when_complete = ("hb_g_dl", "wbc", "anc", "alc", "platelets", "alt", "creatinine")
     visit = models.OneToOneField("visits.Visit", on_delete=models.PROTECT, related_name="labs_form")
     hb_g_dl = measured(_("Haemoglobin"), 2, 25, "g/dL")
     wbc = measured(_("White cells"), 0, 200, "×10⁹/L")
@@ -168,8 +173,6 @@ class LabPanel(VisitForm):
             raise ValidationError({"anc": _("Neutrophils cannot exceed the white cell count.")})
         if self.alc is not None and self.wbc is not None and self.alc > self.wbc:
             raise ValidationError({"alc": _("Lymphocytes cannot exceed the white cell count.")})
-        if self.alt is not None and self.alt_uln is None:
-            raise ValidationError({"alt_uln": _("ALT needs the laboratory's upper limit of normal.")})
 
     def _derive_creatinine_mg_dl(self) -> None:
         """Creatinine in mg/dL from the value and unit entered (µmol/L ÷ 88.4); refuses a value without its unit
@@ -199,23 +202,39 @@ class LabPanel(VisitForm):
         age = age_in_years(participant.date_of_birth, self.visit.done_on or self.visit.target_date)
         return egfr_ckd_epi_2021(creatinine_mg_dl=self.creatinine_mg_dl, age_years=age, sex=participant.sex)
 
+    # The site's ranges, read once for a list of panels (``visits.selectors.lab_trends``); else read on demand.
+    lab_ranges: SiteLabRanges | None = None
+
+    @property
+    def sample_date(self) -> date:
+        """The date the ranges in force are looked up for: the visit's date (its target date until recorded)."""
+        return self.visit.done_on or self.visit.target_date
+
     def grades(self) -> list[LabGrade]:
-        """CTCAE v5 grades of the values present, against the protocol's reference limits."""
-        limits = PROTOCOL.lab_reference
-        sex = self.visit.participant.sex
+        """CTCAE v5 grades of the values present, against the site's laboratory reference ranges in force on the
+        visit's date (the protocol's defaults where the site has recorded none); ALT against the ULN written on
+        this panel when there is one. Each grade says which limit graded it (``LabGrade.reference``)."""
+        ranges = self.lab_ranges if self.lab_ranges is not None else site_lab_ranges(self.visit.site_id)
+        on = self.sample_date
         graded = []
-        if self.hb_g_dl is not None:
-            graded.append(grade_haemoglobin(self.hb_g_dl, lln=limits.hb_lln(sex)))
-        for value, grade, lln in (
-            (self.anc, grade_neutrophils, limits.anc_lln),
-            (self.alc, grade_lymphocytes, limits.alc_lln),
-            (self.wbc, grade_white_cells, limits.wbc_lln),
-            (self.platelets, grade_platelets, limits.platelets_lln),
+        for value, grade, test in (
+            (self.hb_g_dl, grade_haemoglobin, haemoglobin_test(self.visit.participant.sex)),
+            (self.anc, grade_neutrophils, LabTest.NEUTROPHILS),
+            (self.alc, grade_lymphocytes, LabTest.LYMPHOCYTES),
+            (self.wbc, grade_white_cells, LabTest.WHITE_CELLS),
+            (self.platelets, grade_platelets, LabTest.PLATELETS),
         ):
             if value is not None:
-                graded.append(grade(value, lln=lln))
-        if self.alt is not None and self.alt_uln:
-            graded.append(grade_alt(self.alt, uln=self.alt_uln))
+                limit = ranges.in_force(test, on)
+                reference = f"LLN {number(limit.lower)} {limit.unit}, {limit.source}"  # type: ignore[arg-type]
+                graded.append(replace(grade(value, lln=limit.lower), reference=reference))
+        if self.alt is not None:
+            if self.alt_uln:
+                uln, reference = self.alt_uln, _("ULN %(uln)s U/L, on this panel") % {"uln": number(self.alt_uln)}
+            else:
+                limit = ranges.in_force(LabTest.ALT, on)
+                uln, reference = limit.upper, f"ULN {number(limit.upper)} {limit.unit}, {limit.source}"  # type: ignore[arg-type]
+            graded.append(replace(grade_alt(self.alt, uln=uln), reference=str(reference)))
         return graded
 
 

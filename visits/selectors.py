@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from clinical.instruments import mrss_change
+from trial_site.lab_ranges import site_lab_ranges
 from trial_site.protocol import PROTOCOL, VISIT_FORMS
 from trial_site.scoping import scope_to_user_sites
 from visits.crfs import LabPanel, VisitMrss
@@ -118,6 +119,10 @@ def mrss_change_from_baseline(points: list[Any]) -> tuple[Any, int] | None:
 
 
 def lab_trends(participant: Any) -> list[tuple[Visit, LabPanel]]:
-    """The laboratory panels of the participant's visits, in visit order, for the trend table."""
-    panels = LabPanel.objects.filter(visit__participant=participant).select_related("visit__participant")
+    """The laboratory panels of the participant's visits, in visit order, for the trend table; each graded against
+    the site's reference ranges, read once for all of them."""
+    panels = list(LabPanel.objects.filter(visit__participant=participant).select_related("visit__participant"))
+    ranges = site_lab_ranges(participant.site_id)
+    for panel in panels:
+        panel.lab_ranges = ranges
     return sorted(((panel.visit, panel) for panel in panels), key=lambda pair: pair[0].sequence)

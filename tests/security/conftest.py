@@ -40,7 +40,8 @@ from tests.screening.factories import register, screen_eligible
 from tests.security.html_forms import PostForm, has_post_form, post_forms
 from tests.security.permission_matrix import COLUMNS
 from tests.visits.test_schedule import randomised_on
-from trial_site.models import AccessEvent, StaffMembership
+from trial_site.lab_ranges import lab_reference_range_save
+from trial_site.models import AccessEvent, LabReferenceRange, StaffMembership
 from trial_site.roles import Role
 from visits import services as visit_services
 from visits.crf_services import visit_form_save
@@ -156,6 +157,9 @@ def sample_paths(world: World) -> dict[str, str]:
         "two_factor_verify": "/accounts/two-factor/verify/",
         "site_list": "/sites/",
         "site_detail": "/sites/DHK/",
+        "lab_range_list": "/sites/DHK/lab-ranges/",
+        "lab_range_add": "/sites/DHK/lab-ranges/new/",
+        "lab_range_edit": f"/sites/DHK/lab-ranges/{pk['lab_range']}/",
         "access_log": "/access-log/",
         "staff_list": "/staff/",
         "staff_create": "/staff/new/",
@@ -265,6 +269,11 @@ def _build_world() -> World:
     locked = screen_eligible(register(dhk, coordinator, mobile_phone="+8801898765432"), coordinator)
     lock = lock_data(scope="casebook", participant=locked, by=staff[Role.DATA_MANAGER], reason="casebook reviewed")
     job = export_request(user=staff[Role.DATA_MANAGER], kind="odm", scope=ExportScope(site_ids=(dhk.pk,)))
+    lab_range = lab_reference_range_save(
+        record=LabReferenceRange(site=dhk, test="white_cells", lower_limit=3.5, upper_limit=10.5, unit="×10⁹/L",
+                                 effective_from=timezone.localdate() - timedelta(days=400)),
+        by=staff[Role.DATA_MANAGER],
+    )  # fmt: skip
     export_run(job.pk)  # written under EXPORT_ROOT, which ``built_world`` points at a temporary folder
     objects = {
         "allocation_list": allocation_list.pk,
@@ -278,6 +287,7 @@ def _build_world() -> World:
         "export_job": job.pk,
         "unscheduled_visit": unscheduled.pk,
         "coordinator_membership": StaffMembership.objects.get(user=coordinator, site=dhk).pk,
+        "lab_range": lab_range.pk,
     }
     world = World(staff=staff, elsewhere=elsewhere, participant=participant, visit=d1, objects=objects)
     world.samples = sample_paths(world)

@@ -2,9 +2,18 @@
 history of staff accounts."""
 
 from trial_site.models.access import AccessEvent
+from trial_site.models.lab_ranges import LabReferenceRange
 from trial_site.models.outbox import OutboxMessage
 from trial_site.models.sites import Site, StaffMembership
 from trial_site.models.submissions import SubmissionKey
 from trial_site.models.users import UserHistoricalRecords
 
-__all__ = ["AccessEvent", "OutboxMessage", "Site", "StaffMembership", "SubmissionKey", "UserHistoricalRecords"]
+__all__ = [
+    "AccessEvent",
+    "LabReferenceRange",
+    "OutboxMessage",
+    "Site",
+    "StaffMembership",
+    "SubmissionKey",
+    "UserHistoricalRecords",
+]
