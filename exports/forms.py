@@ -13,9 +13,9 @@ from django.utils.translation import gettext_lazy as _
 from exports.catalogue import datasets
 from exports.formats import FORMATS
 from exports.scope import DateMode, ExportScope
+from exports.services import export_site_ids
 from trial_site.form_dates import IsoDateField
 from trial_site.models import Site
-from trial_site.scoping import scope_to_user_sites
 
 DEIDENTIFIED, IDENTIFIED = "deidentified", "identified"
 CODES, LABELS = "codes", "labels"
@@ -67,7 +67,8 @@ class ExportForm(forms.Form):
             for key in kinds
         ]  # fmt: skip
         self.fields["dataset"].choices = [("", _("Every form"))] + [(d.key, f"{d.label} ({d.key})") for d in datasets()]
-        mine = scope_to_user_sites(Site.objects.all(), user).order_by("code")
+        # Only the sites where a role the user holds there allows an export (a role counts at its own site only).
+        mine = Site.objects.filter(id__in=sorted(export_site_ids(user))).order_by("code")
         self.sites = list(mine.values_list("id", "code", "name"))
         self.fields["site"].choices = [("", _("All my sites"))] + [
             (str(pk), f"{code} — {name}") for pk, code, name in self.sites
@@ -95,8 +96,19 @@ class ExportForm(forms.Form):
             self.add_error("dataset", _("A single form is exported as CSV only: choose CSV, or every form."))
         if not self.sites:
             self.add_error("site", _("You hold no role at any site, so there is nothing to export."))
+        site_ids: tuple[int, ...] = ()
         if not self.errors:
-            site_ids = (int(data["site"]),) if data.get("site") else tuple(pk for pk, _code, _name in self.sites)
+            # "All my sites" is every site where this export is allowed; one site must be one of them.
+            permitted = export_site_ids(
+                self.user, kind=data["kind"], identified=identified or bool(data.get("free_text"))
+            )
+            chosen = (int(data["site"]),) if data.get("site") else tuple(pk for pk, _c, _n in self.sites)
+            site_ids = tuple(pk for pk in chosen if pk in permitted)
+            if data.get("site") and site_ids != chosen:
+                self.add_error("site", _("Your role at this site does not allow this export."))
+            elif not site_ids:
+                self.add_error("site", _("Your roles allow this export at none of your sites."))
+        if not self.errors:
             data["scope"] = ExportScope(
                 site_ids=site_ids,
                 cut_off=data.get("cut_off"),

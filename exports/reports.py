@@ -25,9 +25,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Model, Q, QuerySet
 from django.utils import timezone
 
 from clinical.consort import ArmFlow, ConsortFlow
@@ -37,12 +37,13 @@ from monitoring.models import DataQuery
 from randomization.models import Allocation
 from safety.models import SERIOUSNESS_FIELDS, AdverseEvent, SaeReport
 from screening.models import Participant
-from trial_site.models import Site
-from trial_site.permissions import user_can
+from trial_site.permissions import site_ids_where
 from trial_site.protocol import PROTOCOL, Arm
-from trial_site.scoping import scope_to_user_sites, user_site_ids
+from trial_site.scoping import scope_to_user_sites
 from visits.crfs import VisitMrss
 from visits.models import EndOfStudy, RequiredForm, Visit
+
+ModelT = TypeVar("ModelT", bound=Model)
 
 BASELINE_VISIT = PROTOCOL.visits[0].code  # D1
 PRIMARY_VISIT = PROTOCOL.visits[-1].code  # W24
@@ -51,14 +52,20 @@ PRIMARY_VISIT = PROTOCOL.visits[-1].code  # W24
 # months from the first randomisation. It belongs in trial_site/protocol.py once the protocol states it.
 
 
+# The reports count the sites where the user may read them: a role counts at its own site only.
+SEE_REPORTS = "randomization.view_allocation"
+SEE_ARMS = "randomization.view_arm"
+
+
+def _scoped(queryset: QuerySet[ModelT], user: Any, *, site_field: str = "site") -> QuerySet[ModelT]:
+    return scope_to_user_sites(queryset, user, site_field=site_field, permission=SEE_REPORTS)
+
+
 def arms_visible(user: Any) -> bool:
-    """True when the user may see arms at every site the reports count (superusers: everywhere)."""
-    if not getattr(user, "is_authenticated", False):
-        return False
-    if user.is_superuser:
-        return user.is_active
-    sites = list(Site.objects.filter(id__in=user_site_ids(user)))
-    return bool(sites) and all(user_can(user, "randomization.view_arm", site) for site in sites)
+    """True when the user may see arms at every site the reports count. No exception for superusers: they are server
+    operators and see data only through the roles they hold at a site."""
+    counted = site_ids_where(user, SEE_REPORTS)
+    return bool(counted) and counted <= site_ids_where(user, SEE_ARMS)
 
 
 def arm_label(arm: Arm) -> str:
@@ -77,7 +84,7 @@ def consort_flow(user: Any, *, by_arm: bool | None = None) -> ConsortFlow:
     """The CONSORT numbers at the user's sites; ``arms`` per arm (protocol order) for users who may see arms,
     one pooled ``ArmFlow`` otherwise. ``by_arm`` overrides that choice only towards pooling."""
     show_arms = arms_visible(user) if by_arm is None else (by_arm and arms_visible(user))
-    participants = scope_to_user_sites(Participant.objects.all(), user)
+    participants = _scoped(Participant.objects.all(), user)
     rows = list(
         participants.values(
             "id",
@@ -94,7 +101,7 @@ def consort_flow(user: Any, *, by_arm: bool | None = None) -> ConsortFlow:
         )
     )
     received = set(
-        scope_to_user_sites(Visit.objects.filter(code=BASELINE_VISIT, done_on__isnull=False), user).values_list(
+        _scoped(Visit.objects.filter(code=BASELINE_VISIT, done_on__isnull=False), user).values_list(
             "participant_id", flat=True
         )
     )
@@ -174,7 +181,7 @@ def _follow_up_reason(row: dict[str, Any]) -> str:
 
 def _mrss_by_participant(user: Any) -> dict[int, dict[str, int]]:
     """{participant id: {visit code: mRSS total}} for complete 17-area scores at Day 1 and week 24 (one query)."""
-    forms = scope_to_user_sites(VisitMrss.objects.filter(visit__code__in=(BASELINE_VISIT, PRIMARY_VISIT)), user).values(
+    forms = _scoped(VisitMrss.objects.filter(visit__code__in=(BASELINE_VISIT, PRIMARY_VISIT)), user).values(
         "visit__participant_id", "visit__code", *MRSS_AREA_CODES
     )
     totals: dict[int, dict[str, int]] = defaultdict(dict)
@@ -204,7 +211,7 @@ class EndpointRow:
 def primary_endpoint(user: Any) -> list[EndpointRow]:
     """mRSS at Day 1, at week 24 and the change (week 24 − Day 1, participants with both), by arm. Descriptive
     only. Callers must check ``arms_visible`` first."""
-    arms = dict(scope_to_user_sites(Allocation.objects.all(), user).values_list("participant_id", "arm"))
+    arms = dict(_scoped(Allocation.objects.all(), user).values_list("participant_id", "arm"))
     totals = _mrss_by_participant(user)
     rows = []
     for arm in PROTOCOL.arms:
@@ -266,13 +273,11 @@ def enrolment(user: Any, *, today: date | None = None) -> Enrolment:
     randomisation to ``planned_enrolment`` at the end of ``PROTOCOL.recruitment_months`` months."""
     today = today or timezone.localdate()
     screened_days = list(
-        scope_to_user_sites(Participant.objects.filter(first_episode__isnull=True), user).values_list(
-            "screening_date", flat=True
-        )
+        _scoped(Participant.objects.filter(first_episode__isnull=True), user).values_list("screening_date", flat=True)
     )
     randomised_days = [
         timezone.localdate(moment) if isinstance(moment, datetime) else moment
-        for moment in scope_to_user_sites(Allocation.objects.all(), user).values_list("randomised_at", flat=True)
+        for moment in _scoped(Allocation.objects.all(), user).values_list("randomised_at", flat=True)
     ]
     planned = PROTOCOL.planned_enrolment
     if not screened_days and not randomised_days:
@@ -331,7 +336,7 @@ def visit_compliance(user: Any, *, today: date | None = None) -> list[VisitCompl
     pending = Q(done_on__isnull=True, missed=False, cancelled=False)
     counts = {
         row["code"]: row
-        for row in scope_to_user_sites(Visit.objects.exclude(code="UNS"), user)
+        for row in _scoped(Visit.objects.exclude(code="UNS"), user)
         .values("code")
         .annotate(
             on_time=Count("id", filter=Q(done_on__gte=F("earliest"), done_on__lte=F("latest"))),
@@ -374,7 +379,7 @@ def data_completeness(user: Any) -> list[Completeness]:
     forms entered as complete. One query."""
     counts = {
         row["visit__code"]: row
-        for row in scope_to_user_sites(
+        for row in _scoped(
             RequiredForm.objects.filter(visit__done_on__isnull=False).exclude(status=RequiredForm.Status.NOT_REQUIRED),
             user,
             site_field="visit__site",
@@ -399,7 +404,7 @@ class QueryCounts:
 
 def data_queries(user: Any, *, today: date | None = None) -> QueryCounts:
     today = today or timezone.localdate()
-    queries = scope_to_user_sites(DataQuery.objects.all(), user)
+    queries = _scoped(DataQuery.objects.all(), user)
     counts = dict(queries.values("status").annotate(count=Count("id")).order_by().values_list("status", "count"))
     overdue = queries.filter(status=DataQuery.Status.OPEN, due_date__lt=today).count()
     return QueryCounts(
@@ -428,12 +433,12 @@ def sae_summary(user: Any, *, by_arm: bool) -> list[SaeCounts]:
     and those past their deadline. Pooled (one row), or one row per arm then the total when ``by_arm``."""
     now = timezone.now()
     events = list(
-        scope_to_user_sites(AdverseEvent.objects.filter(SERIOUS), user).values(
+        _scoped(AdverseEvent.objects.filter(SERIOUS), user).values(
             "id", "participant_id", "ongoing", "participant__allocation__arm"
         )
     )
     reports = list(
-        scope_to_user_sites(SaeReport.objects.filter(submitted_at__isnull=True), user).values(
+        _scoped(SaeReport.objects.filter(submitted_at__isnull=True), user).values(
             "deadline", "adverse_event__participant__allocation__arm"
         )
     )

@@ -34,8 +34,7 @@ from exports.models import ExportJob
 from exports.rows import count
 from exports.scope import DateMode, ExportScope
 from trial_site.models import AccessEvent, Site
-from trial_site.permissions import user_can
-from trial_site.scoping import scope_to_user_sites
+from trial_site.permissions import site_ids_where, user_can
 from trial_site.services import access_event_record
 
 logger = logging.getLogger(__name__)
@@ -161,6 +160,24 @@ def export_allowed_kinds(user: Any) -> list[str]:
     return []
 
 
+SEE_ARMS = "randomization.view_arm"
+
+
+def export_site_ids(user: Any, *, kind: str | None = None, identified: bool = False) -> frozenset[int]:
+    """The sites whose data ``user`` may export as ``kind`` (any format when None), identified or with free text
+    when ``identified``: each site is asked for on its own, so a role counts at its own site only.
+
+    At a site the user needs the format's permission there (``export_data``; ``export_analysis`` for an analysis
+    format, de-identified), and ``randomization.view_arm`` there, since every export carries the allocation and its
+    arm. A data manager at one site who is the blinded assessor at another exports the first site only."""
+    full = site_ids_where(user, EXPORT_DATA)
+    if identified or (kind is not None and not export_format(kind).analysis):
+        permitted = full
+    else:
+        permitted = full | site_ids_where(user, EXPORT_ANALYSIS)
+    return permitted & site_ids_where(user, SEE_ARMS)
+
+
 def export_request(
     *, user: Any, kind: str, scope: ExportScope, dataset: str = "", request: HttpRequest | None = None
 ) -> ExportJob:
@@ -168,7 +185,8 @@ def export_request(
 
     Raises ``PermissionDenied`` for a user who may not export at all, and ``ValidationError`` (by field name)
     for what this user may not ask: a format not theirs, identified data or free text without ``export_data``,
-    a site not theirs, a dataset that is not one, a dataset with a format other than CSV.
+    a site where the user does not hold the permission for this export (``export_site_ids``: each site of the
+    request is checked), a dataset that is not one, a dataset with a format other than CSV.
     """
     allowed = export_allowed_kinds(user)
     if not allowed:
@@ -186,9 +204,10 @@ def export_request(
             errors["dataset"] = _("There is no such form.")
         elif kind != "csv":
             errors["dataset"] = _("A single form is exported as CSV only: choose CSV, or all forms.")
-    mine = set(scope_to_user_sites(Site.objects.all(), user).values_list("id", flat=True))
-    if not set(scope.site_ids) <= mine:
-        errors["site"] = _("You may export only the data of your own sites.")
+    permitted = export_site_ids(user, kind=kind, identified=scope.identified or scope.free_text)
+    refused_already = {"kind", "identified", "free_text"} & set(errors)
+    if not refused_already and not set(scope.site_ids) <= permitted:
+        errors["site"] = _("You may export only the data of the sites where your role allows this export.")
     if errors:
         raise ValidationError(errors)
     now = timezone.now()
@@ -370,12 +389,20 @@ def exports_expire(*, now: datetime) -> list[int]:
 
 
 def export_log(user: Any, *, limit: int = 100) -> list[ExportJob]:
-    """The latest exports this user may see (everyone's with ``export_data``, their own otherwise), each with
-    ``scope_text`` and ``format_label``; two queries however long the log."""
+    """The latest exports this user may see, each with ``scope_text`` and ``format_label``: their own, and
+    everyone else's exports of sites where the user holds ``export_data`` (an export that covers any other site is
+    not shown: the log would name the site). Two queries when the log is short."""
+    readable = site_ids_where(user, EXPORT_DATA)
     jobs = ExportJob.objects.select_related("requested_by")
-    if not user_can(user, EXPORT_DATA):
+    if not readable:
         jobs = jobs.filter(requested_by=user)
-    found = list(jobs[:limit])
+    found = []
+    # The sites are in the job's JSON scope (no portable JSON lookup for "contained in"): filtered here.
+    for job in jobs.iterator(chunk_size=limit):
+        if job.requested_by_id == user.pk or set(job.scope.get("site_ids", [])) <= readable:
+            found.append(job)
+            if len(found) >= limit:
+                break
     codes = site_codes()
     for job in found:
         export_describe(job, codes)

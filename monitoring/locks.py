@@ -28,10 +28,10 @@ from monitoring.models import DataLock
 from monitoring.records import record_key, record_label, record_participant_id, record_visit_id
 from screening.models import Participant
 from trial_site.audit.versions import current_version
-from trial_site.permissions import user_can
-from trial_site.scoping import user_site_ids
+from trial_site.permissions import site_ids_where, user_can
 from visits.models import Visit
 
+VIEW_LOCKS = "monitoring.view_datalock"
 LOCK_PERMISSION = "monitoring.lock_data"
 Scope = DataLock.Scope
 
@@ -147,15 +147,16 @@ def locks_past(user: Any) -> models.QuerySet[DataLock]:
 
 
 def locks_visible(user: Any) -> models.QuerySet[DataLock]:
-    """The locks of the user's sites, and the database locks (which belong to no site)."""
+    """The locks of the sites where the user may read locks (``monitoring.view_datalock`` held there: a role counts
+    at its own site only), and, for a user who may read locks anywhere, the database locks (which belong to no
+    site). No exception for superusers: they are server operators and see data only through roles at a site."""
     queryset = DataLock.objects.select_related(
         "locked_by", "unlocked_by", "participant", "visit", "content_type", "site"
     )
-    if not getattr(user, "is_authenticated", False):
+    readable = site_ids_where(user, VIEW_LOCKS) if getattr(user, "is_authenticated", False) else frozenset()
+    if not readable:
         return queryset.none()
-    if user.is_superuser:
-        return queryset
-    return queryset.filter(Q(site__isnull=True) | Q(site__in=user_site_ids(user)))
+    return queryset.filter(Q(site__isnull=True) | Q(site__in=sorted(readable)))
 
 
 def lock_target_url(lock: DataLock) -> str:

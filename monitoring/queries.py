@@ -32,6 +32,9 @@ from trial_site.roles import ROLE_PERMISSIONS
 from trial_site.scoping import scope_to_user_sites
 from trial_site.text import sentence_start
 
+# Queries are read at the sites where the user holds this permission there (a role counts at its own site only).
+VIEW_QUERIES = "monitoring.view_dataquery"
+
 UNRESOLVED = (DataQuery.Status.OPEN, DataQuery.Status.ANSWERED)
 # Fields of a form that are bookkeeping, not data a query could be about.
 _NOT_QUERYABLE = frozenset({"site", "status", "unusual_values_confirmed", "protocol_version"})
@@ -331,7 +334,7 @@ def queries_for(
     assignee: Any = None,
 ) -> QuerySet[DataQuery]:
     """The queries of the user's sites, newest first, filtered; rows carry what the list shows (no N+1)."""
-    queries = scope_to_user_sites(DataQuery.objects.all(), user).select_related(
+    queries = scope_to_user_sites(DataQuery.objects.all(), user, permission=VIEW_QUERIES).select_related(
         "site", "participant", "content_type", "assignee", "raised_by"
     )
     if status:
@@ -379,7 +382,7 @@ def _counts(queries: QuerySet[DataQuery], key: str, label: str, *, limit: int | 
 def query_counts(user: Any, *, participants: int = 20) -> dict[str, list[QueryCount]]:
     """Unresolved queries of the user's sites per site, per form and per participant (the ``participants`` with
     the most): open, answered, and open past their due date. Three queries, whatever the numbers."""
-    queries = scope_to_user_sites(DataQuery.objects.all(), user)
+    queries = scope_to_user_sites(DataQuery.objects.all(), user, permission=VIEW_QUERIES)
     by_form = _counts(queries, "content_type__app_label", "content_type__model")
     return {
         "site": _counts(queries, "site_id", "site__code"),
@@ -410,7 +413,7 @@ def model_label(model: type[models.Model] | None) -> str:
 def forms_queried(user: Any) -> list[tuple[str, str]]:
     """The forms that have queries at the user's sites: ("app_label.model", its name), by name (one query)."""
     pairs = (
-        scope_to_user_sites(DataQuery.objects.all(), user)
+        scope_to_user_sites(DataQuery.objects.all(), user, permission=VIEW_QUERIES)
         .values_list("content_type__app_label", "content_type__model")
         .distinct()
         .order_by()

@@ -12,8 +12,26 @@ from django.utils import timezone
 from clinical.safety import patient_years, rate_per_100_patient_years, sae_overdue, sae_time_left
 from randomization.models import Allocation
 from safety.models import AdverseEvent, LabAlert, SaeReport
+from trial_site.permissions import site_ids_where
 from trial_site.protocol import PROTOCOL
 from trial_site.scoping import scope_to_user_sites
+
+# Each read asks for the permission at the site the rows belong to: a role counts at its own site only.
+SEE_EVENTS = "safety.view_adverseevent"
+SEE_REPORTS = "safety.view_saereport"
+SEE_ALERTS = "safety.view_labalert"
+SEE_ARMS = "randomization.view_arm"
+
+
+def alert_site_ids(user: Any) -> list[int]:
+    """The sites whose laboratory alerts ``user`` may see: every alert follows a hold or dose rule of the
+    participant's arm, so only where the user holds both the alerts' permission and the arm's."""
+    return sorted(site_ids_where(user, SEE_ALERTS) & site_ids_where(user, SEE_ARMS))
+
+
+def summary_site_ids(user: Any) -> list[int]:
+    """The sites the summary by arm counts: where the user may read adverse events and see arms."""
+    return sorted(site_ids_where(user, SEE_EVENTS) & site_ids_where(user, SEE_ARMS))
 
 
 @dataclass(frozen=True)
@@ -26,9 +44,9 @@ class OpenReport:
 def open_sae_reports(user: Any) -> list[OpenReport]:
     """SAE reports not yet sent to the sponsor, soonest deadline first, with the time left."""
     now = timezone.now()
-    reports = scope_to_user_sites(SaeReport.objects.filter(submitted_at__isnull=True), user).select_related(
-        "adverse_event__participant", "site"
-    )
+    reports = scope_to_user_sites(
+        SaeReport.objects.filter(submitted_at__isnull=True), user, permission=SEE_REPORTS
+    ).select_related("adverse_event__participant", "site")
     return [
         OpenReport(report, sae_time_left(report.deadline, now), sae_overdue(report.deadline, now, None))
         for report in reports.order_by("deadline")
@@ -37,7 +55,7 @@ def open_sae_reports(user: Any) -> list[OpenReport]:
 
 def open_lab_alerts(user: Any) -> list[LabAlert]:
     return list(
-        scope_to_user_sites(LabAlert.objects.filter(acknowledged_at__isnull=True), user)
+        LabAlert.objects.filter(acknowledged_at__isnull=True, site_id__in=alert_site_ids(user))
         .select_related("participant", "lab_panel__visit")
         .order_by("-created_at")
     )
@@ -58,13 +76,15 @@ class ArmSummary:
 
 
 def safety_summary(user: Any) -> list[ArmSummary]:
-    """Adverse events by arm with exposure from Day 1 to the end of study (or today). Unblinded users only."""
+    """Adverse events by arm with exposure from Day 1 to the end of study (or today), at the sites where the user
+    may read adverse events and see arms (``summary_site_ids``)."""
     today = timezone.localdate()
+    sites = summary_site_ids(user)
     allocations = list(
-        scope_to_user_sites(Allocation.objects.filter(in_error=False), user).select_related("participant__end_of_study")
+        Allocation.objects.filter(in_error=False, site_id__in=sites).select_related("participant__end_of_study")
     )
     events = list(
-        scope_to_user_sites(AdverseEvent.objects.all(), user).filter(participant__allocation__in_error=False)
+        AdverseEvent.objects.filter(site_id__in=sites, participant__allocation__in_error=False)
         .select_related("participant__allocation")
     )  # fmt: skip
     summaries = []

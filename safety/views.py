@@ -91,7 +91,9 @@ def _index_page(request: HttpRequest, shown: OneRecordForm | None = None, status
 def participant_events(request: HttpRequest, number: str) -> HttpResponse:
     """A participant's adverse events, and the form to record one (once per submission key: a serious event sent
     twice opens one SAE report and sends one e-mail)."""
-    participant = get_scoped_object_or_404(Participant.objects.select_related("site"), request, screening_number=number)
+    participant = get_scoped_object_or_404(
+        Participant.objects.select_related("site"), request, permission=selectors.SEE_EVENTS, screening_number=number
+    )
     can_add = user_can(request.user, "safety.add_adverseevent", participant.site)
     if request.method == "POST" and not can_add:
         raise PermissionDenied("cannot record adverse events")
@@ -125,7 +127,9 @@ def _participant_events(request: HttpRequest, participant: Participant, can_add:
 
 
 def _event(request: HttpRequest, pk: int) -> AdverseEvent:
-    return get_scoped_object_or_404(AdverseEvent.objects.select_related("participant", "site"), request, pk=pk)
+    return get_scoped_object_or_404(
+        AdverseEvent.objects.select_related("participant", "site"), request, permission=selectors.SEE_EVENTS, pk=pk
+    )
 
 
 def _event_page(
@@ -192,7 +196,9 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def report_action(request: HttpRequest, pk: int) -> HttpResponse:
     """Open a follow-up report (once per submission key), or record a report as sent or sign it (against the
     version of the report the page showed)."""
-    report = get_scoped_object_or_404(SaeReport.objects.select_related("site"), request, pk=pk)
+    report = get_scoped_object_or_404(
+        SaeReport.objects.select_related("site"), request, permission="safety.change_saereport", pk=pk
+    )
     return _report_action(request, report, _event(request, report.adverse_event_id))
 
 
@@ -233,7 +239,12 @@ def _report_action(request: HttpRequest, report: SaeReport, event: AdverseEvent)
 @require_POST
 def alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     """Acknowledge a laboratory alert (once per submission key, against the version of the alert shown)."""
-    alert = get_scoped_object_or_404(LabAlert.objects.select_related("site"), request, pk=pk)
+    alert = get_scoped_object_or_404(
+        LabAlert.objects.select_related("site").filter(site_id__in=selectors.alert_site_ids(request.user)),
+        request,
+        permission="safety.acknowledge_labalert",
+        pk=pk,
+    )
     return _alert_acknowledge(request, alert)
 
 
@@ -253,7 +264,8 @@ def _alert_acknowledge(request: HttpRequest, alert: LabAlert) -> HttpResponse:
 
 @permission_required("randomization.view_arm")
 def summary(request: HttpRequest) -> HttpResponse:
-    """Adverse events by arm: only for staff who may see arms."""
-    if not user_can(request.user, "safety.view_adverseevent"):
-        raise PermissionDenied("no safety access")
+    """Adverse events by arm: only for staff who may see arms, counting the sites where they may read adverse
+    events and see arms (a role counts at its own site only)."""
+    if not selectors.summary_site_ids(request.user):
+        raise PermissionDenied("no site where the user may read adverse events and see arms")
     return render(request, "safety/summary.html", {"arms": selectors.safety_summary(request.user)})

@@ -72,7 +72,11 @@ def may_see_identifiers(user: Any, site: Site | int) -> bool:
 def permission_required(
     permission: str,
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """View decorator: log in first; then 403 (logged by the 403 handler) without ``permission``."""
+    """View decorator: log in first; then 403 (logged by the 403 handler) without ``permission``.
+
+    The permission is kept on the request (``site_permissions``): ``trial_site.scoping.get_scoped_object_or_404``
+    then finds the view's record only at a site where the user holds it *there* (404 elsewhere), so a role held at
+    one site never opens another site's record."""
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
@@ -80,6 +84,7 @@ def permission_required(
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not user_can(request.user, permission):
                 raise PermissionDenied(f"needs {permission}")
+            request.site_permissions = (*getattr(request, "site_permissions", ()), permission)  # type: ignore[attr-defined]
             return view(request, *args, **kwargs)
 
         return wrapped

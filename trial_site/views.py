@@ -64,7 +64,9 @@ def site_detail(request: HttpRequest, code: str) -> HttpResponse:
 def access_log(request: HttpRequest) -> HttpResponse:
     form = AccessLogFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
-    events = selectors.access_events(kind=filters.get("kind", ""), username=filters.get("username", ""))
+    events = selectors.access_events(
+        reader=request.user, kind=filters.get("kind", ""), username=filters.get("username", "")
+    )
     page = Paginator(events, ACCESS_LOG_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

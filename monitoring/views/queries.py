@@ -24,7 +24,7 @@ from monitoring.records import record_label, record_url
 from trial_site.audit.versions import current_version
 from trial_site.models import Site, StaffMembership
 from trial_site.permissions import permission_required, user_can
-from trial_site.scoping import get_scoped_object_or_404, scope_to_user_sites, user_site_ids
+from trial_site.scoping import get_scoped_object_or_404, scope_to_user_sites
 from trial_site.submission import once_per_submission
 from trial_site.text import sentence_start
 
@@ -39,10 +39,9 @@ def _errors_into(form: Any, error: ValidationError) -> None:
 
 @permission_required("monitoring.view_dataquery")
 def query_list(request: HttpRequest) -> HttpResponse:
-    sites = scope_to_user_sites(Site.objects.order_by("code"), request.user)
-    staff_ids = StaffMembership.objects.filter(is_active=True)
-    if not request.user.is_superuser:
-        staff_ids = staff_ids.filter(site_id__in=user_site_ids(request.user))
+    # The sites and staff of the sites where the user may read queries; no exception for superusers.
+    sites = scope_to_user_sites(Site.objects.order_by("code"), request.user, permission=services.VIEW_QUERIES)
+    staff_ids = StaffMembership.objects.filter(is_active=True, site_id__in=sites.values("id"))
     staff = get_user_model().objects.filter(pk__in=staff_ids.values("user_id")).order_by("first_name", "username")
     filters = QueryFilterForm(
         request.GET or None, sites=sites, staff=staff, forms_queried=services.forms_queried(request.user)

@@ -24,14 +24,16 @@ def safety_attention(user: object) -> dict[str, int]:
     from django.utils import timezone
 
     from safety.models import LabAlert, SaeReport
+    from safety.selectors import SEE_REPORTS, alert_site_ids
     from trial_site.permissions import user_can
     from trial_site.scoping import scope_to_user_sites
 
     if not user_can(user, "safety.view_labalert"):
         return {}
-    reports = scope_to_user_sites(SaeReport.objects.filter(submitted_at__isnull=True), user)
+    # Each count at the sites where the user holds the permission there (a role counts at its own site only).
+    reports = scope_to_user_sites(SaeReport.objects.filter(submitted_at__isnull=True), user, permission=SEE_REPORTS)
     return {
-        "alerts": scope_to_user_sites(LabAlert.objects.filter(acknowledged_at__isnull=True), user).count(),
+        "alerts": LabAlert.objects.filter(acknowledged_at__isnull=True, site_id__in=alert_site_ids(user)).count(),
         "reports": reports.count(),
         "overdue": reports.filter(deadline__lt=timezone.now()).count(),
     }
