@@ -7,10 +7,11 @@ from django.utils.translation import gettext_lazy as _
 
 from randomization.models import Allocation
 from trial_site.concurrency import VersionedFormMixin
+from trial_site.form_numbers import NumberFieldsMixin
 from trial_site.protocol import PROTOCOL
 
 
-class GenerateListForm(forms.Form):
+class GenerateListForm(NumberFieldsMixin, forms.Form):
     name = forms.CharField(label=_("Name of the list"), max_length=100)
     slots_per_stratum = forms.IntegerField(
         label=_("Slots per stratum"), min_value=2, max_value=1000, initial=PROTOCOL.planned_enrolment * 2

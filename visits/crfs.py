@@ -19,6 +19,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from clinical.adherence import adherence_percent, expected_doses
 from clinical.ctcae import (
@@ -301,6 +302,7 @@ class GlobalAssessment(VisitForm):
     tender_28 = models.PositiveSmallIntegerField(
         _("Tender joints (of 28)"), null=True, blank=True, validators=[MaxValueValidator(28)]
     )
+    swollen_28.unit = tender_28.unit = gettext_noop("joints")  # shown by the form, listed by the exports
 
     class Meta:
         verbose_name = _("global assessments and CDAI")
@@ -428,6 +430,7 @@ class StudyDrug(VisitForm):
     returned = models.PositiveSmallIntegerField(
         _("Tablets returned at this visit"), null=True, blank=True, validators=[MaxValueValidator(1000)]
     )
+    dispensed.unit = returned.unit = gettext_noop("tablets")
     period_start = models.DateField(
         _("date the tablets were dispensed"),
         null=True,

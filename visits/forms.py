@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from screening.forms import full_name, staff_at
 from trial_site.concurrency import VersionedFormMixin
 from trial_site.form_dates import IsoDateField, iso_formfield_callback
+from trial_site.form_numbers import NumberFieldsMixin
 from trial_site.forms import ReasonForChangeMixin
 from visits.crfs import VisitForm
 from visits.models import ConcomitantMedication, EndOfStudy, Visit
@@ -57,7 +58,7 @@ class EndOfStudyForm(forms.Form):
     details = forms.CharField(label=_("Details"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class VisitCrfFormBase(ReasonForChangeMixin, forms.ModelForm):
+class VisitCrfFormBase(NumberFieldsMixin, ReasonForChangeMixin, forms.ModelForm):
     """Base of the visit CRF forms: the reason for change is asked only when the saved form is complete."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -100,7 +101,7 @@ def build_visit_crf_form(
     return form
 
 
-class MedicationForm(forms.ModelForm):
+class MedicationForm(NumberFieldsMixin, forms.ModelForm):
     class Meta:
         model = ConcomitantMedication
         fields = [

@@ -140,6 +140,7 @@ class ConcomitantMedication(ClinicalRecord):
         help_text=_("Only for an oral corticosteroid."),
     )
     steroid_daily_mg = models.FloatField(_("corticosteroid daily dose (mg)"), null=True, blank=True)
+    steroid_daily_mg.unit = "mg"
 
     class Meta:
         ordering = ["participant", "-start_date", "drug"]
