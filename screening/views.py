@@ -24,6 +24,7 @@ from screening.forms import (
 from screening.models import SCREENING_FORMS, ConsentWithdrawal, Participant, ScreeningMrss
 from screening.status import ScreeningStatus
 from trial_site.audit.errors import EditConflict
+from trial_site.blinding import MRSS_CRITERIA, Hidden, mrss_values_shown, shows
 from trial_site.concurrency import VERSION_FIELD, add_validation_error, form_after_conflict
 from trial_site.forms import may_read_forms, read_only
 from trial_site.models import Site
@@ -123,6 +124,7 @@ def participant_summary(request: HttpRequest, number: str) -> HttpResponse:
         "can_rescreen": user_can(request.user, "screening.add_participant", site)
         and row.status == ScreeningStatus.SCREEN_FAILED,
         "can_edit_details": user_can(request.user, "screening.change_participant", site),
+        "concealed_criteria": frozenset() if shows(request.user, site, Hidden.EARLIER_MRSS) else MRSS_CRITERIA,
     }
     return render(request, "screening/summary.html", context)
 
@@ -140,6 +142,10 @@ def screening_form_edit(request: HttpRequest, number: str, slug: str) -> HttpRes
     can_edit = user_can(request.user, f"screening.change_{model._meta.model_name}", participant.site)
     if not can_edit and (request.method == "POST" or not may_read_forms(request.user, participant.site)):
         raise PermissionDenied(f"cannot edit {slug}")
+    if model is ScreeningMrss and not mrss_values_shown(
+        request.user, participant.site, complete=False, later_scored=hasattr(participant, "allocation")
+    ):
+        raise PermissionDenied("blinded: the screening mRSS of a randomised participant")
     form = build_screening_form(
         model, participant=participant, user=request.user, data=request.POST if request.method == "POST" else None
     )

@@ -141,7 +141,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     | _SEND_REMINDERS
     | _SIGN,
     # Blinded: sees that a participant is randomised, never the arm, unless unblinded in an emergency.
-    Role.BLINDED_ASSESSOR: _SEE_SITE | _SCORE_SKIN | _UNBLIND | _SEE_VISITS | _SCORE_VISIT_MRSS,
+    # Concomitant medications would unblind (folic acid comes with methotrexate): see trial_site/blinding.py.
+    Role.BLINDED_ASSESSOR: _SEE_SITE
+    | _SCORE_SKIN
+    | _UNBLIND
+    | (_SEE_VISITS - {"visits.view_concomitantmedication"})
+    | _SCORE_VISIT_MRSS,
     Role.MONITOR: _SEE_SITE
     | _READ_ACCESS_LOG
     | _SEE_SCREENING

@@ -17,6 +17,7 @@ from screening.models import Participant
 from screening.selectors import participants_with_screening, screening_row
 from trial_site.audit.errors import EditConflict
 from trial_site.audit.versions import current_version
+from trial_site.blinding import Hidden, mrss_values_shown, shows
 from trial_site.concurrency import VERSION_FIELD, add_validation_error, form_after_conflict
 from trial_site.forms import may_read_forms, read_only
 from trial_site.permissions import permission_required, user_can
@@ -128,9 +129,12 @@ def _participant_schedule(request: HttpRequest, participant: Participant, can_ch
         "follow_up_form": follow_up,
         "end_form": ending,
         "has_follow_up": any(row.visit.code == selectors.follow_up_code() for row in rows),
-        "mrss_chart": mrss_chart(points := selectors.mrss_points(participant)),
-        "mrss_change": selectors.mrss_change_from_baseline(points),
-        "lab_trends": selectors.lab_trends(participant),
+        "shows_mrss": (shows_mrss := shows(request.user, participant.site, Hidden.EARLIER_MRSS)),
+        "shows_laboratory": (shows_labs := shows(request.user, participant.site, Hidden.LABORATORY)),
+        "shows_medications": shows(request.user, participant.site, Hidden.CONCOMITANT_MEDICATIONS),
+        "mrss_chart": mrss_chart(points := selectors.mrss_points(participant)) if shows_mrss else None,
+        "mrss_change": selectors.mrss_change_from_baseline(points) if shows_mrss else None,
+        "lab_trends": selectors.lab_trends(participant) if shows_labs else [],
     }
     return render(request, "visits/participant.html", context)
 
@@ -221,7 +225,21 @@ def visit_crf(request: HttpRequest, pk: int, code: str) -> HttpResponse:
     can_enter = user_can(request.user, f"visits.change_{model._meta.model_name}", visit.site)
     if not can_enter and (request.method == "POST" or not may_read_forms(request.user, visit.site)):
         raise PermissionDenied(f"cannot enter {code}")
+    if model is VisitMrss and not _mrss_shown(request.user, visit):
+        raise PermissionDenied("blinded: an mRSS complete or followed by a later one")
     return _visit_crf(request, visit, model, can_enter)
+
+
+def _mrss_shown(user: Any, visit: Visit) -> bool:
+    """Whether ``user`` may open this visit's mRSS: a blinded assessor only the one being scored now."""
+    if shows(user, visit.site, Hidden.EARLIER_MRSS):
+        return True
+    record = VisitMrss.objects.filter(visit=visit).only("status").first()
+    later = VisitMrss.objects.filter(
+        visit__participant_id=visit.participant_id, visit__sequence__gt=visit.sequence
+    ).exists()
+    complete = record is not None and record.status == VisitMrss.Status.COMPLETE
+    return mrss_values_shown(user, visit.site, complete=complete, later_scored=later)
 
 
 @once_per_submission
@@ -293,6 +311,8 @@ def medications(request: HttpRequest, number: str) -> HttpResponse:
     """The participant's concomitant medications: add one (once per submission key), or record that one was stopped
     (with the version of the medication the page showed: a change saved since is shown, not overwritten)."""
     participant = _participant(request, number)
+    if not shows(request.user, participant.site, Hidden.CONCOMITANT_MEDICATIONS):
+        raise PermissionDenied("concomitant medications are hidden from blinded staff")
     can_change = user_can(request.user, "visits.change_concomitantmedication", participant.site)
     if request.method == "POST" and request.POST.get("action") and not can_change:
         raise PermissionDenied("cannot change medications")

@@ -30,6 +30,8 @@ Notes on what may look surprising
     - ``exports:job`` and its status and download are the requester's own: another role that may export gets 404,
       as if there were no such export (and the attempt is logged).
     - ``randomization:unblind`` is for the blinded assessor only: the unblinded roles see the arm already.
+    - The blinded assessor gets 403 on the sample participant's screening mRSS (randomised: an earlier score) and
+      on the concomitant medications (folic acid names the arm): ``trial_site/blinding.py``.
     - The Staff pages (``staff_*``) are the administrator's, for the accounts at the administrator's sites; another
       site's account or role is 404 (logged). ``password_set`` (the one-time link's page) is open to anyone: without
       a valid link it only says so. ``password_change`` is everyone's own.
@@ -70,7 +72,7 @@ screening:index               302       200      200      200      200      200 
 screening:register            302       200      200      403      403      403      403      403
 screening:participant         302       200      200      200      200      200      403      403
 screening:details             302       200      200      403      403      403      403      403
-screening:form                302       200      200      200      200/403  200/403  403      403
+screening:form                302       200      200      403      200/403  200/403  403      403
 screening:confirm             302       403      405      403      403      403      403      403
 screening:screen_failure      302       405      405      403      403      403      403      403
 screening:withdraw            302       200      200      403      403      403      403      403
@@ -88,7 +90,7 @@ randomization:unblind         302       403      403      200      403      403 
 visits:index                  302       200      200      200      200      200      403      403
 visits:missing_forms          302       200      200      200      200      200      403      403
 visits:participant            302       200      200      200/403  200/403  200/403  403      403
-visits:medications            302       200      200      200/403  200/403  200/403  403      403
+visits:medications            302       200      200      403      200/403  200/403  403      403
 visits:visit                  302       200      200      200/403  200/403  200/403  403      403
 visits:crf                    302       200      200      403      200/403  200/403  403      403
 
