@@ -240,11 +240,10 @@ def _report_action(request: HttpRequest, report: SaeReport, event: AdverseEvent)
 def alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     """Acknowledge a laboratory alert (once per submission key, against the version of the alert shown)."""
     alert = get_scoped_object_or_404(
-        LabAlert.objects.select_related("site").filter(site_id__in=selectors.alert_site_ids(request.user)),
-        request,
-        permission="safety.acknowledge_labalert",
-        pk=pk,
+        LabAlert.objects.select_related("site"), request, permission="safety.acknowledge_labalert", pk=pk
     )
+    if alert.site_id not in selectors.alert_site_ids(request.user):
+        raise PermissionDenied("the alerts of this site are only for staff who may see the arm there")
     return _alert_acknowledge(request, alert)
 
 

@@ -43,14 +43,17 @@ def user_can(user: Any, permission: str, site: Site | None = None) -> bool:
 
 
 def site_ids_where(user: Any, permission: str) -> frozenset[int]:
-    """The ids of the sites where a role ``user`` holds grants ``permission`` (no query beyond ``user_roles``)."""
+    """The ids of the sites where ``user_can(user, permission, site)`` holds: a role there grants ``permission``, or
+    it is delegated to the user (``DELEGABLE_PERMISSIONS``) and they hold a role there. No query beyond
+    ``user_roles`` (and the user's own permissions for a delegable one)."""
     if not user_roles(user):
         return frozenset()
     cache: dict[int | None, frozenset[Role]] = user._trial_roles_cache
+    delegated = permission in DELEGABLE_PERMISSIONS and permission in user.get_user_permissions()
     return frozenset(
         site_id
         for site_id, roles in cache.items()
-        if site_id is not None and any(permission in ROLE_PERMISSIONS[role] for role in roles)
+        if site_id is not None and roles and (delegated or any(permission in ROLE_PERMISSIONS[role] for role in roles))
     )
 
 

@@ -37,7 +37,7 @@ from tests.processes import worker_database_url
 from tests.randomization.factories import confirmed_participant, list_in_use
 from tests.reminders.test_redis_down import broker_at, free_port, redis_server
 from tests.trial_site.test_celery import celery_process, service_env
-from tests.visits.test_schedule import randomised_on
+from tests.visits.test_schedule import randomised_on, site_today
 from trial_site.models import OutboxMessage
 
 
@@ -83,8 +83,10 @@ def test_redis_stopping_breaks_no_page_or_save_and_the_due_reminders_go_out_once
         with celery_process("worker", env, worker_log), celery_process("beat", env, beat_log):
             # While they start: the trial's data, made in this process (its tasks run here, eagerly).
             list_in_use(statistician)
-            falls_due = first_sms_reminder(randomised_on(timezone.localdate(), daytime_site, coordinator, investigator))
-            to_randomise = confirmed_participant(daytime_site, coordinator, investigator)
+            falls_due = first_sms_reminder(
+                randomised_on(site_today(daytime_site), daytime_site, coordinator, investigator)
+            )
+            to_randomise = confirmed_participant(daytime_site, coordinator, investigator, day1=site_today(daytime_site))
             number = to_randomise.screening_number
             settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
             coordinator_client, investigator_client = logged_in(coordinator), logged_in(investigator)

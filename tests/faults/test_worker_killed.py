@@ -51,7 +51,7 @@ from tests.randomization.factories import list_in_use
 from tests.reminders.sms_gateway import SmsGatewayStandIn
 from tests.reminders.test_redis_down import broker_at, free_port, redis_server
 from tests.trial_site.test_celery import celery_process, service_env
-from tests.visits.test_schedule import randomised_on
+from tests.visits.test_schedule import randomised_on, site_today
 from trial_site.roles import Role
 
 
@@ -153,7 +153,7 @@ def test_a_worker_killed_mid_task_loses_no_reminder_sends_none_twice_and_leaves_
             # While it starts: the trial's data, made in this process (its tasks run here, eagerly).
             list_in_use(statistician)
             first, second = (
-                first_sms_reminder(randomised_on(timezone.localdate(), daytime_site, coordinator, investigator))
+                first_sms_reminder(randomised_on(site_today(daytime_site), daytime_site, coordinator, investigator))
                 for _ in range(2)
             )
             settings.EXPORT_ROOT = tmp_path / "exports"  # where the workers (VAR_DIR=tmp_path) write

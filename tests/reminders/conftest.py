@@ -7,11 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from django.utils import timezone
 
 from tests.randomization.factories import list_in_use
 from tests.reminders.sms_gateway import SmsGatewayStandIn
-from tests.visits.test_schedule import randomised_on
+from tests.visits.test_schedule import randomised_on, site_today
 from trial_site.audit.actor import acting_as
 from trial_site.celery import app
 from trial_site.services import system_user
@@ -52,7 +51,7 @@ def daytime_zone(now: datetime | None = None) -> str:
 def participant(site: Any, coordinator: Any, investigator: Any, statistician: Any) -> Any:
     """A participant randomised today who agreed to SMS reminders in Bangla: W2 … W24 lie ahead."""
     list_in_use(statistician)
-    return randomised_on(timezone.localdate(), site, coordinator, investigator)
+    return randomised_on(site_today(site), site, coordinator, investigator)
 
 
 @pytest.fixture

@@ -8,14 +8,13 @@ import json
 from typing import Any
 
 import pytest
-from django.utils import timezone
 
 from reminders.models import DeliveryAttempt, Reminder
 from screening.models import Participant
 from tests.http.conftest import live_gunicorn, start_gunicorn  # noqa: F401  (fixtures of the HTTP tests)
 from tests.http.server import GunicornServer, form_fields, wait_for
 from tests.monitoring.test_double_submit import BURSTS, locations, send_together, statuses
-from tests.visits.test_schedule import randomised_on
+from tests.visits.test_schedule import randomised_on, site_today
 
 
 def sms_sent(server: GunicornServer) -> list[dict[str, Any]]:
@@ -38,7 +37,7 @@ def test_send_now_sent_2_5_and_20_times_at_once_sends_the_reminder_once_and_ever
     # One participant per burst: at most one reminder a day goes to a participant by one channel.
     people = [
         participant,
-        *(randomised_on(timezone.localdate(), daytime_site, coordinator, investigator) for _ in "ab"),
+        *(randomised_on(site_today(daytime_site), daytime_site, coordinator, investigator) for _ in "ab"),
     ]
     session = live_gunicorn.login(coordinator)
     for n, someone in zip(BURSTS, people, strict=True):

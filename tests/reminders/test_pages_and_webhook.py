@@ -21,7 +21,7 @@ from safety import services as safety_services
 from tests.reminders.sms_gateway import webhook_headers
 from tests.reminders.test_delivery import first_reminders
 from tests.safety.test_safety import event_for
-from tests.visits.test_schedule import randomised_on
+from tests.visits.test_schedule import randomised_on, site_today
 from trial_site.models import AccessEvent
 from trial_site.roles import Role
 
@@ -125,12 +125,12 @@ def test_the_reminder_log_runs_the_same_queries_for_1_or_5_participants(
 
     list_in_use(statistician)
     client = logged_in(coordinator)
-    randomised_on(timezone.localdate(), site, coordinator, investigator)
+    randomised_on(site_today(site), site, coordinator, investigator)
     client.get("/reminders/")
     with CaptureQueriesContext(connection) as one:
         page = client.get("/reminders/?status=planned")
     for _ in range(4):
-        randomised_on(timezone.localdate(), site, coordinator, investigator)
+        randomised_on(site_today(site), site, coordinator, investigator)
     with CaptureQueriesContext(connection) as five:
         page = client.get("/reminders/?status=planned")
     assert page.status_code == 200 and page.content.decode().count('data-status="planned"') == 50  # a full page

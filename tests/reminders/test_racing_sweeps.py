@@ -13,7 +13,7 @@ from reminders import services
 from reminders.models import DeliveryAttempt, Reminder
 from tests.concurrency.threads import run_together
 from tests.randomization.factories import list_in_use
-from tests.visits.test_schedule import randomised_on
+from tests.visits.test_schedule import randomised_on, site_today
 
 PARTICIPANTS = 12
 
@@ -23,7 +23,7 @@ def due_reminders(site: Any, coordinator: Any, investigator: Any, statistician: 
     list_in_use(statistician)
     due = []
     for _ in range(n):
-        participant = randomised_on(timezone.localdate(), site, coordinator, investigator)
+        participant = randomised_on(site_today(site), site, coordinator, investigator)
         first = Reminder.objects.filter(participant=participant, channel="sms").order_by("due_at").first()
         due.append(first.pk)
     Reminder.objects.filter(pk__in=due).update(due_at=timezone.now() - timedelta(minutes=1))

@@ -20,7 +20,7 @@ from tests.concurrency.threads import run_together
 from tests.processes import worker_database_url
 from tests.randomization.factories import list_in_use
 from tests.trial_site.test_celery import celery_process, service_env
-from tests.visits.test_schedule import randomised_on
+from tests.visits.test_schedule import randomised_on, site_today
 from trial_site.celery import app
 
 WAIT_SECONDS = 90
@@ -60,7 +60,7 @@ def test_racing_sweeps_deliver_each_reminder_once_by_sms_and_email_through_the_w
     list_in_use(statistician)
     due = []
     for n in range(PARTICIPANTS):
-        participant = randomised_on(timezone.localdate(), daytime_site, coordinator, investigator)
+        participant = randomised_on(site_today(daytime_site), daytime_site, coordinator, investigator)
         participant.reminder_channel, participant.email = "both", f"participant{n}@example.org"
         participant.preferred_language = "en" if n % 2 else "bn"
         screening_services.participant_details_change(participant=participant, by=coordinator, reason="both")

@@ -22,10 +22,16 @@ from visits.status import VisitState
 DHAKA = ZoneInfo("Asia/Dhaka")
 
 
+def site_today(site: Any) -> date:
+    """Today at ``site``, in its own time zone (a test site moved to another zone may be a day behind Dhaka)."""
+    return timezone.localdate(timezone=ZoneInfo(site.time_zone))
+
+
 def randomised_on(day1: date, site: Any, coordinator: Any, investigator: Any, **kwargs: Any) -> Participant:
-    """A participant randomised (backdated) with Day 1 = ``day1`` at the site, and their schedule."""
+    """A participant randomised (backdated) with Day 1 = ``day1`` at the site (10:00 in the site's time zone), and
+    their schedule."""
     participant = confirmed_participant(site, coordinator, investigator, day1=day1, **kwargs)
-    at = datetime.combine(day1, datetime.min.time().replace(hour=10), tzinfo=DHAKA)
+    at = datetime.combine(day1, datetime.min.time().replace(hour=10), tzinfo=ZoneInfo(site.time_zone))
     randomization_services.participant_randomize(participant=participant, by=investigator, at=at)
     return Participant.objects.get(pk=participant.pk)
 
