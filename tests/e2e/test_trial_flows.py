@@ -350,7 +350,8 @@ def enter_the_screening_forms(day: Day) -> None:
     }, {
         "Date of sampling": today, "Haemoglobin (g/dL)": "11.8", "White cells (×10⁹/L)": "7.2",
         "Neutrophils (ANC) (×10⁹/L)": "4.1", "Platelets (×10⁹/L)": "268", "Lymphocytes (ALC) (×10⁹/L)": "1.9",
-        "ALT (U/L)": "24", "ALT upper limit of normal (U/L)": "40", "Creatinine (mg/dL | µmol/L)": "0.7", "FVC (% predicted)": "81",
+        "ALT (U/L)": "24", "ALT upper limit of normal (U/L)": "40", "Creatinine (mg/dL | µmol/L)": "0.7",
+        "FVC (% predicted)": "81",
         "DLCO, uncorrected for Hb (% predicted)": "68", "Date of the HBsAg test": today,
         "Date of the HCV antigen test": today, "Date of the pregnancy test": today,
     })  # fmt: skip
