@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import time
 from collections import Counter
 from collections.abc import Sequence
 
@@ -221,7 +220,6 @@ def test_ten_thousand_lists_are_balanced_and_unpredictable() -> None:
     that the first slot is A about half the time, that blocks of 2 and 4 are chosen about equally often, and
     that the six orders of a block of 4 (AABB, ABAB, …) are about equally frequent.
     """
-    started = time.perf_counter()
     totals: Counter[str] = Counter()
     first_arm: Counter[str] = Counter()
     block_sizes: Counter[int] = Counter()
@@ -239,7 +237,6 @@ def test_ten_thousand_lists_are_balanced_and_unpredictable() -> None:
             block_sizes[len(block)] += 1
             if len(block) == 4:
                 orders_of_4["".join(s.arm for s in block)] += 1
-    elapsed = time.perf_counter() - started
 
     assert worst_imbalance == 2  # half the largest block, reached, never exceeded
     assert chi_square([totals["A"], totals["B"]]) < CHI_SQUARE_1_DF_P01
@@ -248,7 +245,6 @@ def test_ten_thousand_lists_are_balanced_and_unpredictable() -> None:
     assert chi_square([block_sizes[2], block_sizes[4]]) < CHI_SQUARE_1_DF_P01
     assert set(orders_of_4) == {"".join(order) for order in set(itertools.permutations("AABB"))}
     assert chi_square(list(orders_of_4.values())) < CHI_SQUARE_5_DF_P01
-    assert elapsed < 15
 
 
 # --- checksum ----------------------------------------------------------------------------------------------------
