@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.resources
 import io
 import json
@@ -11,6 +12,7 @@ from functools import cache
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 from lxml import etree
@@ -19,7 +21,7 @@ from exports.audit_trail import value_text
 from exports.catalogue import dataset, datasets, identifying_variables
 from exports.odm import plans, write_odm
 from exports.rows import columns, dataset_rows
-from exports.scope import DateMode, ExportScope
+from exports.scope import DateMode, ExportScope, date_shift_days
 from monitoring.models import Signature
 from monitoring.signatures import signature_sign
 from screening import services as screening_services
@@ -216,12 +218,40 @@ def test_a_de_identified_export_has_no_identifying_item_and_no_real_date(trial: 
         for person in participants:
             assert person.mobile_phone not in text
             assert person.date_of_birth.isoformat() not in text
-            assert person.screening_date.isoformat() not in text
         assert "MRK" not in text and "MRK" not in data.decode()
         assert "+8801712345678" not in data.decode()
         if mode == DateMode.STUDY_DAY:
             assert not {"date", "datetime"} & set(item_types(root).values())
+        else:
+            assert_every_date_shifted_back(root, scope, participants)
         assert_replay_matches_rows(root, scope)
+
+
+def subject_dates(root: etree._Element) -> dict[tuple[str, str, str, str], Any]:
+    """Every date and date-time item's last value: (subject, form OID, repeat key, item OID) → value."""
+    types = item_types(root)
+    found: dict[tuple[str, str, str, str], Any] = {}
+    for subject in root.iter(f"{ODM}SubjectData"):
+        for form in subject.iter(f"{ODM}FormData"):
+            for item in form.iter(f"{ODM}ItemData"):
+                oid = item.get("ItemOID")
+                if types[oid] in ("date", "datetime") and item.get("IsNull") != "Yes":
+                    key = (subject.get("SubjectKey"), form.get("FormOID"), form.get("FormRepeatKey"), oid)
+                    found[key] = typed(item.get("Value"), types[oid])
+    return found
+
+
+def assert_every_date_shifted_back(root: etree._Element, scope: ExportScope, participants: list[Any]) -> None:
+    """Item by item against the same export with actual dates: each participant's every date is moved back by
+    that participant's own shift (1 to 365 days), so no real date of theirs is in it."""
+    with_actual_dates = dataclasses.replace(scope, identified=True, date_mode=DateMode.ACTUAL)
+    actual = subject_dates(parsed(export(with_actual_dates)[0]))
+    shifted = subject_dates(root)
+    assert shifted and shifted.keys() <= actual.keys()
+    days = {p.screening_number: date_shift_days(p.pk, settings.SECRET_KEY) for p in participants}
+    for key, value in shifted.items():
+        assert 1 <= days[key[0]] <= 365
+        assert value == actual[key] - timedelta(days=days[key[0]]), key
 
 
 def edited_labs(site: Any, coordinator: Any, investigator: Any) -> tuple[ScreeningLabs, float]:
