@@ -9,11 +9,12 @@ from django.utils.translation import gettext_lazy as _
 
 from safety.models import AdverseEvent
 from trial_site.concurrency import VersionedFormMixin
+from trial_site.form_choices import ChoicesStartEmptyMixin
 from trial_site.form_dates import iso_formfield_callback
 from trial_site.forms import ReasonForChangeMixin
 
 
-class AdverseEventForm(ReasonForChangeMixin, forms.ModelForm):
+class AdverseEventForm(ChoicesStartEmptyMixin, ReasonForChangeMixin, forms.ModelForm):
     class Meta:
         model = AdverseEvent
         fields = [
@@ -56,7 +57,7 @@ class SaeSubmitForm(OneRecordForm):
     narrative = forms.CharField(label=_("Narrative"), widget=forms.Textarea(attrs={"rows": 4}))
 
 
-class SaeSignForm(OneRecordForm):
+class SaeSignForm(ChoicesStartEmptyMixin, OneRecordForm):
     causality = forms.ChoiceField(label=_("Your causality assessment"), choices=AdverseEvent.RelationshipChoice.choices)
 
 

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from screening.models import Consent, ConsentWithdrawal, Participant
 from screening.models.crfs import ScreeningForm, ScreeningMrss
+from trial_site.form_choices import ChoicesStartEmptyMixin
 from trial_site.form_dates import IsoDateField, iso_formfield_callback
 from trial_site.form_numbers import NumberFieldsMixin
 from trial_site.forms import ReasonForChangeMixin
@@ -84,7 +85,7 @@ class RescreenForm(forms.Form):
     screening_date = IsoDateField(label=_("Date of the new screening"))
 
 
-class ScreeningFormBase(NumberFieldsMixin, ReasonForChangeMixin, forms.ModelForm):
+class ScreeningFormBase(ChoicesStartEmptyMixin, NumberFieldsMixin, ReasonForChangeMixin, forms.ModelForm):
     """Base of the screening CRF forms; the participant is set by the view."""
 
 

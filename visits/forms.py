@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from screening.forms import full_name, staff_at
 from trial_site.concurrency import VersionedFormMixin
+from trial_site.form_choices import ChoicesStartEmptyMixin
 from trial_site.form_dates import IsoDateField, iso_formfield_callback
 from trial_site.form_numbers import NumberFieldsMixin
 from trial_site.forms import ReasonForChangeMixin
@@ -52,13 +53,13 @@ class FollowUpForm(forms.Form):
     last_dose = IsoDateField(label=_("Date of the last dose of study drug"))
 
 
-class EndOfStudyForm(forms.Form):
+class EndOfStudyForm(ChoicesStartEmptyMixin, forms.Form):
     ended_on = IsoDateField(label=_("Date"))
     reason = forms.ChoiceField(label=_("How the study ended"), choices=EndOfStudy.Reason.choices)
     details = forms.CharField(label=_("Details"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class VisitCrfFormBase(NumberFieldsMixin, ReasonForChangeMixin, forms.ModelForm):
+class VisitCrfFormBase(ChoicesStartEmptyMixin, NumberFieldsMixin, ReasonForChangeMixin, forms.ModelForm):
     """Base of the visit CRF forms: the reason for change is asked only when the saved form is complete."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -101,7 +102,7 @@ def build_visit_crf_form(
     return form
 
 
-class MedicationForm(NumberFieldsMixin, forms.ModelForm):
+class MedicationForm(ChoicesStartEmptyMixin, NumberFieldsMixin, forms.ModelForm):
     class Meta:
         model = ConcomitantMedication
         fields = [
