@@ -16,8 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from trial_site.permissions import user_can
-
-SEES_ARM = "randomization.view_arm"
+from trial_site.roles import SEES_ARM
 
 
 class Hidden(StrEnum):

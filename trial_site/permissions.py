@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
 from trial_site.models import Site, StaffMembership
-from trial_site.roles import DELEGABLE_PERMISSIONS, ROLE_PERMISSIONS, Role
+from trial_site.roles import DELEGABLE_PERMISSIONS, DELEGABLE_WHERE_UNBLINDED, ROLE_PERMISSIONS, SEES_ARM, Role
 
 
 def user_roles(user: Any, site: Site | None = None) -> frozenset[Role]:
@@ -39,7 +39,20 @@ def user_can(user: Any, permission: str, site: Site | None = None) -> bool:
     roles = user_roles(user, site)
     if any(permission in ROLE_PERMISSIONS[role] for role in roles):
         return True
-    return bool(roles) and permission in DELEGABLE_PERMISSIONS and permission in user.get_user_permissions()
+    return _delegated(user, permission) and _may_hold_delegated(roles, permission)
+
+
+def _delegated(user: Any, permission: str) -> bool:
+    """The permission is one that may be delegated, and it is delegated to ``user``."""
+    return permission in DELEGABLE_PERMISSIONS and permission in user.get_user_permissions()
+
+
+def _may_hold_delegated(roles: frozenset[Role], permission: str) -> bool:
+    """A delegated permission holds where the user has a role; one of ``DELEGABLE_WHERE_UNBLINDED`` only where a
+    role of theirs sees the arm (a blinded assessor given the audit review reads no laboratory value through it)."""
+    if not roles:
+        return False
+    return permission not in DELEGABLE_WHERE_UNBLINDED or any(SEES_ARM in ROLE_PERMISSIONS[role] for role in roles)
 
 
 def site_ids_where(user: Any, permission: str) -> frozenset[int]:
@@ -49,11 +62,16 @@ def site_ids_where(user: Any, permission: str) -> frozenset[int]:
     if not user_roles(user):
         return frozenset()
     cache: dict[int | None, frozenset[Role]] = user._trial_roles_cache
-    delegated = permission in DELEGABLE_PERMISSIONS and permission in user.get_user_permissions()
+    delegated = _delegated(user, permission)
     return frozenset(
         site_id
         for site_id, roles in cache.items()
-        if site_id is not None and roles and (delegated or any(permission in ROLE_PERMISSIONS[role] for role in roles))
+        if site_id is not None
+        and roles
+        and (
+            any(permission in ROLE_PERMISSIONS[role] for role in roles)
+            or (delegated and _may_hold_delegated(roles, permission))
+        )
     )
 
 

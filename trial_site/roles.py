@@ -180,6 +180,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
 # reviewer of the audit trail); ``user_can`` ignores any other permission held directly. Everything else a person
 # may do comes from the roles above.
 DELEGABLE_PERMISSIONS = frozenset({"randomization.randomise", "monitoring.review_audit"})
+# Of those, the ones that hold only at a site where the person's own roles see the arm: the audit trail shows every
+# laboratory value, medication and dose ever entered, which a blinded person must not read (docs/roles.md, Blinding).
+DELEGABLE_WHERE_UNBLINDED = frozenset({"monitoring.review_audit"})
+SEES_ARM = "randomization.view_arm"
 
 # Roles whose holders may use the Django admin site (it shows only what their permissions allow).
 ADMIN_SITE_ROLES = frozenset({Role.ADMINISTRATOR})
