@@ -73,8 +73,10 @@ class ExportForm(forms.Form):
         self.fields["site"].choices = [("", _("All my sites"))] + [
             (str(pk), f"{code} — {name}") for pk, code, name in self.sites
         ]
+        # Identified data only for a role that sees participants' identifying data at one of these sites.
+        may_identify = self.full_access and bool(export_site_ids(user, identified=True))
         self.fields["identified"].choices = [(DEIDENTIFIED, _("De-identified"))] + (
-            [(IDENTIFIED, _("Identified (names, numbers, actual dates)"))] if self.full_access else []
+            [(IDENTIFIED, _("Identified (names, numbers, actual dates)"))] if may_identify else []
         )
         if not self.full_access:
             del self.fields["free_text"]
@@ -100,7 +102,7 @@ class ExportForm(forms.Form):
         if not self.errors:
             # "All my sites" is every site where this export is allowed; one site must be one of them.
             permitted = export_site_ids(
-                self.user, kind=data["kind"], identified=identified or bool(data.get("free_text"))
+                self.user, kind=data["kind"], identified=identified, free_text=bool(data.get("free_text"))
             )
             chosen = (int(data["site"]),) if data.get("site") else tuple(pk for pk, _c, _n in self.sites)
             site_ids = tuple(pk for pk in chosen if pk in permitted)

@@ -34,7 +34,7 @@ from exports.models import ExportJob
 from exports.rows import count
 from exports.scope import DateMode, ExportScope
 from trial_site.models import AccessEvent, Site
-from trial_site.permissions import site_ids_where, user_can
+from trial_site.permissions import SEE_IDENTIFIERS, site_ids_where, user_can
 from trial_site.services import access_event_record
 
 logger = logging.getLogger(__name__)
@@ -163,18 +163,24 @@ def export_allowed_kinds(user: Any) -> list[str]:
 SEE_ARMS = "randomization.view_arm"
 
 
-def export_site_ids(user: Any, *, kind: str | None = None, identified: bool = False) -> frozenset[int]:
-    """The sites whose data ``user`` may export as ``kind`` (any format when None), identified or with free text
-    when ``identified``: each site is asked for on its own, so a role counts at its own site only.
+def export_site_ids(
+    user: Any, *, kind: str | None = None, identified: bool = False, free_text: bool = False
+) -> frozenset[int]:
+    """The sites whose data ``user`` may export as ``kind`` (any format when None), ``identified`` or with
+    ``free_text``: each site is asked for on its own, so a role counts at its own site only.
 
     At a site the user needs the format's permission there (``export_data``; ``export_analysis`` for an analysis
-    format, de-identified), and ``randomization.view_arm`` there, since every export carries the allocation and its
-    arm. A data manager at one site who is the blinded assessor at another exports the first site only."""
+    format, de-identified, without free text), and ``randomization.view_arm`` there, since every export carries the
+    allocation and its arm. A data manager at one site who is the blinded assessor at another exports the first
+    site only. An identified export also needs, at each site, the right to see its participants' identifying data
+    (``may_see_identifiers``): an administrator, who sees no initials or dates of birth on any page, exports none."""
     full = site_ids_where(user, EXPORT_DATA)
-    if identified or (kind is not None and not export_format(kind).analysis):
+    if identified or free_text or (kind is not None and not export_format(kind).analysis):
         permitted = full
     else:
         permitted = full | site_ids_where(user, EXPORT_ANALYSIS)
+    if identified:
+        permitted &= site_ids_where(user, SEE_IDENTIFIERS)
     return permitted & site_ids_where(user, SEE_ARMS)
 
 
@@ -204,7 +210,9 @@ def export_request(
             errors["dataset"] = _("There is no such form.")
         elif kind != "csv":
             errors["dataset"] = _("A single form is exported as CSV only: choose CSV, or all forms.")
-    permitted = export_site_ids(user, kind=kind, identified=scope.identified or scope.free_text)
+    if "identified" not in errors and scope.identified and not export_site_ids(user, identified=True):
+        errors["identified"] = _("Your roles do not show identifying data: export de-identified data.")
+    permitted = export_site_ids(user, kind=kind, identified=scope.identified, free_text=scope.free_text)
     refused_already = {"kind", "identified", "free_text"} & set(errors)
     if not refused_already and not set(scope.site_ids) <= permitted:
         errors["site"] = _("You may export only the data of the sites where your role allows this export.")

@@ -145,6 +145,37 @@ def test_the_service_refuses_identified_data_and_other_formats_to_the_statistici
     assert ExportJob.objects.count() == 0
 
 
+def test_the_administrator_exports_no_identifying_data_which_the_data_manager_does(
+    user_with_role: Any, data_manager: Any, site: Any, trial: dict[str, Any]
+) -> None:
+    """The administrator sees no initials, dates of birth or phone numbers on any page, so exports none: the
+    centre does not offer "Identified", a POST asking for it is refused at the field and nothing is exported; the
+    same administrator exports de-identified data, and the data manager, who sees them, identified data."""
+    from django.core.exceptions import ValidationError
+
+    administrator = user_with_role(Role.ADMINISTRATOR, username="admin-exports")
+    client = client_for(administrator)
+    page = client.get(CENTRE)
+    assert page.status_code == 200
+    assert 'value="identified"' not in page.content.decode()
+    refused = client.post(CENTRE, form(kind="csv", identified="identified", date_mode="actual"))
+    assert refused.status_code == 400
+    assert "identified" in refused.context["form"].errors
+    with pytest.raises(ValidationError) as service_refused:
+        services.export_request(
+            user=administrator, kind="csv", scope=ExportScope(site_ids=(site.pk,), identified=True, date_mode="actual")
+        )
+    assert set(service_refused.value.message_dict) == {"identified"}
+    assert ExportJob.objects.count() == 0
+    deidentified = client.post(CENTRE, form(kind="csv", dataset="PARTICIP"))
+    assert deidentified.status_code == 200 and deidentified.streaming
+    assert 'value="identified"' in client_for(data_manager).get(CENTRE).content.decode()
+    identified = client_for(data_manager).post(CENTRE, form(kind="csv", dataset="PARTICIP", identified="identified",
+                                                             date_mode="actual"))  # fmt: skip
+    assert identified.status_code == 200
+    assert trial["randomised"][0].initials in b"".join(identified.streaming_content).decode()
+
+
 # --- Bad input --------------------------------------------------------------------------------------------------
 
 
