@@ -7,6 +7,10 @@
 - ``soft_limit``: a value of a visit form beyond ``PROTOCOL.soft_limits`` (the limits themselves are allowed);
   one query per field, naming the value and the limits.
 - ``visit_window``: a scheduled visit done outside its window (a protocol deviation); a query on ``done_on``.
+- ``visit_form_date``: a date on a scheduled visit's form far from where the protocol puts it, though possible
+  (``clinical.timeline``; the impossible ones are refused by the form): the pregnancy test dated outside its visit's
+  window, the study drug dispensed outside the window of the visit before. A date on the visit's own day is left to
+  ``visit_window`` (one query per deviation, not two).
 
 Rules: a visit form still in **draft** is not checked (the site is still entering it; the checks run when it is
 marked complete, and on every later change). At most one unresolved automatic query per record, field and check;
@@ -23,9 +27,10 @@ from typing import Any, NamedTuple
 from django.db import models, transaction
 from django.utils.translation import gettext as _
 
+from clinical.timeline import days_outside_window
 from monitoring.queries import query_raise_automatic
 from trial_site.protocol import PROTOCOL
-from visits.crfs import VisitForm, VisitMrss
+from visits.crfs import PregnancyTest, StudyDrug, VisitForm, VisitMrss
 from visits.models import Visit
 
 logger = logging.getLogger(__name__)
@@ -33,6 +38,7 @@ logger = logging.getLogger(__name__)
 MRSS_CHANGE = "mrss_change"
 SOFT_LIMIT = "soft_limit"
 VISIT_WINDOW = "visit_window"
+VISIT_FORM_DATE = "visit_form_date"
 
 
 class Finding(NamedTuple):
@@ -150,10 +156,42 @@ def visit_window_findings(record: models.Model) -> Iterator[Finding]:
     )  # fmt: skip
 
 
+def _visit_before(visit: Visit) -> Visit | None:
+    """The scheduled visit before ``visit`` (the one the study drug of its period was dispensed at)."""
+    return (
+        Visit.objects.filter(participant_id=visit.participant_id, sequence__lt=visit.sequence)
+        .exclude(code="UNS")
+        .order_by("-sequence")
+        .first()
+    )
+
+
+def visit_form_date_findings(record: models.Model) -> Iterator[Finding]:
+    if isinstance(record, PregnancyTest):
+        field, visit = "tested_on", record.visit
+    elif isinstance(record, StudyDrug):
+        field, visit = "period_start", _visit_before(record.visit)
+    else:
+        return
+    day = getattr(record, field)
+    if _is_draft(record) or day is None or visit is None or visit.is_unscheduled or day == visit.done_on:
+        return
+    if days_outside_window(day, earliest=visit.earliest, latest=visit.latest) == 0:
+        return
+    yield Finding(
+        record, field, VISIT_FORM_DATE,
+        _("%(field)s %(day)s is outside the window of %(visit)s (%(earliest)s to %(latest)s) and is not the visit's "
+          "date: please check the date against the source.")
+        % {"field": str(record._meta.get_field(field).verbose_name).capitalize(), "day": day.isoformat(),
+           "visit": visit.code, "earliest": visit.earliest.isoformat(), "latest": visit.latest.isoformat()},
+    )  # fmt: skip
+
+
 EDIT_CHECKS: tuple[Callable[[models.Model], Iterator[Finding]], ...] = (
     mrss_change_findings,
     soft_limit_findings,
     visit_window_findings,
+    visit_form_date_findings,
 )
 
 

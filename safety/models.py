@@ -10,7 +10,17 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from clinical.safety import Relationship, Seriousness, is_related, is_serious
+from clinical.timeline import DateMeaning, DateProblem
+from screening.timeline import timeline_errors
 from trial_site.audit.base import ClinicalRecord
+
+# Adverse events are collected from informed consent: what began before it is medical history.
+ONSET_MESSAGES = {
+    DateProblem.BEFORE_CONSENT: _(
+        "This onset is before the participant's informed consent (%(day)s): an event that began before consent is "
+        "medical history, not an adverse event. If it worsened after consent, record the day it worsened."
+    ),
+}
 
 SERIOUSNESS_FIELDS: dict[str, Seriousness] = {
     "serious_death": Seriousness.DEATH,
@@ -121,11 +131,15 @@ class AdverseEvent(ClinicalRecord):
 
     def clean(self) -> None:
         errors: dict[str, str] = {}
-        today = timezone.localdate()
-        if self.onset_date and self.onset_date > today:
-            errors["onset_date"] = _("The onset cannot be in the future.")
+        if self.participant_id is not None:
+            errors.update(timeline_errors(self.participant, {"stop_date": (self.stop_date, DateMeaning.TRIAL)}))
+            errors.update(
+                timeline_errors(
+                    self.participant, {"onset_date": (self.onset_date, DateMeaning.TRIAL)}, messages=ONSET_MESSAGES
+                )
+            )
         if self.stop_date:
-            if self.onset_date and self.stop_date < self.onset_date:
+            if self.onset_date and self.stop_date < self.onset_date and "stop_date" not in errors:
                 errors["stop_date"] = _("The event cannot stop before it started.")
             if self.ongoing:
                 errors["ongoing"] = _("An event with a stop date is not ongoing.")

@@ -16,7 +16,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
-from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
@@ -35,8 +34,10 @@ from clinical.display import number
 from clinical.egfr import creatinine_mg_dl, egfr_ckd_epi_2021
 from clinical.instruments import HAQ_CATEGORIES, HAQ_ITEM_CODES, HAQ_ITEM_LABELS, HAQ_ITEMS, bmi, cdai, haq_di
 from clinical.steroids import PREDNISONE_EQUIVALENT_FACTOR, prednisone_equivalent_mg
+from clinical.timeline import DateMeaning
 from screening.instruments import MrssScores
 from screening.models.crfs import CreatinineUnit, SteroidDrug, TestResult, measured
+from screening.timeline import timeline_errors
 from trial_site.audit.base import ClinicalRecord
 from trial_site.lab_ranges import SiteLabRanges, haemoglobin_test, site_lab_ranges
 from trial_site.models.lab_ranges import LabTest
@@ -53,6 +54,8 @@ class VisitForm(ClinicalRecord):
     form_code: ClassVar[str]
     # Fields that must be filled before the form can be marked complete.
     required_when_complete: ClassVar[tuple[str, ...]] = ()
+    # Date fields checked against the participant's timeline (``clinical.timeline``), with their meaning.
+    timeline_dates: ClassVar[dict[str, DateMeaning]] = {}
 
     status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.DRAFT)
     unusual_values_confirmed = models.BooleanField(_("unusual values confirmed"), default=False)
@@ -84,6 +87,11 @@ class VisitForm(ClinicalRecord):
         ended = getattr(participant, "end_of_study", None)
         if ended is not None and visit.code != PROTOCOL.follow_up.code and visit.done_on > ended.ended_on:
             raise ValidationError(_("The participant's study has ended; only the safety follow-up takes forms."))
+        impossible = timeline_errors(
+            participant, {name: (getattr(self, name), meaning) for name, meaning in self.timeline_dates.items()}
+        )
+        if impossible:
+            raise ValidationError(impossible)
         if self.status == self.Status.COMPLETE:
             missing = {
                 name: _("Needed to mark the form complete.")
@@ -371,12 +379,11 @@ class PulmonaryFunction(VisitForm):
         verbose_name_plural = _("FVC and DLCO forms")
 
 
-def _not_in_future_nor_after_visit(day: date | None, visit_day: date) -> str | None:
-    """Why ``day`` is refused as the date of something done at a visit on ``visit_day`` (None if it is not)."""
+def _after_visit(day: date | None, visit_day: date) -> str | None:
+    """Why ``day`` is refused as the date of something done at a visit on ``visit_day`` (None if it is not); the
+    future, birth and consent are the timeline's (``VisitForm.timeline_dates``)."""
     if day is None:
         return None
-    if day > timezone.localdate():
-        return _("This date is in the future.")
     if day > visit_day:
         return _("This date is after the visit (%(day)s).") % {"day": visit_day.isoformat()}
     return None
@@ -390,6 +397,7 @@ class PregnancyTest(VisitForm):
 
     form_code = "pregnancy"
     required_when_complete = ("result", "tested_on")
+    timeline_dates = {"tested_on": DateMeaning.TRIAL}
     visit = models.OneToOneField("visits.Visit", on_delete=models.PROTECT, related_name="pregnancy_form")
     result = models.CharField(_("pregnancy test result"), max_length=8, choices=TestResult.choices, blank=True)
     tested_on = models.DateField(_("date of the pregnancy test"), null=True, blank=True)
@@ -401,7 +409,7 @@ class PregnancyTest(VisitForm):
         super().clean()
         if self.visit_id is None:
             return
-        problem = _not_in_future_nor_after_visit(self.tested_on, self.visit.done_on)
+        problem = _after_visit(self.tested_on, self.visit.done_on)
         if problem:
             raise ValidationError({"tested_on": problem})
 
@@ -423,6 +431,11 @@ class StudyDrug(VisitForm):
 
     form_code = "drug"
     required_when_complete = ("dispensed", "returned", "period_start", "tablets_per_week")
+    timeline_dates = {
+        "period_start": DateMeaning.TREATMENT,
+        "interruption_from": DateMeaning.TREATMENT,
+        "interruption_to": DateMeaning.TREATMENT,
+    }
     visit = models.OneToOneField("visits.Visit", on_delete=models.PROTECT, related_name="drug_form")
     dispensed = models.PositiveSmallIntegerField(
         _("Tablets dispensed at the previous visit"), null=True, blank=True, validators=[MaxValueValidator(1000)]

@@ -126,4 +126,9 @@ class MedicationStopForm(VersionedFormMixin):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         cleaned["stop_date"] = cleaned.get("stopped_on")  # the medication's name for it: an edit conflict shows it
+        if self.instance is not None and cleaned.get("stopped_on") is not None:
+            for name, message in self.instance.timeline_errors(
+                self.instance.start_date, cleaned["stopped_on"], stop_field="stopped_on"
+            ).items():
+                self.add_error(name if name in self.fields else None, message)
         return cleaned

@@ -7,11 +7,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from clinical.steroids import prednisone_equivalent_mg
+from clinical.timeline import DateMeaning, DateProblem
 from screening.models.crfs import SteroidDrug
+from screening.timeline import timeline_errors
 from trial_site.audit.base import ClinicalRecord
 from trial_site.protocol import VISIT_FORMS
 
@@ -57,6 +58,13 @@ class Visit(ClinicalRecord):
     def is_unscheduled(self) -> bool:
         return self.code == "UNS"
 
+    def clean(self) -> None:
+        """A visit takes place on a possible day: not in the future at the site, not before consent nor Day 1."""
+        if self.done_on is not None and self.participant_id is not None:
+            errors = timeline_errors(self.participant, {"done_on": (self.done_on, DateMeaning.TREATMENT)})
+            if errors:
+                raise ValidationError(errors)
+
 
 class RequiredForm(models.Model):
     """One form a visit requires: required (not yet entered), entered, or not required for this participant.
@@ -101,6 +109,12 @@ class EndOfStudy(ClinicalRecord):
     class Meta:
         verbose_name = _("end of study")
         verbose_name_plural = _("ends of study")
+
+    def clean(self) -> None:
+        if self.ended_on is not None and self.participant_id is not None:
+            errors = timeline_errors(self.participant, {"ended_on": (self.ended_on, DateMeaning.TREATMENT)})
+            if errors:
+                raise ValidationError(errors)
 
 
 class ConcomitantMedication(ClinicalRecord):
@@ -156,18 +170,23 @@ class ConcomitantMedication(ClinicalRecord):
             return None
         return prednisone_equivalent_mg(self.steroid_drug, self.steroid_daily_mg)
 
+    def timeline_errors(self, start: date | None, stop: date | None, *, stop_field: str) -> dict[str, str]:
+        """Impossible dates of a medication: the start (which may be long before consent) and the stop not in the
+        future nor before birth, the stop not before the start; the stop's message under ``stop_field``."""
+        return timeline_errors(
+            self.participant,
+            {"start_date": (start, DateMeaning.HISTORY), stop_field: (stop, DateMeaning.HISTORY)},
+            ends={stop_field: ("start_date", stop_field)},
+            messages={DateProblem.BEFORE_START: _("The stop date cannot be before the start (%(day)s).")},
+        )
+
     def is_taken_on(self, day: date) -> bool:
         return self.start_date <= day and (self.stop_date is None or day <= self.stop_date)
 
     def clean(self) -> None:
         errors: dict[str, Any] = {}
-        today = timezone.localdate()
-        if self.start_date and self.start_date > today:
-            errors["start_date"] = _("The start cannot be in the future.")
-        if self.start_date and self.stop_date and self.stop_date < self.start_date:
-            errors["stop_date"] = _("The stop date cannot be before the start.")
-        if self.stop_date and self.stop_date > today:
-            errors["stop_date"] = _("Record the stop when it has happened.")
+        if self.participant_id is not None:
+            errors.update(self.timeline_errors(self.start_date, self.stop_date, stop_field="stop_date"))
         if self.steroid_drug and self.steroid_daily_mg is None:
             errors["steroid_daily_mg"] = _("Give the corticosteroid's daily dose in mg.")
         if self.steroid_daily_mg is not None and not self.steroid_drug:

@@ -14,8 +14,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clinical.schedule import VisitRule, follow_up_window, visit_schedule
+from clinical.timeline import DateMeaning
 from randomization.models import Allocation
 from screening.models import Participant
+from screening.timeline import timeline_errors
 from trial_site.audit.actor import acting_as
 from trial_site.hooks import schedule_changed
 from trial_site.permissions import user_can
@@ -105,9 +107,7 @@ def visit_record_done(*, visit: Visit, by: Any, done_on: date, deviation_reason:
     """Record that the visit took place. Outside its window it needs the protocol deviation's reason."""
     _require(by, "visits.change_visit", visit.participant)
     read_locked(visit)
-    errors: dict[str, str] = {}
-    if done_on > timezone.localdate():
-        errors["done_on"] = _("A visit cannot be done in the future.")
+    errors: dict[str, str] = timeline_errors(visit.participant, {"done_on": (done_on, DateMeaning.TREATMENT)})
     ended = _ended(visit.participant)
     if ended is not None and visit.code != PROTOCOL.follow_up.code and done_on > ended.ended_on:
         errors["done_on"] = _("The participant's study ended on %(day)s; only the safety follow-up comes after.") % {
@@ -166,8 +166,9 @@ def unscheduled_visit_add(*, participant: Participant, by: Any, on: date, reason
     _require(by, "visits.add_visit", participant)
     if not reason.strip():
         raise ValidationError({"reason": _("Give the reason for the unscheduled visit.")})
-    if on > timezone.localdate():
-        raise ValidationError({"on": _("An unscheduled visit is recorded on the day it happens, not ahead.")})
+    impossible = timeline_errors(participant, {"on": (on, DateMeaning.TREATMENT)})
+    if impossible:
+        raise ValidationError(impossible)
     last = participant.visits.order_by("-sequence").values_list("sequence", flat=True).first() or 0
     visit = Visit(
         site=participant.site, participant=participant, code=UNSCHEDULED, name=_("Unscheduled visit"),
@@ -184,6 +185,9 @@ def follow_up_schedule(*, participant: Participant, by: Any, last_dose: date) ->
     _require(by, "visits.add_visit", participant)
     if participant.visits.filter(code=PROTOCOL.follow_up.code).exists():
         raise ValidationError(_("The safety follow-up is scheduled already."))
+    impossible = timeline_errors(participant, {"last_dose": (last_dose, DateMeaning.TREATMENT)})
+    if impossible:
+        raise ValidationError(impossible)
     window = follow_up_window(
         last_dose,
         days_after_last_dose=PROTOCOL.follow_up.days_after_last_dose,
@@ -208,8 +212,9 @@ def end_of_study_record(
     _require(by, "visits.add_endofstudy", participant)
     if hasattr(participant, "end_of_study"):
         raise ValidationError(_("The end of study is recorded already."))
-    if ended_on > timezone.localdate():
-        raise ValidationError({"ended_on": _("The end of study cannot be in the future.")})
+    impossible = timeline_errors(participant, {"ended_on": (ended_on, DateMeaning.TREATMENT)})
+    if impossible:
+        raise ValidationError(impossible)
     if reason != EndOfStudy.Reason.COMPLETED and not details.strip():
         raise ValidationError({"details": _("Say why the participant left the study.")})
     ending = EndOfStudy(

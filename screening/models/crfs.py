@@ -19,7 +19,9 @@ from django.utils.translation import gettext_lazy as _
 
 from clinical.egfr import creatinine_mg_dl, egfr_ckd_epi_2021
 from clinical.steroids import PREDNISONE_EQUIVALENT_FACTOR, prednisone_equivalent_mg
+from clinical.timeline import DateMeaning
 from screening.instruments import MrssScores
+from screening.timeline import participant_timeline, timeline_errors
 from trial_site.audit.base import ClinicalRecord
 
 
@@ -65,15 +67,16 @@ class ScreeningForm(ClinicalRecord):
         consent = getattr(participant, "consent", None)
         if consent is None or consent.consented_at > timezone.now():
             raise ValidationError(_("Record the participant's informed consent before any screening data."))
-        errors: dict[str, Any] = {}
-        today = timezone.localdate()
+        # Screening dates may be before consent (a diagnosis, a recent routine test), never in the future at the
+        # site nor before birth (``clinical.timeline``).
+        errors: dict[str, Any] = timeline_errors(
+            participant, {name: (getattr(self, name), DateMeaning.HISTORY) for name in self.dates_not_after_screening}
+        )
         for name in self.dates_not_after_screening:
             value: date | None = getattr(self, name)
-            if value is None:
+            if value is None or name in errors:
                 continue
-            if value > today:
-                errors[name] = _("This date is in the future.")
-            elif value > participant.screening_date:
+            if value > participant.screening_date:
                 errors[name] = _("This date is after the screening date (%(day)s).") % {
                     "day": participant.screening_date.isoformat()
                 }
@@ -364,7 +367,7 @@ class Day1Baseline(ScreeningForm, MrssScores):
         if self.participant_id is None:
             return
         errors: dict[str, Any] = {}
-        today = timezone.localdate()
+        today = participant_timeline(self.participant).today  # today at the site, in its time zone
         screened = self.participant.screening_date
         if self.day1 is not None:
             if self.day1 > today:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -88,7 +90,9 @@ class Participant(ClinicalRecord):
 
     def clean(self) -> None:
         errors: dict[str, str] = {}
-        today = timezone.localdate()
+        # Today at the participant's site, in its own time zone.
+        zone = ZoneInfo(self.site.time_zone) if self.site_id else None
+        today = timezone.localdate(timezone.now(), zone)
         if self.screening_date and self.screening_date > today:
             errors["screening_date"] = _("The screening date cannot be in the future.")
         if self.date_of_birth and self.screening_date:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
@@ -50,9 +51,19 @@ def consent_for(site: Any, by: Any, **overrides: Any) -> Consent:
     return Consent(site=site, **values)
 
 
+def consent_moment(site: Any, screening_date: date) -> datetime:
+    """When a participant screened on ``screening_date`` consented: an hour ago for a screening today, 09:00 at the
+    site on the screening date for a backdated one (consent comes before anything done in the trial)."""
+    at = datetime.combine(screening_date, time(9), tzinfo=ZoneInfo(site.time_zone))
+    return min(timezone.now() - timedelta(hours=1), at)
+
+
 def register(site: Any, by: Any, **overrides: Any) -> Participant:
+    fields = participant_fields(**overrides)
     return services.participant_register(
-        participant=Participant(site=site, **participant_fields(**overrides)), consent=consent_for(site, by), by=by
+        participant=Participant(site=site, **fields),
+        consent=consent_for(site, by, consented_at=consent_moment(site, fields["screening_date"])),
+        by=by,
     )
 
 

@@ -218,12 +218,13 @@ def test_a_form_belongs_to_the_visit_of_its_page_and_other_sites_are_not_found(
 
 
 def test_the_safety_follow_up_takes_forms_after_the_end_of_study(
-    d1: Visit, coordinator: Any, investigator: Any
+    site: Any, coordinator: Any, investigator: Any, in_use: Any
 ) -> None:
     from visits.crfs import ConcomitantMedications
 
-    participant = d1.participant
     today = timezone.localdate()
+    # Randomised 40 days ago: the last dose, 28 days ago, is after Day 1 (a last dose before the first is refused).
+    participant = randomised_on(today - timedelta(days=40), site, coordinator, investigator)
     services.end_of_study_record(participant=participant, by=investigator, ended_on=today - timedelta(days=1),
                                  reason="withdrawn", details="adverse event")  # fmt: skip
     follow_up = services.follow_up_schedule(
