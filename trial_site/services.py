@@ -399,3 +399,30 @@ def own_password_set(*, user: Any, password: str, reason: str) -> Any:
     save_user(user, by=user, reason=reason, update_fields=["password"])
     logger.info("password of %s set: %s", user, reason)
     return user
+
+
+@transaction.atomic
+def permission_delegate(*, user: Any, permission: str, by: Any, reason: str, end: bool = False) -> bool:
+    """Delegate to ``user`` (or, with ``end``, take back) one of ``DELEGABLE_PERMISSIONS``, on the server
+    (``manage.py permission_delegate``). It counts only where the user holds a role (``user_can``). The change is in
+    the account's history, attributed to ``by``, its reason saying what was delegated or ended and why. Returns
+    whether anything changed (delegating twice, or ending what is not delegated, changes nothing)."""
+    from trial_site.roles import DELEGABLE_PERMISSIONS
+
+    if permission not in DELEGABLE_PERMISSIONS:
+        raise ValidationError({"permission": f"{permission} is not delegable: it comes from a role only"})
+    reason = _require_reason(reason)
+    app_label, codename = permission.split(".", 1)
+    granted = Permission.objects.get(content_type__app_label=app_label, codename=codename)
+    account = get_user_model().objects.select_for_update().get(pk=user.pk)
+    held = account.user_permissions.filter(pk=granted.pk).exists()
+    if held != end:
+        return False
+    if end:
+        account.user_permissions.remove(granted)
+    else:
+        account.user_permissions.add(granted)
+    what = "delegation ended" if end else "delegated"
+    save_user(account, by=by, reason=f"{what}: {permission} ({reason})")
+    logger.info("%s %s for %s by %s: %s", what, permission, account, by, reason)
+    return True
