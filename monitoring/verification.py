@@ -32,6 +32,8 @@ from trial_site.scoping import scope_to_user_sites
 from visits.crfs import VISIT_CRFS
 
 # Fields that are bookkeeping, never source data: not offered for (or accepted in) a field-level verification.
+# The progress page lists the sites where a role the user holds there may read the verifications.
+VIEW_VERIFICATION = "monitoring.view_sourceverification"
 _NOT_SOURCE_DATA = frozenset({"id", "site", "status", "unusual_values_confirmed"})
 
 
@@ -204,17 +206,20 @@ def _participant_path(model: type[models.Model]) -> str:
 
 
 def sdv_progress(user: Any) -> tuple[list[ProgressRow], list[ProgressRow]]:
-    """(per site, per participant) SDV progress at the user's sites: the forms entered that the plan requires
+    """(per site, per participant) SDV progress at the sites where the user may read it (``VIEW_VERIFICATION``
+    there; a role counts at its own site only): the forms entered that the plan requires
     (in full or in the sample) against those with a verification in force. One query per kind of form, whatever
     the number of participants."""
     participants = {
         participant.pk: participant
-        for participant in scope_to_user_sites(Participant.objects.select_related("site"), user)
+        for participant in scope_to_user_sites(
+            Participant.objects.select_related("site"), user, permission=VIEW_VERIFICATION
+        )
     }
     in_force = set(
-        scope_to_user_sites(SourceVerification.objects.filter(cleared_at__isnull=True), user).values_list(
-            "content_type_id", "object_id"
-        )
+        scope_to_user_sites(
+            SourceVerification.objects.filter(cleared_at__isnull=True), user, permission=VIEW_VERIFICATION
+        ).values_list("content_type_id", "object_id")
     )
     rows = {
         pk: ProgressRow(label=participant.screening_number, site=participant.site.code)
@@ -227,7 +232,8 @@ def sdv_progress(user: Any) -> tuple[list[ProgressRow], list[ProgressRow]]:
         name = name[:1].upper() + name[1:]
         has_visit = any(model_field.name == "visit" for model_field in model._meta.fields)
         columns = ["pk", _participant_path(model), *(["visit__code"] if has_visit else [])]
-        for values in scope_to_user_sites(model.objects.all(), user).order_by("pk").values_list(*columns):
+        readable = scope_to_user_sites(model.objects.all(), user, permission=VIEW_VERIFICATION)
+        for values in readable.order_by("pk").values_list(*columns):
             pk, participant_id = values[0], values[1]
             row = rows.get(participant_id)
             if row is None or not sdv_required(participant_id, form):
@@ -244,7 +250,7 @@ def sdv_progress(user: Any) -> tuple[list[ProgressRow], list[ProgressRow]]:
         total.label = total.site = row.site
         total.required += row.required
         total.verified += row.verified
-    for site in scope_to_user_sites(Site.objects.all(), user):
+    for site in scope_to_user_sites(Site.objects.all(), user, permission=VIEW_VERIFICATION):
         sites[site.code].label = f"{site.code} {site.name}"
         sites[site.code].site = site.code
     return sorted(sites.values(), key=lambda row: row.site), sorted(by_participant, key=lambda row: row.label)

@@ -47,12 +47,17 @@ class Overview:
     randomised: list[Allocation]
 
 
+# The overview lists the sites where a role the user holds there may read allocations.
+VIEW_ALLOCATIONS = "randomization.view_allocation"
+
+
 def randomisation_overview(user: Any) -> Overview:
-    """Confirmed-eligible participants not yet randomised, and the allocations, at the user's sites."""
+    """Confirmed-eligible participants not yet randomised, and the allocations, at the sites where the user may
+    read allocations (``VIEW_ALLOCATIONS`` there; a role counts at its own site only)."""
     participants = participants_with_screening(
-        scope_to_user_sites(Participant.objects.filter(allocation__isnull=True), user)
+        scope_to_user_sites(Participant.objects.filter(allocation__isnull=True), user, permission=VIEW_ALLOCATIONS)
     ).filter(confirmations__voided_at__isnull=True, confirmations__isnull=False, withdrawal__isnull=True)
-    allocations = scope_to_user_sites(Allocation.objects.all(), user).select_related(
+    allocations = scope_to_user_sites(Allocation.objects.all(), user, permission=VIEW_ALLOCATIONS).select_related(
         "participant", "site", "randomised_by"
     )
     return Overview(awaiting=list(participants.distinct()), randomised=list(allocations))

@@ -35,7 +35,7 @@ def _errors_to_messages(request: HttpRequest, error: ValidationError) -> None:
         messages.error(request, message)
 
 
-@permission_required("randomization.view_allocation")
+@permission_required(selectors.VIEW_ALLOCATIONS)
 def overview(request: HttpRequest) -> HttpResponse:
     data = selectors.randomisation_overview(request.user)
     visible = selectors.allocations_with_visible_arm(request.user, data.randomised)

@@ -12,10 +12,18 @@ from django.utils import timezone
 from reminders.models import DeliveryAttempt, Reminder
 from trial_site.scoping import scope_to_user_sites
 
+# Reminders are listed at the sites where a role the user holds there may read them (a role counts at its site only).
+VIEW_REMINDERS = "reminders.view_reminder"
+
+
+def _readable(user: Any) -> QuerySet[Reminder]:
+    return scope_to_user_sites(Reminder.objects.all(), user, permission=VIEW_REMINDERS)
+
 
 def reminder_log(user: Any, *, status: str = "", channel: str = "") -> QuerySet[Reminder]:
-    """The reminders of the user's sites, newest due first, optionally of one status and channel."""
-    reminders = scope_to_user_sites(Reminder.objects.all(), user).select_related("participant", "visit", "site")
+    """The reminders of the sites where the user may read them, newest due first, optionally of one status and
+    channel."""
+    reminders = _readable(user).select_related("participant", "visit", "site")
     if status:
         reminders = reminders.filter(status=status)
     if channel:
@@ -24,8 +32,8 @@ def reminder_log(user: Any, *, status: str = "", channel: str = "") -> QuerySet[
 
 
 def status_counts(user: Any) -> dict[str, int]:
-    """How many reminders of the user's sites are in each status (one query)."""
-    rows = scope_to_user_sites(Reminder.objects.all(), user).values("status").annotate(n=Count("pk"))
+    """How many reminders of the sites where the user may read them are in each status (one query)."""
+    rows = _readable(user).values("status").annotate(n=Count("pk"))
     counts = {status: 0 for status in Reminder.Status.values}
     counts.update({row["status"]: row["n"] for row in rows})
     return counts

@@ -34,7 +34,7 @@ logger = logging.getLogger("trial_site.security")
 PAGE_SIZE = 50
 
 
-@permission_required("reminders.view_reminder")
+@permission_required(selectors.VIEW_REMINDERS)
 def reminder_log(request: HttpRequest) -> HttpResponse:
     filters = ReminderFilterForm(request.GET or None)
     chosen = filters.cleaned_data if filters.is_valid() else {}

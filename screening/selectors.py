@@ -230,12 +230,17 @@ class ScreeningLog:
     failures_by_code: list[tuple[str, int]]
 
 
+# The screening log lists the participants of the sites where a role the user holds there may read them.
+VIEW_SCREENING = "screening.view_participant"
+
+
 def screening_log(user: Any, *, site_code: str = "", status: str = "") -> ScreeningLog:
-    """Every screened participant at the user's sites, with status and the failure counts by criterion.
+    """Every screened participant at the sites where the user may read them (``VIEW_SCREENING`` there; a role
+    counts at its own site only), with status and the failure counts by criterion.
 
     The number of queries does not depend on the number of participants.
     """
-    participants = scope_to_user_sites(Participant.objects.all(), user)
+    participants = scope_to_user_sites(Participant.objects.all(), user, permission=VIEW_SCREENING)
     if site_code:
         participants = participants.filter(site__code=site_code)
     rows = [screening_row(participant) for participant in participants_with_screening(participants)]

@@ -42,9 +42,9 @@ def _participant(request: HttpRequest, number: str) -> Participant:
     return get_scoped_object_or_404(queryset, request, screening_number=number)
 
 
-@permission_required("screening.view_participant")
+@permission_required(selectors.VIEW_SCREENING)
 def screening_log(request: HttpRequest) -> HttpResponse:
-    sites = scope_to_user_sites(Site.objects.all(), request.user)
+    sites = scope_to_user_sites(Site.objects.all(), request.user, permission=selectors.VIEW_SCREENING)
     site_code = request.GET.get("site", "")
     status = request.GET.get("status", "")
     if status and status not in ScreeningStatus.__members__.values():

@@ -17,6 +17,9 @@ from visits.crfs import LabPanel, VisitMrss
 from visits.models import RequiredForm, Visit
 from visits.status import VisitState, state_of
 
+# The visit lists name the visits of the sites where a role the user holds there may read visits.
+VIEW_VISITS = "visits.view_visit"
+
 
 @dataclass(frozen=True)
 class VisitRow:
@@ -49,8 +52,14 @@ def open_among(visits: QuerySet[Visit]) -> QuerySet[Visit]:
     return visits.filter(done_on__isnull=True, missed=False, cancelled=False).select_related("participant", "site")
 
 
+def readable_visits(user: Any) -> QuerySet[Visit]:
+    """The visits of the sites where the user may read visits (``VIEW_VISITS`` there; a role counts at its own site
+    only)."""
+    return scope_to_user_sites(Visit.objects.all(), user, permission=VIEW_VISITS)
+
+
 def _open_visits(user: Any) -> QuerySet[Visit]:
-    return open_among(scope_to_user_sites(Visit.objects.all(), user))
+    return open_among(readable_visits(user))
 
 
 def overdue_among(visits: QuerySet[Visit], *, today: date) -> list[Visit]:
@@ -59,8 +68,9 @@ def overdue_among(visits: QuerySet[Visit], *, today: date) -> list[Visit]:
 
 
 def overdue_visits(user: Any, *, today: date | None = None) -> list[Visit]:
-    """Visits whose window has closed with nothing recorded, at the user's sites, oldest first."""
-    return overdue_among(scope_to_user_sites(Visit.objects.all(), user), today=today or timezone.localdate())
+    """Visits whose window has closed with nothing recorded, at the sites where the user may read visits, oldest
+    first."""
+    return overdue_among(readable_visits(user), today=today or timezone.localdate())
 
 
 def visits_in_window(user: Any, *, today: date | None = None) -> list[Visit]:
@@ -81,8 +91,9 @@ def missing_forms_among(visits: QuerySet[Visit], *, today: date) -> list[Require
 
 
 def missing_forms(user: Any, *, today: date | None = None) -> list[RequiredForm]:
-    """Forms still required for visits that took place or whose window has closed, at the user's sites."""
-    return missing_forms_among(scope_to_user_sites(Visit.objects.all(), user), today=today or timezone.localdate())
+    """Forms still required for visits that took place or whose window has closed, at the sites where the user may
+    read visits."""
+    return missing_forms_among(readable_visits(user), today=today or timezone.localdate())
 
 
 def follow_up_code() -> str:

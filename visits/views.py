@@ -66,7 +66,7 @@ def _apply(request: HttpRequest, form: Any, action: Any) -> bool:
     return True
 
 
-@permission_required("visits.view_visit")
+@permission_required(selectors.VIEW_VISITS)
 def index(request: HttpRequest) -> HttpResponse:
     return render(
         request,
@@ -78,7 +78,7 @@ def index(request: HttpRequest) -> HttpResponse:
     )
 
 
-@permission_required("visits.view_visit")
+@permission_required(selectors.VIEW_VISITS)
 def missing_forms(request: HttpRequest) -> HttpResponse:
     return render(request, "visits/missing_forms.html", {"rows": selectors.missing_forms(request.user)})
 

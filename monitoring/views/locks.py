@@ -35,8 +35,9 @@ from monitoring.models import DataLock
 from monitoring.records import record_label, record_participant_id
 from screening.models import Participant
 from trial_site.audit.base import ClinicalRecord
+from trial_site.models import Site
 from trial_site.permissions import permission_required, user_can
-from trial_site.scoping import get_scoped_object_or_404
+from trial_site.scoping import get_scoped_object_or_404, scope_to_user_sites
 from trial_site.submission import once_per_submission
 from visits.models import Visit
 
@@ -93,6 +94,12 @@ def _rows(request: HttpRequest, locks: Any) -> list[LockRow]:
 @permission_required("monitoring.view_datalock")
 def lock_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(locks_past(request.user), PAST_PAGE_SIZE).get_page(request.GET.get("page"))
+    # The casebook form's example number is of a site where the user may lock (never another site's number).
+    lock_site = (
+        scope_to_user_sites(Site.objects.order_by("code"), request.user, permission=LOCK_PERMISSION)
+        .values_list("code", flat=True)
+        .first()
+    )
     return render(
         request,
         "monitoring/locks.html",
@@ -102,6 +109,7 @@ def lock_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "query": "",
             "can_lock_database": user_can(request.user, LOCK_PERMISSION),
+            "example_number": f"{lock_site}-S-0001" if lock_site else "",
         },
     )
 

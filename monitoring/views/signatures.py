@@ -29,6 +29,8 @@ from trial_site.submission import once_per_submission
 from visits.models import Visit
 
 LIST_LIMIT = 100
+# The signature list names the sites where a role the user holds there may read signatures.
+VIEW_SIGNATURES = "monitoring.view_signature"
 
 
 class SignForm(forms.Form):
@@ -53,15 +55,15 @@ class SignForm(forms.Form):
         return self.cleaned_data["otp_token"].strip().translate(BANGLA_DIGITS)
 
 
-@permission_required("monitoring.view_signature")
+@permission_required(VIEW_SIGNATURES)
 def index(request: HttpRequest) -> HttpResponse:
     """Signatures in force, invalidated ones (to sign again), and visits done that no signature covers."""
-    signatures = scope_to_user_sites(Signature.objects.all(), request.user).select_related(
+    signatures = scope_to_user_sites(Signature.objects.all(), request.user, permission=VIEW_SIGNATURES).select_related(
         "signed_by", "participant", "visit", "content_type"
     )
     signed = Signature.objects.filter(invalidated_at__isnull=True, scope=Signature.Scope.VISIT, visit_id=OuterRef("pk"))
     unsigned = (
-        scope_to_user_sites(Visit.objects.filter(done_on__isnull=False), request.user)
+        scope_to_user_sites(Visit.objects.filter(done_on__isnull=False), request.user, permission=VIEW_SIGNATURES)
         .filter(~Exists(signed))
         .select_related("participant", "site")
         .order_by("participant__screening_number", "sequence")

@@ -67,7 +67,7 @@ def record_values(record: Any, user: Any) -> list[tuple[str, str, str]]:
     ]
 
 
-@permission_required("monitoring.view_sourceverification")
+@permission_required(sdv.VIEW_VERIFICATION)
 def progress(request: HttpRequest) -> HttpResponse:
     sites, participants = sdv.sdv_progress(request.user)
     return render(
