@@ -81,6 +81,11 @@ def write_the_writes(**_kwargs: Any) -> None:
 
 
 FORM_ENCODED = {"Content-Type": "application/x-www-form-urlencoded"}
+# The yes/no questions of the adverse event form: each starts empty and is answered "No" by the coordinator.
+YES_NO_QUESTIONS = (
+    "serious_death", "serious_life_threatening", "serious_hospitalisation", "serious_disability",
+    "serious_congenital_anomaly", "serious_important_medical_event", "expected",
+)  # fmt: skip
 # The value each CRF's correction changes, with its step and the range it stays in (inside the hard limits, clear
 # of the soft limits and of the laboratory hold rules, so that no confirmation or alert is needed).
 CORRECTIONS: dict[str, tuple[str, float, float, float]] = {
@@ -333,6 +338,11 @@ class Coordinator(StaffUser):
         form.set("grade", "1")
         for choice in ("relationship", "action_taken"):  # the first real choice of each list
             form.set(choice, next(value for value in form.options[choice] if value))
+        # Nothing is chosen for the user (no silent defaults): a non-serious event, not expected, still ongoing.
+        for question in YES_NO_QUESTIONS:
+            form.set(question, "False")
+        form.set("ongoing", "True")
+        form.set("outcome", "not_recovered")
         self.think()
         if self.submit(path, form, "adverse event report", expect=re.escape(path)):
             self.page(path, "adverse events")

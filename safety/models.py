@@ -148,7 +148,7 @@ class AdverseEvent(ClinicalRecord):
         if self.grade == self.Grade.DEATH and self.outcome != self.Outcome.FATAL:
             errors["outcome"] = _("A grade 5 event is fatal.")
         if self.outcome == self.Outcome.FATAL and not self.serious_death:
-            errors["serious_death"] = _("A fatal event is serious: tick 'results in death'.")
+            errors["serious_death"] = _("A fatal event is serious: answer Yes to 'results in death'.")
         if self.participant_id and self.visit_id and self.visit.participant_id != self.participant_id:
             errors["visit"] = _("This visit belongs to another participant.")
         if errors:

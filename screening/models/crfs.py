@@ -263,9 +263,8 @@ class ScreeningLabs(ScreeningForm):
     alt = measured(_("ALT"), 0, 10000, "U/L")
     alt_uln = measured(_("ALT upper limit of normal"), 1, 500, "U/L", _("The laboratory's own upper limit."))
     creatinine = models.FloatField(_("creatinine"), null=True, blank=True)
-    creatinine_unit = models.CharField(
-        _("creatinine unit"), max_length=8, choices=CreatinineUnit.choices, default=CreatinineUnit.MG_DL
-    )
+    # No default unit: a unit nobody chose would silently turn µmol/L into mg/dL (asked when creatinine is given).
+    creatinine_unit = models.CharField(_("creatinine unit"), max_length=8, choices=CreatinineUnit.choices, blank=True)
     fvc_percent = measured(_("FVC"), 5, 200, "% predicted")
     dlco_percent = measured(_("DLCO, uncorrected for Hb"), 5, 200, "% predicted")
     tb_test = models.CharField(
@@ -288,7 +287,7 @@ class ScreeningLabs(ScreeningForm):
 
     @property
     def creatinine_mg_dl(self) -> float | None:
-        if self.creatinine is None:
+        if self.creatinine is None or not self.creatinine_unit:
             return None
         return creatinine_mg_dl(self.creatinine, self.creatinine_unit)
 
@@ -306,7 +305,9 @@ class ScreeningLabs(ScreeningForm):
     def clean(self) -> None:
         super().clean()
         errors: dict[str, Any] = {}
-        if self.creatinine is not None:
+        if self.creatinine is not None and not self.creatinine_unit:
+            errors["creatinine_unit"] = _("Choose the unit of the creatinine value.")
+        elif self.creatinine is not None:
             low, high = CREATININE_RANGE[CreatinineUnit(self.creatinine_unit)]
             if not low <= self.creatinine <= high:
                 errors["creatinine"] = _("Creatinine in %(unit)s should lie between %(low)s and %(high)s.") % {

@@ -346,7 +346,7 @@ def enter_the_screening_forms(day: Day) -> None:
     }, {"Daily dose (mg/day)": "5", "E7 Mycophenolate mofetil (g/day)": "0"})  # fmt: skip
     expect(decision.locator("strong")).to_have_text("Incomplete")  # the laboratory values are still to come
     enter_screening_form(day, "Screening laboratory values", {
-        "HBsAg": "Negative", "HCV antigen": "Negative", "Pregnancy test": "Negative",
+        "HBsAg": "Negative", "HCV antigen": "Negative", "Pregnancy test": "Negative", "Creatinine unit": "mg/dL",
     }, {
         "Date of sampling": today, "Haemoglobin (g/dL)": "11.8", "White cells (×10⁹/L)": "7.2",
         "Neutrophils (ANC) (×10⁹/L)": "4.1", "Platelets (×10⁹/L)": "268", "Lymphocytes (ALC) (×10⁹/L)": "1.9",
@@ -459,11 +459,13 @@ def report_a_serious_adverse_event(day: Day) -> None:
         "Treatment given": "Ceftriaxone IV for 5 days; study drug interrupted",
         "When the site learned of it": learned.strftime("%Y-%m-%dT%H:%M"),
     })  # fmt: skip
-    page.get_by_label("Ongoing").check()
-    page.get_by_label("Requires or prolongs hospitalisation").check()
+    # Nothing is chosen for the coordinator (no silent defaults): every judgement and yes/no question is answered.
     day.choose({
         "CTCAE grade": "3 severe", "Relationship to study drug": "Possible", "Action with study drug": "Interrupted",
         "Outcome": "Recovering", "Of special interest": "Serious or opportunistic infection (e.g. TB, herpes zoster)",
+        "Ongoing": "Yes", "Requires or prolongs hospitalisation": "Yes", "Results in death": "No",
+        "Is life-threatening": "No", "Results in persistent disability": "No", "Is a congenital anomaly": "No",
+        "Is another important medical event": "No", "Expected (listed in the reference safety information)": "No",
     })  # fmt: skip
     found_at = page.get_by_label("Found at visit")
     w4_option = found_at.locator("option", has_text="W4 (")  # the visit by its code and target date

@@ -75,7 +75,14 @@ def test_a_serious_adverse_event_sent_many_times_at_once_is_one_event_one_report
         relationship="possible",
         action_taken="interrupted",
         outcome="recovering",
-        serious_hospitalisation="on",
+        ongoing="True",
+        expected="False",  # every yes/no question starts empty and is answered (no silent "No")
+        serious_death="False",
+        serious_life_threatening="False",
+        serious_hospitalisation="True",
+        serious_disability="False",
+        serious_congenital_anomaly="False",
+        serious_important_medical_event="False",
     )
 
     answers = burst(session, url, body, times)

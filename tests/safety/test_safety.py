@@ -254,7 +254,8 @@ def test_changing_an_adverse_event_on_its_page_needs_a_reason_and_is_in_the_hist
     page = client.get(f"/safety/events/{event.pk}/")
     form = {name: value for name, value in page.context["form"].initial.items() if value is not None}
     form.update(action="change", grade="3", onset_date=event.onset_date.isoformat())
-    form = {name: value for name, value in form.items() if not isinstance(value, bool) or value}
+    # The yes/no questions are lists, not checkboxes: the page sends every saved answer, "No" (False) included.
+    form = {name: str(value) if isinstance(value, bool) else value for name, value in form.items()}
 
     refused = client.post(f"/safety/events/{event.pk}/", form)
     assert refused.status_code == 200

@@ -351,7 +351,10 @@ def test_the_forms_open_for_site_staff_and_the_study_drug_form_not_for_a_blinded
         assert response.status_code == 200, code
     data = {"dispensed": "30", "returned": "20", "period_start": day1(participant).isoformat(),
             "tablets_per_week": "7", "complete": "1"}  # fmt: skip
-    response = client.post(f"/visits/{w2.pk}/forms/drug/", data)
+    refused = client.post(f"/visits/{w2.pk}/forms/drug/", data)  # the dose questions start empty: no silent "no"
+    assert refused.status_code == 200
+    assert set(refused.context["form"].errors) == {"dose_changed", "interrupted"}
+    response = client.post(f"/visits/{w2.pk}/forms/drug/", {**data, "dose_changed": "False", "interrupted": "False"})
     assert response.status_code == 302
     assert round(StudyDrug.objects.get().adherence, 1) == 71.4  # 10 taken of 14 expected
     assert row_status(w2, "drug") == "entered"
