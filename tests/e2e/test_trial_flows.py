@@ -578,12 +578,13 @@ def a_query_raised_answered_and_closed(day: Day) -> None:
     expect(page.get_by_test_id("query-list").locator("tr", has_text=QUESTION)).to_contain_text("closed")
 
 
-# --- 6. The administrator's ODM export ----------------------------------------------------------------------------
+# --- 6. The data manager's ODM export ----------------------------------------------------------------------------
 
 
 def export_odm(day: Day, runner: JobRunner, folder: Path) -> Path:
-    """The administrator asks for CDISC ODM, watches the job reach "ready", downloads it; returns the file."""
-    page = day.as_("admin")
+    """The data manager asks for CDISC ODM, identified (the administrator, who sees no identifying data, exports
+    de-identified only), watches the job reach "ready", downloads it; returns the file."""
+    page = day.as_("datamanager")
     day.open_menu("Exports")
     expect(page.get_by_role("heading", name="Export centre")).to_be_visible()
     page.get_by_label("CDISC ODM 1.3.2 (XML)").check()
@@ -600,7 +601,7 @@ def export_odm(day: Day, runner: JobRunner, folder: Path) -> Path:
         expect(progress.locator("[data-status]")).to_have_text("ready")
     job = ExportJob.objects.get(kind="odm")
     assert job.status == ExportJob.Status.DONE, runner.output()
-    assert job.requested_by.username == "admin"
+    assert job.requested_by.username == "datamanager"
     if runner.has_worker:
         assert "exports.tasks.run_export" in runner.output()
     expect(progress.locator("[data-sha256]")).to_have_text(job.sha256)
@@ -617,10 +618,10 @@ def export_odm(day: Day, runner: JobRunner, folder: Path) -> Path:
     page.get_by_role("link", name="Back to the export centre").click()
     log = page.get_by_test_id("export-log")
     row = log.locator(f'tr[data-job="{job.pk}"]')
-    expect(row).to_contain_text(day.trial.names["admin"])
+    expect(row).to_contain_text(day.trial.names["datamanager"])
     expect(row).to_contain_text(job.sha256)
     expect(row).to_contain_text("ready")
-    expect(log.locator("tbody tr")).to_have_count(2)  # and the data manager's earlier export
+    expect(log.locator("tbody tr")).to_have_count(2)  # and their earlier export (of the demo)
     day.shoot("export-centre")
     return saved
 
