@@ -32,6 +32,11 @@ def yes_no_choices() -> list[tuple[str, Any]]:
     return [BLANK, ("True", _("Yes")), ("False", _("No"))]
 
 
+def yes_no_unknown_choices() -> list[tuple[str, Any]]:
+    """For a question the model lets stay open (a screening criterion not yet known): the blank says so."""
+    return [("", _("Unknown")), ("True", _("Yes")), ("False", _("No"))]
+
+
 class YesNoField(forms.TypedChoiceField):
     """A yes/no question answered from a list that starts blank: True, False, or None when not answered (refused
     when ``required``). Reads "True"/"False" (what it shows) and the checkbox's and Django's yes/no/unknown
@@ -40,7 +45,8 @@ class YesNoField(forms.TypedChoiceField):
     def __init__(self, **kwargs: Any) -> None:
         for unused in ("choices", "coerce", "empty_value", "max_length", "widget"):
             kwargs.pop(unused, None)
-        super().__init__(choices=yes_no_choices, coerce=lambda value: value == "True", empty_value=None, **kwargs)
+        choices = yes_no_choices if kwargs.get("required", True) else yes_no_unknown_choices
+        super().__init__(choices=choices, coerce=lambda value: value == "True", empty_value=None, **kwargs)
 
     def to_python(self, value: Any) -> str:
         if value is True or value is False:

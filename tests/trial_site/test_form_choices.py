@@ -229,3 +229,19 @@ def test_a_screening_creatinine_needs_the_unit_chosen_and_no_unit_is_assumed(sit
     assert round(in_micromoles.instance.creatinine_mg_dl, 2) == 1.0  # 88 µmol/L, never read as 88 mg/dL
     no_creatinine = form_class({"hb_g_dl": "12.1"}, instance=ScreeningLabs(participant=participant, site=site))
     assert no_creatinine.is_valid(), no_creatinine.errors  # the unit is asked with a value, not before
+
+
+def test_a_screening_criterion_not_yet_known_says_unknown_and_a_required_question_shows_a_blank(
+    site: Any, coordinator: Any, randomised: Any
+) -> None:
+    from screening.models import ClassificationCriteria
+
+    participant = register(site, coordinator)
+    criteria = screening_form_class(ClassificationCriteria)(
+        instance=ClassificationCriteria(participant=participant, site=site)
+    )
+    puffy = str(criteria["puffy_fingers"])
+    assert '<option value="" selected>Unknown</option>' in puffy  # starts on "not known yet", saved as None
+    dose_changed = next(bound for _form, name, bound in choice_fields(randomised) if name == "dose_changed")
+    assert '<option value="" selected>---------</option>' in str(dose_changed)
+    assert "Unknown" not in str(dose_changed)  # a question that must be answered offers no way round it
