@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from screening.models import Consent, ConsentWithdrawal, Participant
 from screening.models.crfs import ScreeningForm, ScreeningMrss
+from trial_site.concurrency import VERSION_FIELD
 from trial_site.form_choices import ChoicesStartEmptyMixin
 from trial_site.form_dates import IsoDateField, iso_formfield_callback
 from trial_site.form_numbers import NumberFieldsMixin
@@ -19,6 +20,7 @@ from trial_site.forms import ReasonForChangeMixin
 from trial_site.models import Site, StaffMembership
 from trial_site.phone import mobile_e164
 from trial_site.protocol import PROTOCOL
+from trial_site.submission import FIELD as SUBMISSION_KEY
 
 
 class ParticipantForm(ReasonForChangeMixin, forms.ModelForm):
@@ -102,9 +104,16 @@ def screening_form_class(model: type[ScreeningForm]) -> type[forms.ModelForm]:
 
 
 def build_screening_form(model: type[ScreeningForm], *, participant: Participant, user: Any, data: Any = None) -> Any:
-    """The bound or unbound form for ``model``, editing the participant's saved record when there is one."""
+    """The bound or unbound form for ``model``, editing the participant's saved record when there is one.
+
+    A POST from a page opened as a new form (it carries a submission key and no version) stays a new form even if
+    someone saved the record meanwhile: the save then refuses it as an edit conflict, their values beside the
+    user's entries (``screening.services``), instead of reading it as an edit of their data without a reason."""
     accessor = model.participant_accessor()
-    instance = getattr(participant, accessor, None) or model(participant=participant, site=participant.site)
+    saved = getattr(participant, accessor, None)
+    opened_as_new = data is not None and bool(data.get(SUBMISSION_KEY)) and not data.get(VERSION_FIELD)
+    fresh = saved is None or opened_as_new
+    instance = model(participant=participant, site=participant.site) if fresh else saved
     form = screening_form_class(model)(data, instance=instance)
     if model is ScreeningMrss and "assessor" in form.fields:
         form.fields["assessor"].queryset = staff_at(participant.site)

@@ -250,3 +250,32 @@ def test_a_stale_save_of_the_participant_s_details_is_refused_with_both_entries(
         ("Karim", "new phone number", {"mobile_phone"}),
     ]
     assert Participant.history.filter(id=participant.pk).count() == 3
+
+
+@pytest.mark.django_db
+def test_a_new_form_sent_after_someone_else_saved_it_is_an_edit_conflict_not_a_change_without_reason(
+    site: Any, rahima_and_karim: tuple[Any, Any]
+) -> None:
+    """Both open the empty laboratory form; Rahima saves first; Karim's page was opened as a new form, so his save
+    is refused as a conflict (409, Rahima's values beside his) and never read as a change needing a reason."""
+    rahima, karim = rahima_and_karim
+    participant = register(site, rahima)
+    url = f"/screening/{participant.screening_number}/forms/labs/"
+    as_rahima, as_karim = Client(), Client()
+    as_rahima.force_login(rahima)
+    as_karim.force_login(karim)
+    page_rahima, page_karim = as_rahima.get(url), as_karim.get(url)
+    body_rahima = {**form_fields(page_rahima.content.decode(), LABS_FORM), "hb_g_dl": "12.1", "platelets": "250"}
+    body_karim = {**form_fields(page_karim.content.decode(), LABS_FORM), "wbc": "6.4", "platelets": "240"}
+    assert as_rahima.post(url, body_rahima).status_code == 302
+
+    refused = as_karim.post(url, body_karim)
+
+    assert refused.status_code == 409, refused.content.decode()[:3000]
+    html = refused.content.decode()
+    assert "Not saved: Rahima changed this record" in text_of(html, "//main//*[@role='alert']")
+    assert "Give the reason" not in html
+    labs = ScreeningLabs.objects.get(participant=participant)
+    assert (labs.hb_g_dl, labs.platelets, labs.wbc) == (12.1, 250, None)
+    shown = form_fields(html, LABS_FORM)
+    assert same(shown["wbc"], "6.4") and same(shown["platelets"], "240") and same(shown["hb_g_dl"], "12.1")
