@@ -39,6 +39,7 @@ from safety.models import SERIOUSNESS_FIELDS, AdverseEvent, SaeReport
 from screening.models import Participant
 from trial_site.permissions import site_ids_where
 from trial_site.protocol import PROTOCOL, Arm
+from trial_site.roles import SEES_ARM
 from trial_site.scoping import scope_to_user_sites
 from visits.crfs import VisitMrss
 from visits.models import EndOfStudy, RequiredForm, Visit
@@ -54,7 +55,6 @@ PRIMARY_VISIT = PROTOCOL.visits[-1].code  # W24
 
 # The reports count the sites where the user may read them: a role counts at its own site only.
 SEE_REPORTS = "randomization.view_allocation"
-SEE_ARMS = "randomization.view_arm"
 
 
 def _scoped(queryset: QuerySet[ModelT], user: Any, *, site_field: str = "site") -> QuerySet[ModelT]:
@@ -65,7 +65,7 @@ def arms_visible(user: Any) -> bool:
     """True when the user may see arms at every site the reports count. No exception for superusers: they are server
     operators and see data only through the roles they hold at a site."""
     counted = site_ids_where(user, SEE_REPORTS)
-    return bool(counted) and counted <= site_ids_where(user, SEE_ARMS)
+    return bool(counted) and counted <= site_ids_where(user, SEES_ARM)
 
 
 def arm_label(arm: Arm) -> str:

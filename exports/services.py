@@ -35,6 +35,7 @@ from exports.rows import count
 from exports.scope import DateMode, ExportScope
 from trial_site.models import AccessEvent, Site
 from trial_site.permissions import SEE_IDENTIFIERS, site_ids_where, user_can
+from trial_site.roles import SEES_ARM
 from trial_site.services import access_event_record
 
 logger = logging.getLogger(__name__)
@@ -160,9 +161,6 @@ def export_allowed_kinds(user: Any) -> list[str]:
     return []
 
 
-SEE_ARMS = "randomization.view_arm"
-
-
 def export_site_ids(
     user: Any, *, kind: str | None = None, identified: bool = False, free_text: bool = False
 ) -> frozenset[int]:
@@ -181,7 +179,7 @@ def export_site_ids(
         permitted = full | site_ids_where(user, EXPORT_ANALYSIS)
     if identified:
         permitted &= site_ids_where(user, SEE_IDENTIFIERS)
-    return permitted & site_ids_where(user, SEE_ARMS)
+    return permitted & site_ids_where(user, SEES_ARM)
 
 
 def export_request(

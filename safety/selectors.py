@@ -14,24 +14,24 @@ from randomization.models import Allocation
 from safety.models import AdverseEvent, LabAlert, SaeReport
 from trial_site.permissions import site_ids_where
 from trial_site.protocol import PROTOCOL
+from trial_site.roles import SEES_ARM
 from trial_site.scoping import scope_to_user_sites
 
 # Each read asks for the permission at the site the rows belong to: a role counts at its own site only.
 SEE_EVENTS = "safety.view_adverseevent"
 SEE_REPORTS = "safety.view_saereport"
 SEE_ALERTS = "safety.view_labalert"
-SEE_ARMS = "randomization.view_arm"
 
 
 def alert_site_ids(user: Any) -> list[int]:
     """The sites whose laboratory alerts ``user`` may see: every alert follows a hold or dose rule of the
     participant's arm, so only where the user holds both the alerts' permission and the arm's."""
-    return sorted(site_ids_where(user, SEE_ALERTS) & site_ids_where(user, SEE_ARMS))
+    return sorted(site_ids_where(user, SEE_ALERTS) & site_ids_where(user, SEES_ARM))
 
 
 def summary_site_ids(user: Any) -> list[int]:
     """The sites the summary by arm counts: where the user may read adverse events and see arms."""
-    return sorted(site_ids_where(user, SEE_EVENTS) & site_ids_where(user, SEE_ARMS))
+    return sorted(site_ids_where(user, SEE_EVENTS) & site_ids_where(user, SEES_ARM))
 
 
 @dataclass(frozen=True)
