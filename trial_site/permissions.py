@@ -42,6 +42,17 @@ def user_can(user: Any, permission: str, site: Site | None = None) -> bool:
     return _delegated(user, permission) and _may_hold_delegated(roles, permission)
 
 
+def require(user: Any, permission: str, site: Site | None = None) -> None:
+    """Refuse (``PermissionDenied``) unless ``user_can(user, permission, site)``: the one permission check of every
+    service. The message names the user, the permission and the site; the 403 handler
+    (``trial_site.views.permission_denied``) logs it and keeps it in the access log when the refusal reaches a page,
+    and a command or task that calls a service sees it as the exception. ``site`` None asks for the permission at
+    any site (allocation lists, which belong to no site)."""
+    if not user_can(user, permission, site):
+        where = f" at {site.code}" if site is not None else ""
+        raise PermissionDenied(f"{user} lacks {permission}{where}")
+
+
 def _delegated(user: Any, permission: str) -> bool:
     """The permission is one that may be delegated, and it is delegated to ``user``."""
     return permission in DELEGABLE_PERMISSIONS and permission in user.get_user_permissions()
