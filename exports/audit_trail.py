@@ -34,7 +34,7 @@ from exports.catalogue import Dataset, Variable, datasets
 from exports.formats import Progress, ProgressBatch, RowCounts
 from exports.rows import CHUNK_SIZE, Person, convert, cut_off_moment, people
 from exports.scope import DateMode, ExportScope, shift
-from monitoring.audit import ACTIONS, MASKED, csv_cell
+from monitoring.selectors.audit import ACTIONS, MASKED, csv_cell
 
 FREE_TEXT_MASKED = "(free text: changed)"
 REASON_LEFT_OUT = "(free text left out)"  # a de-identified export's reason for change, unless free text is asked for

@@ -24,7 +24,7 @@ from exports.catalogue import Dataset, Variable, datasets, study_name
 from exports.formats import Progress, RowCounts
 from exports.rows import columns
 from exports.scope import DateMode, ExportScope
-from monitoring.audit import csv_cell
+from monitoring.selectors.audit import csv_cell
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("dataset", "Dataset"),

@@ -46,7 +46,7 @@ from django.utils import translation
 from exports.catalogue import Variable, short_names, study_name
 from exports.formats import Progress, ProgressBatch, RowCounts, Table
 from exports.scope import ExportScope
-from monitoring.audit import csv_cell
+from monitoring.selectors.audit import csv_cell
 
 FileKind = Literal["xpt", "dta"]
 

@@ -20,7 +20,7 @@ from exports.catalogue import dataset
 from exports.formats import Progress, ProgressBatch, RowCounts, Table, dataset_tables
 from exports.rows import columns, dataset_rows, people
 from exports.scope import ExportScope
-from monitoring.audit import csv_cell
+from monitoring.selectors.audit import csv_cell
 
 
 def csv_value(value: Any) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitoring.locks import lock_data
 from monitoring.models import DataQuery
-from monitoring.queries import query_answer, query_raise
-from monitoring.verification import verification_record
+from monitoring.services.locks import lock_data
+from monitoring.services.queries import query_answer, query_raise
+from monitoring.services.verification import verification_record
 from randomization.models import Allocation
 from safety.models import AdverseEvent
 from trial_site.models import Site

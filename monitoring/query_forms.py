@@ -8,7 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from monitoring.models import DataQuery
-from monitoring.queries import assignable_users, queryable_fields
+from monitoring.selectors.queries import assignable_users, queryable_fields
 from screening.forms import full_name
 from trial_site.form_dates import IsoDateField
 from trial_site.models import Site

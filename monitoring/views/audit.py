@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
-from monitoring.audit import (
+from monitoring.selectors.audit import (
     CSV_COLUMNS,
     PAGE_SIZE,
     AuditFilters,

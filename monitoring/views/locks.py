@@ -18,21 +18,20 @@ from django.urls import URLPattern, path
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from monitoring.locks import (
+from monitoring.models import DataLock
+from monitoring.selectors.locks import (
     LOCK_PERMISSION,
-    LockChangedMeanwhile,
+    VIEW_LOCKS,
     Scope,
-    lock_data,
     lock_target,
     lock_target_url,
     lock_versions,
     locks_in_force,
     locks_past,
     locks_visible,
-    unlock_data,
 )
-from monitoring.models import DataLock
-from monitoring.records import record_label, record_participant_id
+from monitoring.selectors.records import record_label, record_participant_id
+from monitoring.services.locks import LockChangedMeanwhile, lock_data, unlock_data
 from screening.models import Participant
 from trial_site.audit.base import ClinicalRecord
 from trial_site.models import Site
@@ -91,7 +90,7 @@ def _rows(request: HttpRequest, locks: Any) -> list[LockRow]:
     return rows
 
 
-@permission_required("monitoring.view_datalock")
+@permission_required(VIEW_LOCKS)
 def lock_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(locks_past(request.user), PAST_PAGE_SIZE).get_page(request.GET.get("page"))
     # The casebook form's example number is of a site where the user may lock (never another site's number).

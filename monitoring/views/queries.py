@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 
 from django.apps import apps
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -17,14 +16,14 @@ from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from monitoring import queries as services
 from monitoring.models import DataQuery
 from monitoring.query_forms import QueryFilterForm, QueryRaiseForm, QueryStepForm
-from monitoring.records import record_label, record_url
+from monitoring.selectors import queries as selectors
+from monitoring.selectors.records import is_clinical_model, record_label, record_url
+from monitoring.services import queries as services
 from trial_site.audit.versions import current_version
-from trial_site.models import Site, StaffMembership
 from trial_site.permissions import permission_required, user_can
-from trial_site.scoping import get_scoped_object_or_404, scope_to_user_sites
+from trial_site.scoping import get_scoped_object_or_404
 from trial_site.submission import once_per_submission
 from trial_site.text import sentence_start
 
@@ -37,17 +36,15 @@ def _errors_into(form: Any, error: ValidationError) -> None:
         form.add_error(field if field in form.fields else None, messages_)
 
 
-@permission_required("monitoring.view_dataquery")
+@permission_required(selectors.VIEW_QUERIES)
 def query_list(request: HttpRequest) -> HttpResponse:
     # The sites and staff of the sites where the user may read queries; no exception for superusers.
-    sites = scope_to_user_sites(Site.objects.order_by("code"), request.user, permission=services.VIEW_QUERIES)
-    staff_ids = StaffMembership.objects.filter(is_active=True, site_id__in=sites.values("id"))
-    staff = get_user_model().objects.filter(pk__in=staff_ids.values("user_id")).order_by("first_name", "username")
+    sites, staff = selectors.query_filter_choices(request.user)
     filters = QueryFilterForm(
-        request.GET or None, sites=sites, staff=staff, forms_queried=services.forms_queried(request.user)
+        request.GET or None, sites=sites, staff=staff, forms_queried=selectors.forms_queried(request.user)
     )
     chosen = filters.cleaned_data if filters.is_valid() else {}
-    queries = services.queries_for(
+    queries = selectors.queries_for(
         request.user, status=chosen.get("status", ""), site=chosen.get("site"),
         participant=chosen.get("participant", ""), form=chosen.get("form", ""), assignee=chosen.get("assignee"),
     )  # fmt: skip
@@ -56,10 +53,10 @@ def query_list(request: HttpRequest) -> HttpResponse:
     rows = [
         {
             "query": query,
-            "form": services.model_label(query.content_type.model_class()),
-            "field": services.field_label(query.content_type.model_class(), query.field),
-            "age": services.age_days(query, today),
-            "overdue": services.is_overdue(query, today),
+            "form": selectors.model_label(query.content_type.model_class()),
+            "field": selectors.field_label(query.content_type.model_class(), query.field),
+            "age": selectors.age_days(query, today),
+            "overdue": selectors.is_overdue(query, today),
         }
         for query in page
     ]
@@ -74,7 +71,7 @@ def query_list(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "filters": filters,
             "query": urlencode(query_string),
-            "counts": services.query_counts(request.user),
+            "counts": selectors.query_counts(request.user),
         },
     )
 
@@ -90,7 +87,7 @@ def _query(request: HttpRequest, pk: int) -> DataQuery:
     )
 
 
-@permission_required("monitoring.view_dataquery")
+@permission_required(selectors.VIEW_QUERIES)
 @once_per_submission
 def query_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One query, its conversation, and the answer / close / re-open forms. Each form carries the version of the
@@ -137,7 +134,7 @@ def query_detail(request: HttpRequest, pk: int) -> HttpResponse:
     site = query.site
     can = {
         "answer": query.status == DataQuery.Status.OPEN and user_can(request.user, "monitoring.answer_query", site),
-        "close": query.status == DataQuery.Status.ANSWERED and services.may_close(request.user, query),
+        "close": query.status == DataQuery.Status.ANSWERED and selectors.may_close(request.user, query),
         "reopen": query.status != DataQuery.Status.OPEN and user_can(request.user, "monitoring.raise_query", site),
     }
     return render(
@@ -145,13 +142,13 @@ def query_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "monitoring/query.html",
         {
             "query": query,
-            "conversation": services.conversation(query),
-            "form_label": services.model_label(model),
-            "field_label": services.field_label(model, query.field),
+            "conversation": selectors.conversation(query),
+            "form_label": selectors.model_label(model),
+            "field_label": selectors.field_label(model, query.field),
             "record_label": record_label(record) if record is not None else "",
             "record_url": record_url(record) if record is not None else "",
-            "age": services.age_days(query),
-            "overdue": services.is_overdue(query),
+            "age": selectors.age_days(query),
+            "overdue": selectors.is_overdue(query),
             "forms": forms,
             "active_action": action,
             "conflict": conflict.messages[0] if conflict is not None else "",
@@ -173,7 +170,7 @@ def _record_from_request(request: HttpRequest) -> Any:
         model = apps.get_model(label) if label.count(".") == 1 else None
     except LookupError:
         model = None
-    if not services.is_clinical_model(model) or not object_id.isdigit():
+    if not is_clinical_model(model) or not object_id.isdigit():
         raise Http404("no such form")
     return get_scoped_object_or_404(model.objects.select_related("site"), request, pk=int(object_id))
 

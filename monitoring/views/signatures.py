@@ -8,7 +8,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path, reverse
@@ -17,20 +16,18 @@ from django.utils.translation import gettext_lazy
 from django_otp import devices_for_user
 
 from monitoring.models import Signature
-from monitoring.records import record_label, record_url
-from monitoring.signatures import signature_sign
-from monitoring.verification import record_for_form
+from monitoring.selectors.records import record_for_form, record_label, record_url
+from monitoring.selectors.signatures import VIEW_SIGNATURES, signature_lists
+from monitoring.services.signatures import signature_sign
 from screening.models import Participant
 from trial_site.forms import BANGLA_DIGITS
 from trial_site.permissions import permission_required
 from trial_site.protocol import PROTOCOL
-from trial_site.scoping import get_scoped_object_or_404, scope_to_user_sites
+from trial_site.scoping import get_scoped_object_or_404
 from trial_site.submission import once_per_submission
 from visits.models import Visit
 
 LIST_LIMIT = 100
-# The signature list names the sites where a role the user holds there may read signatures.
-VIEW_SIGNATURES = "monitoring.view_signature"
 
 
 class SignForm(forms.Form):
@@ -58,26 +55,8 @@ class SignForm(forms.Form):
 @permission_required(VIEW_SIGNATURES)
 def index(request: HttpRequest) -> HttpResponse:
     """Signatures in force, invalidated ones (to sign again), and visits done that no signature covers."""
-    signatures = scope_to_user_sites(Signature.objects.all(), request.user, permission=VIEW_SIGNATURES).select_related(
-        "signed_by", "participant", "visit", "content_type"
-    )
-    signed = Signature.objects.filter(invalidated_at__isnull=True, scope=Signature.Scope.VISIT, visit_id=OuterRef("pk"))
-    unsigned = (
-        scope_to_user_sites(Visit.objects.filter(done_on__isnull=False), request.user, permission=VIEW_SIGNATURES)
-        .filter(~Exists(signed))
-        .select_related("participant", "site")
-        .order_by("participant__screening_number", "sequence")
-    )
-    return render(
-        request,
-        "monitoring/signatures.html",
-        {
-            "in_force": list(signatures.filter(invalidated_at__isnull=True)[:LIST_LIMIT]),
-            "invalidated": list(signatures.exclude(invalidated_at=None).order_by("-invalidated_at")[:LIST_LIMIT]),
-            "unsigned": list(unsigned[:LIST_LIMIT]),
-            "limit": LIST_LIMIT,
-        },
-    )
+    lists = signature_lists(request.user, limit=LIST_LIMIT)
+    return render(request, "monitoring/signatures.html", {**lists, "limit": LIST_LIMIT})
 
 
 def _what_to_sign(request: HttpRequest) -> dict[str, Any]:

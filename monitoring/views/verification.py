@@ -13,8 +13,10 @@ from django.urls import URLPattern, path
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from monitoring import verification as sdv
-from monitoring.records import record_label, record_url
+from monitoring.selectors import verification as selectors
+from monitoring.selectors.records import record_for_form, record_label, record_url
+from monitoring.selectors.sdv_plan import form_name, sdv_forms
+from monitoring.services import verification as services
 from trial_site.permissions import may_see_identifiers, permission_required, user_can
 from trial_site.protocol import PROTOCOL
 from trial_site.scoping import get_scoped_object_or_404
@@ -35,7 +37,7 @@ class VerificationForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["fields"].choices = [
             (model_field.name, str(model_field.verbose_name).capitalize())
-            for model_field in sdv.verifiable_fields(type(record))
+            for model_field in selectors.verifiable_fields(type(record))
         ]
 
 
@@ -63,13 +65,13 @@ def record_values(record: Any, user: Any) -> list[tuple[str, str, str]]:
             str(model_field.verbose_name).capitalize(),
             str(IDENTIFYING_HIDDEN) if model_field.name in identifying else _shown(record, model_field),
         )
-        for model_field in sdv.verifiable_fields(type(record))
+        for model_field in selectors.verifiable_fields(type(record))
     ]
 
 
-@permission_required(sdv.VIEW_VERIFICATION)
+@permission_required(selectors.VIEW_VERIFICATION)
 def progress(request: HttpRequest) -> HttpResponse:
-    sites, participants = sdv.sdv_progress(request.user)
+    sites, participants = selectors.sdv_progress(request.user)
     return render(
         request,
         "monitoring/verification.html",
@@ -79,22 +81,22 @@ def progress(request: HttpRequest) -> HttpResponse:
             "plan": PROTOCOL.monitoring,
             "full_forms": [
                 str(model._meta.verbose_name)
-                for model in sdv.sdv_forms()
-                if sdv.form_name(model) in PROTOCOL.monitoring.sdv_full
+                for model in sdv_forms()
+                if form_name(model) in PROTOCOL.monitoring.sdv_full
             ],
         },
     )
 
 
 def _record(request: HttpRequest, data: Any) -> Any:
-    found = sdv.record_for_form(str(data.get("form", "")), data.get("object"))
+    found = record_for_form(str(data.get("form", "")), data.get("object"))
     if found is None:
         raise Http404("no such form")
     model, object_id = found
     return get_scoped_object_or_404(model.objects.select_related("site"), request, pk=object_id)
 
 
-@permission_required("monitoring.view_sourceverification")
+@permission_required(selectors.VIEW_VERIFICATION)
 @once_per_submission
 def mark(request: HttpRequest) -> HttpResponse:
     """One form: its verification state, and (for a monitor) the form to mark it verified."""
@@ -107,7 +109,7 @@ def mark(request: HttpRequest) -> HttpResponse:
             raise PermissionDenied("cannot verify source data here")
         if form.is_valid():
             try:
-                sdv.verification_record(record=record, fields=form.cleaned_data["fields"], by=request.user)
+                services.verification_record(record=record, fields=form.cleaned_data["fields"], by=request.user)
             except ValidationError as error:
                 for field, problems in error.message_dict.items():
                     form.add_error(field if field in form.fields else None, problems)
@@ -124,8 +126,8 @@ def mark(request: HttpRequest) -> HttpResponse:
             "values": record_values(record, request.user),
             "record_url": record_url(record),
             "form": form,
-            "form_name": sdv.form_name(type(record)),
-            "verification": sdv.verification_in_force(record),
+            "form_name": form_name(type(record)),
+            "verification": selectors.verification_in_force(record),
             "can_verify": can_verify,
         },
         status=status,

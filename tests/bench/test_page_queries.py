@@ -18,7 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring import queries
+from monitoring.services import queries
 from safety import services as safety_services
 from safety.models import AdverseEvent, SaeReport
 from screening.models import Participant

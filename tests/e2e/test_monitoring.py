@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from monitoring.locks import lock_data
+from monitoring.services.locks import lock_data
 from tests.randomization.factories import list_in_use
 from tests.visits.test_schedule import randomised_on
 from trial_site.roles import Role

@@ -23,7 +23,7 @@ from exports.odm import plans, write_odm
 from exports.rows import columns, dataset_rows
 from exports.scope import DateMode, ExportScope, date_shift_days
 from monitoring.models import Signature
-from monitoring.signatures import signature_sign
+from monitoring.services.signatures import signature_sign
 from screening import services as screening_services
 from screening.models import Participant, ScreeningLabs
 from tests.factories import DEFAULT_PASSWORD

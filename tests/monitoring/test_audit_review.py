@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring.audit import AuditEntry
+from monitoring.selectors.audit import AuditEntry
 from safety import services as safety_services
 from screening.models import Participant
 from tests.randomization.factories import list_in_use

@@ -17,9 +17,9 @@ import requests
 from django.db import connection, transaction
 from django.test import Client
 
-from monitoring import queries as services
-from monitoring.locks import lock_data
 from monitoring.models import DataLock, DataQuery, QueryMessage
+from monitoring.services import queries as services
+from monitoring.services.locks import lock_data
 from screening.models import Participant
 from tests.http.conftest import live_gunicorn, start_gunicorn  # noqa: F401  (fixtures of the HTTP tests)
 from tests.http.server import WAIT_SECONDS, GunicornServer, StaffSession, fire_together, form_fields, wait_for

@@ -15,8 +15,8 @@ import requests
 from django.db import connection, transaction
 
 from monitoring.models import DataQuery, QueryMessage, Signature
-from monitoring.queries import raise_url
-from monitoring.signatures import sign_url
+from monitoring.selectors.queries import raise_url
+from monitoring.selectors.signatures import sign_url
 from screening.models import Participant
 from tests.factories import DEFAULT_PASSWORD
 from tests.http.conftest import live_gunicorn, start_gunicorn  # noqa: F401 - the fixtures, for these tests

@@ -12,9 +12,9 @@ from django.test import Client
 from django.utils import timezone
 
 from clinical.mrss import MRSS_AREAS
-from monitoring import queries as services
-from monitoring.edit_checks import edit_checks_run
 from monitoring.models import DataQuery
+from monitoring.services import queries as services
+from monitoring.services.edit_checks import edit_checks_run
 from tests.randomization.factories import list_in_use
 from tests.visits.test_schedule import randomised_on
 from trial_site.roles import Role
@@ -187,7 +187,7 @@ def test_a_failing_edit_check_does_not_break_the_save(
 ) -> None:
     d1 = done(participant, "D1", coordinator)
     broken = VitalSigns(visit=d1, site=d1.site, **{**VITALS, "weight_kg": "heavy"}, status="complete")
-    with caplog.at_level(logging.ERROR, logger="monitoring.edit_checks"):
+    with caplog.at_level(logging.ERROR, logger="monitoring.services.edit_checks"):
         edit_checks_run(broken, by=coordinator)  # a value that cannot be compared: logged, not raised
     assert "soft_limit_findings failed" in caplog.text
     assert not DataQuery.objects.exists()

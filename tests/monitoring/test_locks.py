@@ -18,8 +18,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from monitoring.locks import DataLocked, lock_data, lock_panel, refuse_locked_write, unlock_data
 from monitoring.models import DataLock
+from monitoring.panels import lock_panel, refuse_locked_write
+from monitoring.services.locks import DataLocked, lock_data, unlock_data
 from reminders.models import Reminder
 from safety import services as safety_services
 from safety.forms import AdverseEventForm

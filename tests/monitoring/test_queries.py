@@ -13,8 +13,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from monitoring import queries as services
 from monitoring.models import DataQuery, QueryMessage
+from monitoring.selectors.queries import query_counts
+from monitoring.services import queries as services
 from tests.randomization.factories import list_in_use
 from tests.visits.test_schedule import randomised_on
 from trial_site.roles import Role
@@ -268,7 +269,7 @@ def test_the_list_filters_shows_age_and_overdue_and_counts(
     assert page.count('data-overdue="1"') == 1
     assert '<td data-testid="age">5</td>' in page
     number = labs.visit.participant.screening_number
-    counts = services.query_counts(monitor)
+    counts = query_counts(monitor)
     assert [(row.label, row.open, row.answered, row.overdue) for row in counts["site"]] == [("DHK", 3, 1, 1)]
     assert {row.label: (row.open, row.answered) for row in counts["participant"]} == {
         number: (3, 0),

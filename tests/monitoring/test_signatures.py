@@ -17,7 +17,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from monitoring.models import Signature
-from monitoring.signatures import signature_sign
+from monitoring.services.signatures import signature_sign
 from tests.factories import DEFAULT_PASSWORD
 from tests.visits.test_schedule import randomised_on
 from trial_site.models import AccessEvent

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from monitoring.edit_checks import VISIT_FORM_DATE, VISIT_WINDOW
 from monitoring.models import DataQuery
+from monitoring.services.edit_checks import VISIT_FORM_DATE, VISIT_WINDOW
 from screening.models import Participant
 from tests.randomization.factories import list_in_use
 from tests.visits.test_schedule import randomised_on

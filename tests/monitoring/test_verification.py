@@ -13,7 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from monitoring.models import SourceVerification
-from monitoring.verification import sdv_in_sample, sdv_required, verification_record
+from monitoring.selectors.sdv_plan import sdv_in_sample, sdv_required
+from monitoring.services.verification import verification_record
 from screening.models import Consent, ScreeningLabs
 from tests.screening.factories import register, screen_eligible
 from trial_site.protocol import PROTOCOL

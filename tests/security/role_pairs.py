@@ -46,8 +46,8 @@ from exports.formats import FORMATS
 from exports.models import ExportJob
 from exports.scope import ExportScope
 from exports.services import export_request, export_run
-from monitoring.locks import lock_data
-from monitoring.queries import query_raise
+from monitoring.services.locks import lock_data
+from monitoring.services.queries import query_raise
 from reminders.models import Reminder
 from safety import services as safety_services
 from safety.models import AdverseEvent, LabAlert, SaeReport

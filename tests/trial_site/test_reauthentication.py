@@ -15,7 +15,7 @@ from django.test import Client, RequestFactory
 from django.utils import timezone
 
 from monitoring.models import Signature
-from monitoring.signatures import signature_sign
+from monitoring.services.signatures import signature_sign
 from randomization.models import Unblinding
 from screening.models import Participant
 from tests.randomization.factories import list_in_use

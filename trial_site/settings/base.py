@@ -222,10 +222,10 @@ REMINDER_STUCK_MINUTES = env_int("REMINDER_STUCK_MINUTES", 30)
 # path at start-up: a name that points at nothing stops the server instead of being skipped.
 FOLLOW_UPS: dict[str, tuple[str, ...]] = {
     # Before a clinical record is written (the record): each may refuse it. The data locks.
-    "clinical_write": ("monitoring.locks.refuse_locked_write",),
+    "clinical_write": ("monitoring.panels.refuse_locked_write",),
     # After a clinical record is saved (the record, created=, by=, reason=): source verification cleared,
     # signatures invalidated, query corrections linked, edit checks.
-    "clinical_record_changed": ("monitoring.changes.clinical_record_changed",),
+    "clinical_record_changed": ("monitoring.panels.clinical_record_changed",),
     # After a randomisation (allocation_id=): the visit schedule with its required forms and reminders, then the
     # investigators' e-mail (an outbox row).
     "randomised": ("visits.services.visit_schedule_create", "randomization.tasks.queue_randomisation_email"),
@@ -254,12 +254,12 @@ OUTBOX_RETRY_BASE_SECONDS = env_int("OUTBOX_RETRY_BASE_SECONDS", 30)
 # What a clinical record's page shows besides the record (each gets the request and the record and returns HTML):
 # its lock, signatures, verification and queries; and the flags next to each field (an open query on it).
 RECORD_PANELS: tuple[str, ...] = (
-    "monitoring.locks.lock_panel",
-    "monitoring.signatures.signature_panel",
-    "monitoring.verification.verification_panel",
-    "monitoring.queries.query_panel",
+    "monitoring.panels.lock_panel",
+    "monitoring.panels.signature_panel",
+    "monitoring.panels.verification_panel",
+    "monitoring.panels.query_panel",
 )
-RECORD_FIELD_FLAGS: tuple[str, ...] = ("monitoring.queries.query_field_flags",)
+RECORD_FIELD_FLAGS: tuple[str, ...] = ("monitoring.panels.query_field_flags",)
 
 # --- Authentication -------------------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

@@ -15,8 +15,9 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from monitoring.locks import lock_data, lock_message, lock_target, unlock_data
 from monitoring.models import DataLock
+from monitoring.selectors.locks import lock_message, lock_target
+from monitoring.services.locks import lock_data, unlock_data
 from screening.models import Participant
 from trial_site.audit.actor import acting_as
 

@@ -1,38 +1,29 @@
 """Investigators' electronic signatures of a form, a visit or a whole casebook (21 CFR Part 11 style): two
 components (the password, and the one-time code when two-factor is on), the signer's name, the time and the
-meaning shown with the data. A later change to what a signature covers invalidates it, visibly and audited."""
+meaning shown with the data. A later change to what a signature covers invalidates it, visibly and audited.
+Reads are in ``monitoring.selectors.signatures``; the panel on a record's page in ``monitoring.panels``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
-from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import Q
 from django.http import HttpRequest
-from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django_otp import devices_for_user
 
 from monitoring.models import Signature
-from monitoring.records import record_key, record_label, record_participant_id, record_visit_id
-from monitoring.verification import display_name, form_name
+from monitoring.selectors.records import record_key, record_label, record_participant_id
+from monitoring.selectors.signatures import covering, visit_id_of
+from monitoring.services import require
 from screening.models import Participant
 from trial_site.models import AccessEvent
-from trial_site.permissions import user_can
 from trial_site.protocol import PROTOCOL
 from trial_site.services import Reentry, access_event_record, password_reentry, reentry_locked_message
 from visits.models import Visit
-
-
-def _visit_id_of(record: Any) -> int | None:
-    """The visit a record belongs to; a visit's own record is that visit."""
-    return record.pk if isinstance(record, Visit) else record_visit_id(record)
 
 
 def _credentials_problem(
@@ -72,7 +63,7 @@ def signature_target(
             raise ValidationError(_("Choose the form to sign."))
         content_type, object_id = record_key(record)
         return {
-            "site": record.site, "participant_id": record_participant_id(record), "visit_id": _visit_id_of(record),
+            "site": record.site, "participant_id": record_participant_id(record), "visit_id": visit_id_of(record),
             "content_type": content_type, "object_id": object_id,
         }  # fmt: skip
     if scope == Signature.Scope.VISIT:
@@ -114,8 +105,7 @@ def signature_sign(
     the login's lockout (5 in 30 minutes lock signing and logging in, even with the right password).
     """
     target = signature_target(scope=scope, record=record, visit=visit, participant=participant)
-    if not user_can(by, "monitoring.sign_data", target["site"]):
-        raise PermissionDenied(f"{by} lacks monitoring.sign_data at {target['site']}")
+    require(by, "monitoring.sign_data", target["site"])
     if scope == Signature.Scope.VISIT and visit is not None and visit.done_on is None:
         raise ValidationError(_("Only a visit that took place can be signed."))
     what = f"signing {scope} {target.get('object_id') or target.get('visit_id') or target['participant_id']}"
@@ -143,12 +133,12 @@ def signature_sign(
     return signature
 
 
-def signatures_invalidate_for_change(record: Any, *, by: Any, reason: str, created: bool) -> None:
+def signatures_invalidate_for_change(*, record: Any, by: Any, reason: str, created: bool) -> None:
     """After a record is saved (in its transaction): every signature in force that covers it is invalidated, with
     who changed what and why — the form's own signatures (when it changed), its visit's (a new form added to a
     signed visit too) and its participant's casebook signatures. A new signature is then needed."""
-    covering = _covering(record, with_form=not created)
-    if not covering:
+    covered = covering(record, with_form=not created)
+    if not covered:
         return
     what = record_label(record) if not isinstance(record, Visit) else _("visit %(code)s") % {"code": record.code}
     if created:
@@ -157,82 +147,7 @@ def signatures_invalidate_for_change(record: Any, *, by: Any, reason: str, creat
         :300
     ]
     now = timezone.now()
-    for signature in Signature.objects.filter(covering, invalidated_at__isnull=True).select_for_update():
+    for signature in Signature.objects.filter(covered, invalidated_at__isnull=True).select_for_update():
         signature.invalidated_at = now
         signature.invalidated_reason = why
         signature.save(by=by, reason=why)
-
-
-def _covering(record: Any, *, with_form: bool) -> Q:
-    """The signatures that cover ``record``: its own (``with_form``), its visit's and its casebook's."""
-    covering = Q()
-    if with_form:
-        content_type, object_id = record_key(record)
-        covering |= Q(scope=Signature.Scope.FORM, content_type=content_type, object_id=object_id)
-    visit_id = _visit_id_of(record)
-    if visit_id is not None:
-        covering |= Q(scope=Signature.Scope.VISIT, visit_id=visit_id)
-    participant_id = record_participant_id(record)
-    if participant_id is not None:
-        covering |= Q(scope=Signature.Scope.CASEBOOK, participant_id=participant_id)
-    return covering
-
-
-def sign_url(scope: str, **params: Any) -> str:
-    return f"{reverse('monitoring:sign')}?{urlencode({'scope': scope, **params})}"
-
-
-def signatures_covering(record: Any) -> list[Signature]:
-    """Every signature (in force or invalidated) of the record, of its visit and of its participant's casebook."""
-    return list(
-        Signature.objects.filter(_covering(record, with_form=True)).select_related("signed_by", "visit", "participant")
-    )
-
-
-def signature_panel(request: Any, record: Any) -> str:
-    """On the record's page: each signature covering it (name, time, meaning; an invalidated one struck through
-    with why, and "sign again"), and links to sign the form, its visit and the casebook for an investigator."""
-    signatures = signatures_covering(record)
-    user = getattr(request, "user", None)
-    can_sign = user is not None and user_can(user, "monitoring.sign_data", record.site)
-    links: list[tuple[str, str]] = []
-    visit_id = _visit_id_of(record)
-    participant_id = record_participant_id(record)
-    if can_sign:
-        if not isinstance(record, Visit | Participant):
-            links.append((_("Sign this form"), sign_url("form", form=form_name(type(record)), object=record.pk)))
-        if visit_id is not None:
-            links.append((_("Sign the visit"), sign_url("visit", visit=visit_id)))
-        if participant_id is not None:
-            number = (
-                record.screening_number
-                if isinstance(record, Participant)
-                else Participant.objects.filter(pk=participant_id).values_list("screening_number", flat=True).first()
-            )
-            links.append((_("Sign the casebook"), sign_url("casebook", participant=number)))
-    again = {
-        signature.pk: _sign_again_url(signature)
-        for signature in signatures
-        if signature.invalidated_at is not None and can_sign
-    }
-    return render_to_string(
-        "monitoring/_signature_panel.html",
-        {
-            "rows": [
-                (signature, signature.printed_name or display_name(signature.signed_by), again.get(signature.pk))
-                for signature in signatures
-            ],
-            "links": links,
-            "can_sign": can_sign,
-        },
-        request=request,
-    )
-
-
-def _sign_again_url(signature: Signature) -> str:
-    if signature.scope == Signature.Scope.FORM:
-        model = ContentType.objects.get_for_id(signature.content_type_id).model_class()
-        return sign_url("form", form=model._meta.label_lower, object=signature.object_id)
-    if signature.scope == Signature.Scope.VISIT:
-        return sign_url("visit", visit=signature.visit_id)
-    return sign_url("casebook", participant=signature.participant.screening_number)

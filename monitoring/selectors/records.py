@@ -1,16 +1,19 @@
-"""The clinical record a query, verification, signature or lock is about: how to name it, find its page, and
-place it in a participant's casebook. Monitoring reads every app; no app imports it."""
+"""The clinical record a query, verification, signature or lock is about: how to name it, find its page, place it
+in a participant's casebook, and find it from a form's name and id. Monitoring reads every app; no app imports
+it."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.urls import reverse
 
 from safety.models import AdverseEvent, SaeReport
 from screening.models import Participant
+from trial_site.audit.base import ClinicalRecord
 
 
 def record_key(record: models.Model) -> tuple[ContentType, int]:
@@ -63,3 +66,19 @@ def record_url(record: models.Model) -> str:
 
 def record_from(content_type: ContentType, object_id: int) -> Any:
     return content_type.get_object_for_this_type(pk=object_id)
+
+
+def is_clinical_model(model: type[models.Model] | None) -> bool:
+    return model is not None and issubclass(model, ClinicalRecord) and not model._meta.abstract
+
+
+def record_for_form(form: str, object_id: Any) -> tuple[type[models.Model], Any] | None:
+    """The model of ``form`` (``app_label.model``) when it is a clinical form, and the id as a number."""
+    try:
+        model = apps.get_model(form)
+        number = int(object_id)
+    except (LookupError, ValueError, TypeError):
+        return None
+    if not issubclass(model, ClinicalRecord):
+        return None
+    return model, number

@@ -28,7 +28,7 @@ from django.db import models, transaction
 from django.utils.translation import gettext as _
 
 from clinical.timeline import days_outside_window
-from monitoring.queries import query_raise_automatic
+from monitoring.services.queries import query_raise_automatic
 from trial_site.protocol import PROTOCOL
 from visits.crfs import PregnancyTest, StudyDrug, VisitForm, VisitMrss
 from visits.models import Visit

@@ -35,7 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from monitoring.records import record_url
+from monitoring.selectors.records import record_url
 from screening.models import Participant
 from trial_site.audit.base import ClinicalRecord
 from trial_site.models import Site
