@@ -89,6 +89,13 @@ SECTIONS: tuple[Section, ...] = (
         _("Your sites, their phone numbers and who works there."),
     ),
     Section(
+        "protocol",
+        _("Protocol"),
+        "protocol_list",
+        ALL_ROLES,
+        _("The protocol's versions: what each amendment changes, who proposed and approved it, from when."),
+    ),
+    Section(
         "staff",
         _("Staff"),
         "staff_list",

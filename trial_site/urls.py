@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from trial_site import lab_range_views, views
+from trial_site import amendment_views, lab_range_views, views
 from trial_site.forms import LoginForm
 from trial_site.staff import views as staff_views
 
@@ -21,6 +21,8 @@ urlpatterns = [
     path("sites/", views.site_list, name="site_list"),
     path("sites/<str:code>/", views.site_detail, name="site_detail"),
     *lab_range_views.urlpatterns,
+    # Protocol versions and amendments: protocol/, protocol/propose/, protocol/<version>/.
+    *amendment_views.urlpatterns,
     path("access-log/", views.access_log, name="access_log"),
     # The Staff pages (administrators) and one's own password: staff/…, accounts/password/, accounts/set-password/.
     *staff_views.urlpatterns,
