@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -38,7 +38,7 @@ from trial_site.audit.actor import acting_as
 from trial_site.hooks import follow_up
 from trial_site.models import AccessEvent, Site
 from trial_site.outbox import outbox_add
-from trial_site.permissions import user_can
+from trial_site.permissions import require
 from trial_site.protocol import PROTOCOL
 from trial_site.queue import enqueue
 from trial_site.services import Reentry, access_event_record, password_reentry, reentry_locked_message
@@ -54,11 +54,6 @@ class AllocationExhausted(ValidationError):
             code="exhausted",
         )  # fmt: skip
         self.stratum = stratum
-
-
-def _require(user: Any, permission: str, site: Site | None = None) -> None:
-    if not user_can(user, permission, site):
-        raise PermissionDenied(f"{user} lacks {permission}")
 
 
 # --- Allocation lists --------------------------------------------------------------------------------------
@@ -110,7 +105,7 @@ def allocation_list_generate(
 ) -> AllocationList:
     """Generate a permuted-block list for every stratum of every site. The seed is secret and never stored:
     a fresh random one unless the statistician supplies their own (to reproduce a list)."""
-    _require(by, "randomization.add_allocationlist")
+    require(by, "randomization.add_allocationlist")
     strata = strata_for_sites(list(Site.objects.order_by("code").values_list("code", flat=True)))
     try:
         slots = generate_allocation(
@@ -131,7 +126,7 @@ def allocation_list_generate(
 @transaction.atomic
 def allocation_list_import(*, name: str, csv_text: str, by: Any) -> AllocationList:
     """Import an externally generated list; any problem refuses the whole file, with every problem listed."""
-    _require(by, "randomization.add_allocationlist")
+    require(by, "randomization.add_allocationlist")
     try:
         slots = parse_allocation_csv(csv_text, arms=tuple(arm.code for arm in PROTOCOL.arms))
     except AllocationError as error:
@@ -152,7 +147,7 @@ def allocation_list_import(*, name: str, csv_text: str, by: Any) -> AllocationLi
 @transaction.atomic
 def allocation_list_activate(*, allocation_list: AllocationList, by: Any) -> AllocationList:
     """Put a list in use; the list in use before it stops taking randomisations (its used slots stay used)."""
-    _require(by, "randomization.change_allocationlist")
+    require(by, "randomization.change_allocationlist")
     with acting_as(by):
         for previous in (
             AllocationList.objects.select_for_update().filter(is_active=True).exclude(pk=allocation_list.pk)
@@ -231,7 +226,7 @@ def participant_randomize(*, participant: Participant, by: Any, at: datetime | N
 def _randomize(*, participant_id: int, by: Any, at: datetime | None) -> Allocation:
     participant = Participant.objects.select_related("site").get(pk=participant_id)
     site = Site.objects.select_for_update().get(pk=participant.site_id)
-    _require(by, "randomization.randomise", site)
+    require(by, "randomization.randomise", site)
     existing = Allocation.objects.filter(participant_id=participant_id).first()
     if existing is not None:
         return existing
@@ -276,7 +271,7 @@ def _randomize(*, participant_id: int, by: Any, at: datetime | None) -> Allocati
 @transaction.atomic
 def allocation_flag_error(*, allocation: Allocation, by: Any, reason: str) -> Allocation:
     """Mark an allocation as made in error. It is never deleted and its slot stays used."""
-    _require(by, "randomization.flag_error", allocation.site)
+    require(by, "randomization.flag_error", allocation.site)
     if not reason.strip():
         raise ValidationError({"reason": _("Give the reason.")})
     allocation.in_error = True
@@ -294,7 +289,7 @@ def allocation_unblind(
     access log, and after 5 in 30 minutes even the right one is refused, here and at login. It is checked before
     the unblinding's transaction opens, so a refusal (which rolls that transaction back) never takes the record of
     the wrong password with it."""
-    _require(by, "randomization.unblind", allocation.site)
+    require(by, "randomization.unblind", allocation.site)
     errors = {}
     if not reason.strip():
         errors["reason"] = _("Give the reason for unblinding.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -15,18 +15,13 @@ from safety.models import AdverseEvent, LabAlert, LabPanelAssessment, SaeReport
 from trial_site.audit.actor import acting_as
 from trial_site.audit.versions import person
 from trial_site.outbox import outbox_add
-from trial_site.permissions import user_can
+from trial_site.permissions import require
 from trial_site.protocol import PROTOCOL
 from visits.crfs import LabPanel
 from visits.models import EndOfStudy
 from visits.services import end_of_study_record, read_locked
 
 logger = logging.getLogger(__name__)
-
-
-def _require(user: Any, permission: str, site: Any) -> None:
-    if not user_can(user, permission, site):
-        raise PermissionDenied(f"{user} lacks {permission}")
 
 
 def _open_sae_report(event: AdverseEvent, by: Any, kind: str = SaeReport.Kind.INITIAL) -> SaeReport:
@@ -51,7 +46,7 @@ def _open_sae_report(event: AdverseEvent, by: Any, kind: str = SaeReport.Kind.IN
 @transaction.atomic
 def adverse_event_record(*, event: AdverseEvent, by: Any) -> AdverseEvent:
     """Record an adverse event; a serious one opens its SAE report (due 24 h after the site learned of it)."""
-    _require(by, "safety.add_adverseevent", event.participant.site)
+    require(by, "safety.add_adverseevent", event.participant.site)
     event.site = event.participant.site
     event.save(by=by)
     if event.serious:
@@ -74,7 +69,7 @@ def _end_study_at_death(event: AdverseEvent, by: Any) -> None:
 @transaction.atomic
 def adverse_event_change(*, event: AdverseEvent, by: Any, reason: str) -> AdverseEvent:
     """Change a saved adverse event (a reason is required). Becoming serious opens its SAE report."""
-    _require(by, "safety.change_adverseevent", event.site)
+    require(by, "safety.change_adverseevent", event.site)
     event.save(by=by, reason=reason)
     if event.serious and not event.sae_reports.exists():
         _open_sae_report(event, by)
@@ -85,7 +80,7 @@ def adverse_event_change(*, event: AdverseEvent, by: Any, reason: str) -> Advers
 @transaction.atomic
 def sae_follow_up_open(*, event: AdverseEvent, by: Any) -> SaeReport:
     """A follow-up report of a serious event (new information): due 24 hours from now."""
-    _require(by, "safety.change_saereport", event.site)
+    require(by, "safety.change_saereport", event.site)
     if not event.serious:
         raise ValidationError(_("Only a serious adverse event has SAE reports."))
     report = SaeReport(site=event.site, adverse_event=event, kind=SaeReport.Kind.FOLLOW_UP,
@@ -98,7 +93,7 @@ def sae_follow_up_open(*, event: AdverseEvent, by: Any) -> SaeReport:
 @transaction.atomic
 def sae_report_submit(*, report: SaeReport, by: Any, narrative: str) -> SaeReport:
     """Record that the report went to the sponsor now."""
-    _require(by, "safety.change_saereport", report.site)
+    require(by, "safety.change_saereport", report.site)
     read_locked(report)
     if report.submitted_at is not None:
         if report.narrative == narrative:
@@ -113,7 +108,7 @@ def sae_report_submit(*, report: SaeReport, by: Any, narrative: str) -> SaeRepor
 @transaction.atomic
 def sae_report_sign(*, report: SaeReport, by: Any, causality: str) -> SaeReport:
     """The investigator's causality assessment and signature."""
-    _require(by, "safety.sign_saereport", report.site)
+    require(by, "safety.sign_saereport", report.site)
     if not causality:
         raise ValidationError({"causality": _("Give your causality assessment.")})
     read_locked(report)
@@ -166,7 +161,7 @@ def lab_alerts_check(*, panel_id: int, by: Any = None, reason: str | None = None
 
 @transaction.atomic
 def lab_alert_acknowledge(*, alert: LabAlert, by: Any, action_taken: str) -> LabAlert:
-    _require(by, "safety.acknowledge_labalert", alert.site)
+    require(by, "safety.acknowledge_labalert", alert.site)
     if not action_taken.strip():
         raise ValidationError({"action_taken": _("Say what was done about it.")})
     read_locked(alert)

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -33,7 +33,7 @@ from trial_site.audit.errors import EditConflict
 from trial_site.audit.versions import FieldChange, current_version, data_fields, display, person
 from trial_site.hooks import schedule_changed
 from trial_site.models import Site
-from trial_site.permissions import user_can
+from trial_site.permissions import require
 from trial_site.protocol import PROTOCOL
 
 logger = logging.getLogger(__name__)
@@ -42,11 +42,6 @@ PARTICIPANT_FIELDS = (
     "initials", "date_of_birth", "sex", "mobile_phone", "email", "preferred_language", "reminder_channel",
     "reminder_consent",
 )  # fmt: skip
-
-
-def _require(user: Any, permission: str, site: Site) -> None:
-    if not user_can(user, permission, site):
-        raise PermissionDenied(f"{user} lacks {permission} at {site.code}")
 
 
 def _next_screening_number(site: Site) -> str:
@@ -62,7 +57,7 @@ def participant_register(*, participant: Participant, consent: Consent, by: Any)
     distinct screening numbers.
     """
     site = Site.objects.select_for_update().get(pk=participant.site_id)
-    _require(by, "screening.add_participant", site)
+    require(by, "screening.add_participant", site)
     participant.screening_number = _next_screening_number(site)
     participant.save(by=by)
     consent.participant = participant
@@ -76,7 +71,7 @@ def participant_register(*, participant: Participant, consent: Consent, by: Any)
 def participant_rescreen(*, previous: Participant, screening_date: date, consent: Consent, by: Any) -> Participant:
     """Screen the same person again, as a new episode with its own number and consent."""
     site = Site.objects.select_for_update().get(pk=previous.site_id)
-    _require(by, "screening.add_participant", site)
+    require(by, "screening.add_participant", site)
     first = previous.first_episode or previous
     episodes = Participant.objects.filter(first_episode=first).count() + 1
     if not hasattr(previous, "screen_failure"):
@@ -106,7 +101,7 @@ def participant_rescreen(*, previous: Participant, screening_date: date, consent
 @transaction.atomic
 def participant_details_change(*, participant: Participant, by: Any, reason: str) -> Participant:
     """Save corrected contact or identity details (a reason is required: the data are saved already)."""
-    _require(by, "screening.change_participant", participant.site)
+    require(by, "screening.change_participant", participant.site)
     participant.save(by=by, reason=reason)
     schedule_changed(participant.pk)  # the reminder choices may have changed
     return participant
@@ -121,7 +116,7 @@ def screening_form_save(*, record: ScreeningForm, by: Any, reason: str | None = 
     not screening data: it leaves the confirmation in force (randomisation judges it for Day 1).
     """
     participant = record.participant
-    _require(by, f"screening.change_{record._meta.model_name}", participant.site)
+    require(by, f"screening.change_{record._meta.model_name}", participant.site)
     if hasattr(participant, "withdrawal"):
         raise ValidationError(_("This participant has withdrawn consent; no further screening data can be saved."))
     changing = record.pk is not None
@@ -222,7 +217,7 @@ def eligibility_confirm(*, participant: Participant, by: Any) -> EligibilityConf
     holds until the last day the screening window allows for Day 1 (``screening_window_of``); randomisation
     refuses after it."""
     participant = Participant.objects.select_for_update().get(pk=participant.pk)
-    _require(by, "screening.confirm_eligibility", participant.site)
+    require(by, "screening.confirm_eligibility", participant.site)
     if hasattr(participant, "withdrawal"):
         raise ValidationError(_("This participant has withdrawn consent."))
     if hasattr(participant, "screen_failure"):
@@ -257,7 +252,7 @@ def eligibility_confirm(*, participant: Participant, by: Any) -> EligibilityConf
 def screen_failure_record(*, participant: Participant, by: Any, note: str = "") -> ScreenFailure:
     """Record that the participant failed screening, keeping the failing criteria; or, when the screening
     window passed without randomisation, the code SCR (the way to screening again)."""
-    _require(by, "screening.add_screenfailure", participant.site)
+    require(by, "screening.add_screenfailure", participant.site)
     if hasattr(participant, "allocation"):
         raise ValidationError(_("The participant is randomised; a screen failure no longer applies."))
     if hasattr(participant, "screen_failure"):
@@ -285,7 +280,7 @@ def screen_failure_record(*, participant: Participant, by: Any, note: str = "") 
 @transaction.atomic
 def consent_withdraw(*, withdrawal: ConsentWithdrawal, by: Any) -> ConsentWithdrawal:
     participant = withdrawal.participant
-    _require(by, "screening.add_consentwithdrawal", participant.site)
+    require(by, "screening.add_consentwithdrawal", participant.site)
     withdrawal.site = participant.site
     withdrawal.save(by=by)
     schedule_changed(participant.pk)

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from trial_site.audit.actor import acting_as
 from trial_site.audit.base import save_user
 from trial_site.models import AccessEvent, Site, StaffMembership
+from trial_site.permissions import require
 from trial_site.proxies import client_address
 from trial_site.roles import ADMIN_SITE_ROLES, ROLE_PERMISSIONS, Role, group_name
 
@@ -255,13 +256,6 @@ def membership_end(*, membership: StaffMembership, by: Any, reason: str) -> Staf
 # (their own password excepted), and superusers are managed on the server only.
 
 
-def _require(by: Any, permission: str, site: Site) -> None:
-    from trial_site.permissions import user_can
-
-    if not user_can(by, permission, site):
-        raise PermissionDenied(f"{by} lacks {permission} at {site.code}")
-
-
 def _require_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
@@ -309,8 +303,8 @@ def staff_account_create(
 ) -> Any:
     """A new staff account with one role at ``site``, without a password: the person chooses it with a one-time
     link (``staff_password_link``)."""
-    _require(by, "auth.add_user", site)
-    _require(by, "trial_site.add_staffmembership", site)
+    require(by, "auth.add_user", site)
+    require(by, "trial_site.add_staffmembership", site)
     reason = _require_reason(reason)
     user_model = get_user_model()
     if user_model._default_manager.filter(username__iexact=username).exists():
@@ -372,7 +366,7 @@ def staff_password_link(*, user: Any, by: Any, reason: str) -> str:
 def staff_role_grant(*, user: Any, site: Site, role: Role, by: Any, reason: str) -> StaffMembership:
     """An administrator gives ``user`` a role at one of the administrator's own sites (the administrator role
     included: it gives no more than the granter holds there). Not to themself, not to an inactive account."""
-    _require(by, "trial_site.add_staffmembership", site)
+    require(by, "trial_site.add_staffmembership", site)
     _require_other_account(by, user)
     reason = _require_reason(reason)
     if not user.is_active:
@@ -383,7 +377,7 @@ def staff_role_grant(*, user: Any, site: Site, role: Role, by: Any, reason: str)
 @transaction.atomic
 def staff_role_end(*, membership: StaffMembership, by: Any, reason: str) -> StaffMembership:
     """An administrator ends a role held at one of the administrator's own sites (not their own)."""
-    _require(by, "trial_site.change_staffmembership", membership.site)
+    require(by, "trial_site.change_staffmembership", membership.site)
     _require_other_account(by, membership.user)
     reason = _require_reason(reason)
     if not membership.is_active:

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -20,18 +20,13 @@ from screening.models import Participant
 from screening.timeline import timeline_errors
 from trial_site.audit.actor import acting_as
 from trial_site.hooks import schedule_changed
-from trial_site.permissions import user_can
+from trial_site.permissions import require
 from trial_site.protocol import PROTOCOL
 from visits.models import ConcomitantMedication, EndOfStudy, RequiredForm, Visit
 
 logger = logging.getLogger(__name__)
 
 UNSCHEDULED = "UNS"
-
-
-def _require(user: Any, permission: str, participant: Participant) -> None:
-    if not user_can(user, permission, participant.site):
-        raise PermissionDenied(f"{user} lacks {permission}")
 
 
 def _needs_pregnancy_tests(participant: Participant) -> bool:
@@ -105,7 +100,7 @@ def _ended(participant: Participant) -> EndOfStudy | None:
 @transaction.atomic
 def visit_record_done(*, visit: Visit, by: Any, done_on: date, deviation_reason: str = "") -> Visit:
     """Record that the visit took place. Outside its window it needs the protocol deviation's reason."""
-    _require(by, "visits.change_visit", visit.participant)
+    require(by, "visits.change_visit", visit.participant.site)
     read_locked(visit)
     errors: dict[str, str] = timeline_errors(visit.participant, {"done_on": (done_on, DateMeaning.TREATMENT)})
     ended = _ended(visit.participant)
@@ -132,7 +127,7 @@ def visit_record_done(*, visit: Visit, by: Any, done_on: date, deviation_reason:
 
 @transaction.atomic
 def visit_record_missed(*, visit: Visit, by: Any, reason: str) -> Visit:
-    _require(by, "visits.change_visit", visit.participant)
+    require(by, "visits.change_visit", visit.participant.site)
     read_locked(visit)
     if visit.done_on is not None:
         raise ValidationError({"reason": _("This visit is recorded as done.")})
@@ -148,7 +143,7 @@ def visit_record_missed(*, visit: Visit, by: Any, reason: str) -> Visit:
 @transaction.atomic
 def visit_reschedule(*, visit: Visit, by: Any, planned_date: date, reason: str) -> Visit:
     """Move the planned date of a visit, within its window only."""
-    _require(by, "visits.change_visit", visit.participant)
+    require(by, "visits.change_visit", visit.participant.site)
     read_locked(visit)
     if not visit.earliest <= planned_date <= visit.latest:
         raise ValidationError(
@@ -163,7 +158,7 @@ def visit_reschedule(*, visit: Visit, by: Any, planned_date: date, reason: str) 
 
 @transaction.atomic
 def unscheduled_visit_add(*, participant: Participant, by: Any, on: date, reason: str) -> Visit:
-    _require(by, "visits.add_visit", participant)
+    require(by, "visits.add_visit", participant.site)
     if not reason.strip():
         raise ValidationError({"reason": _("Give the reason for the unscheduled visit.")})
     impossible = timeline_errors(participant, {"on": (on, DateMeaning.TREATMENT)})
@@ -182,7 +177,7 @@ def unscheduled_visit_add(*, participant: Participant, by: Any, on: date, reason
 @transaction.atomic
 def follow_up_schedule(*, participant: Participant, by: Any, last_dose: date) -> Visit:
     """The safety follow-up, 28 days after the last dose (window +7), created once the last dose is known."""
-    _require(by, "visits.add_visit", participant)
+    require(by, "visits.add_visit", participant.site)
     if participant.visits.filter(code=PROTOCOL.follow_up.code).exists():
         raise ValidationError(_("The safety follow-up is scheduled already."))
     impossible = timeline_errors(participant, {"last_dose": (last_dose, DateMeaning.TREATMENT)})
@@ -209,7 +204,7 @@ def end_of_study_record(
     *, participant: Participant, by: Any, ended_on: date, reason: str, details: str = ""
 ) -> EndOfStudy:
     """End the participant's study. Visits not done by then are no longer due (the follow-up stays)."""
-    _require(by, "visits.add_endofstudy", participant)
+    require(by, "visits.add_endofstudy", participant.site)
     if hasattr(participant, "end_of_study"):
         raise ValidationError(_("The end of study is recorded already."))
     impossible = timeline_errors(participant, {"ended_on": (ended_on, DateMeaning.TREATMENT)})
@@ -233,7 +228,7 @@ def end_of_study_record(
 @transaction.atomic
 def medication_add(*, medication: ConcomitantMedication, by: Any) -> ConcomitantMedication:
     """Add a concomitant medication to the participant's list."""
-    _require(by, "visits.add_concomitantmedication", medication.participant)
+    require(by, "visits.add_concomitantmedication", medication.participant.site)
     medication.site = medication.participant.site
     medication.save(by=by)
     return medication
@@ -242,7 +237,7 @@ def medication_add(*, medication: ConcomitantMedication, by: Any) -> Concomitant
 @transaction.atomic
 def medication_stop(*, medication: ConcomitantMedication, by: Any, stopped_on: date) -> ConcomitantMedication:
     """Record the day a medication was stopped (the record and its history stay)."""
-    _require(by, "visits.change_concomitantmedication", medication.participant)
+    require(by, "visits.change_concomitantmedication", medication.participant.site)
     read_locked(medication)
     if medication.stop_date == stopped_on:
         return medication  # recorded already (a second click on the same form): nothing to write
