@@ -3,7 +3,8 @@
 Every history row of every catalogue dataset in the export's scope (its sites; rows up to the cut-off) is one
 *version* of a record: created (``+``), changed (``~``) or deleted (``-``), with who, when and why. The CSV has
 one line per field that a version changed (the old and the new value), or one line without a field when no
-exported field changed (bookkeeping only).
+exported field changed (bookkeeping only). Each line names the protocol version the record was made under
+(``protocol_version``: the version in force at the site on the day it was created; empty for data that keep none).
 
 De-identification is the export's, as in every other format: values go through ``rows.convert`` (dates shifted
 or study days, codes or labels). In a de-identified export an identifying field's values show as
@@ -39,8 +40,8 @@ from monitoring.selectors.audit import ACTIONS, MASKED, csv_cell
 FREE_TEXT_MASKED = "(free text: changed)"
 REASON_LEFT_OUT = "(free text left out)"  # a de-identified export's reason for change, unless free text is asked for
 CSV_COLUMNS = (
-    "dataset", "participant", "record_id", "visit", "time_utc", "user", "action", "field", "old_value", "new_value",
-    "reason",
+    "dataset", "participant", "record_id", "protocol_version", "visit", "time_utc", "user", "action", "field",
+    "old_value", "new_value", "reason",
 )  # fmt: skip
 
 
@@ -59,6 +60,7 @@ class Version:
     visit_id: int | None
     visit_sequence: int | None
     values: dict[str, Any]  # variable name → raw value as stored
+    protocol_version: str = ""  # the protocol version the record was made under ("" for data that keep none)
 
 
 def _visit_sources(dataset: Dataset) -> tuple[str, str, str] | None:
@@ -93,6 +95,9 @@ def history_versions(
     visit = _visit_sources(dataset)
     head = [dataset.participant_path, "id", "history_type", "history_date", "history_user_id",
             "history_change_reason", "site_id", *(visit or ())]  # fmt: skip
+    versioned = _has_protocol_version(dataset)
+    if versioned:
+        head.append("protocol_version")
     selects = list(dict.fromkeys([*head, *(v.source for v in variables)]))
     rows = history_rows(dataset, scope)
     if participant_ids is not None:
@@ -112,7 +117,12 @@ def history_versions(
             visit_id=by_source[visit[1]] if visit else None,
             visit_sequence=by_source[visit[2]] if visit else None,
             values={v.name: by_source[v.source] for v in variables},
+            protocol_version=(by_source["protocol_version"] or "") if versioned else "",
         )
+
+
+def _has_protocol_version(dataset: Dataset) -> bool:
+    return any(f.name == "protocol_version" for f in dataset.model._meta.concrete_fields)
 
 
 def change_moment(at: datetime, person: Person, scope: ExportScope) -> datetime:
@@ -224,6 +234,7 @@ def write_audit_csv(scope: ExportScope, out: BinaryIO, progress: Progress) -> Ro
                     dataset.key,
                     person.number,
                     str(version.record_id),
+                    version.protocol_version,
                     version.visit_code or "",
                     utc_text(change_moment(version.at, person, scope)),
                     users.get(version.user_id, "") if version.user_id is not None else "",

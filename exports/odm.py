@@ -11,6 +11,17 @@ order gives the values every other format gives: the current data, or with a cut
 its end (versions after it are left out). The container elements
 (``SubjectData``, ``StudyEventData``, ``FormData``) are ``Upsert``.
 
+Protocol versions (amendments): one ``MetaDataVersion`` per approved version (``MDV.1.0``, ``MDV.2.0``, …, named
+"Protocol version 2.0"), each complete in itself (no ``Include``: an amendment may also drop a visit or a form, which
+an included version cannot undo): its own ``Protocol``/``StudyEventDef``s from that version's schedule (a visit or
+a form an amendment adds is only in its version and later ones) and the definitions of every form (an item a form
+asks only from a later version, ``FormSpec.fields_since``, has no ``ItemRef`` in the earlier versions). Each
+``Location`` names every version with a ``MetaDataVersionRef`` whose ``EffectiveDate`` is the version's effective
+date. The clinical data are tied to the version each record was made under (``protocol_version``), the way ODM
+1.3.2 does it: one ``ClinicalData`` per version that has data (``MetaDataVersionOID="MDV.2.0"``), and a participant
+with forms under two versions has a ``SubjectData`` in each (a visit whose visit record was made under 1.0 and a
+form of it under 2.0 has a ``StudyEventData`` in both). With a cut-off, the versions in force by then.
+
 Where things are:
 
 - ``SE.SCREENING``: the screening forms, the allocation; ``SE.<visit code>`` (``SE.D1`` … ``SE.W24``, ``SE.FU``,
@@ -33,6 +44,8 @@ Signatures: only signatures **in force** are written (at the cut-off, when there
 invalidated by then); an invalidated signature is left out, since the change that invalidated it is in the audit
 records. Each sits where the schema puts a signature of what it covers: a casebook signature in the participant's
 ``SubjectData``, a visit signature in the visit's ``StudyEventData``, a form signature in the form's ``FormData``.
+A casebook signature goes in the participant's ``SubjectData`` of the newest version they have forms under, a visit
+signature in the visit's ``StudyEventData`` of the newest version with forms of that visit.
 The schema allows one ``Signature`` per element, so a second signature of the same thing (another investigator)
 goes in a repeated element of the same key with ``TransactionType="Context"``, holding only the signature. Each
 distinct meaning is a ``SignatureDef`` (``SD.1`` the protocol's meaning).
@@ -44,6 +57,8 @@ history is queried for that chunk only.
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -62,8 +77,10 @@ from exports.formats import Progress, ProgressBatch, RowCounts
 from exports.rows import Person, columns, convert, cut_off_moment, people
 from exports.scope import ExportScope
 from monitoring.models import Signature
+from trial_site import registry
 from trial_site.models import Site
-from trial_site.protocol import PROTOCOL
+from trial_site.protocol import PROTOCOL, Protocol
+from trial_site.protocol_versions import approved_versions, version_key
 
 NAMESPACE = "http://www.cdisc.org/ns/odm/v1.3"
 PARTICIPANTS_PER_CHUNK = 200
@@ -93,7 +110,22 @@ LEGAL_REASON = (
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 STUDY_OID = "ST." + re.sub(r"[^A-Za-z0-9]", "", PROTOCOL.registration or "TRIAL")
-METADATA_OID = f"MDV.{PROTOCOL.version}"
+# A ClinicalData element kept in memory up to this size, then in a temporary file, until the file is put together.
+SPOOL_BYTES = 8 * 1024 * 1024
+
+
+def metadata_oid(version: str) -> str:
+    """The OID of the ``MetaDataVersion`` of protocol version ``version``: ``MDV.2.0``."""
+    return f"MDV.{version}"
+
+
+def protocol_versions(scope: ExportScope) -> list[Protocol]:
+    """The protocol versions the export describes, in order: every approved one (with a cut-off, those in force by
+    its end: a record cannot have been made under a later one)."""
+    versions = approved_versions()
+    if scope.cut_off is not None:
+        versions = [p for p in versions if p.effective_from <= scope.cut_off] or versions[:1]
+    return versions
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -208,23 +240,29 @@ def _number(value: float, data_type: str) -> str:
 # Study: global variables, units, metadata
 
 
-def _visit_events() -> list[tuple[str, str, str, tuple[str, ...]]]:
-    """(code, name, type, form codes) of each visit event, scheduled then unscheduled."""
-    events = [(v.code, v.name, "Scheduled", v.forms) for v in PROTOCOL.visits]
-    events.append((PROTOCOL.follow_up.code, PROTOCOL.follow_up.name, "Scheduled", PROTOCOL.follow_up.forms))
+def _visit_events(protocol: Protocol) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """(code, name, type, form codes) of each visit event of ``protocol``, scheduled then unscheduled."""
+    events = [(v.code, v.name, "Scheduled", v.forms) for v in protocol.visit_definitions()]
     events.append((UNSCHEDULED, "Unscheduled visit", "Unscheduled", ()))
     return events
 
 
-def _event_forms(all_plans: list[Plan]) -> list[tuple[str, str, str, str, list[Plan]]]:
-    """(OID, name, type, repeating, plans) of every study event, in the order of the protocol."""
+def _form_code(plan: Plan) -> str | None:
+    """The registry's code of the plan's form (``labs``), or None for a dataset that is not a declared form."""
+    form = registry.of_model(plan.dataset.model)
+    return form.code if form is not None else None
+
+
+def _event_forms(all_plans: list[Plan], protocol: Protocol) -> list[tuple[str, str, str, str, list[Plan]]]:
+    """(OID, name, type, repeating, plans) of every study event of ``protocol``, in the order of its schedule; a
+    visit's forms are those the version asks at it (the visit record itself at every visit)."""
     by_placement = defaultdict(list)
     for plan in all_plans:
         by_placement[plan.placement].append(plan)
     events = [("SE.SCREENING", "Screening", "Scheduled", "No", by_placement["screening"])]
     visit_plans = by_placement["visit"]
-    for code, name, kind, _forms in _visit_events():
-        wanted = [p for p in visit_plans if p.dataset.visit_path == "" or code in p.dataset.visits]
+    for code, name, kind, forms in _visit_events(protocol):
+        wanted = [p for p in visit_plans if p.dataset.visit_path == "" or _form_code(p) in forms]
         if code == UNSCHEDULED:
             wanted = visit_plans
         events.append((f"SE.{code}", str(name), kind, "Yes" if code == UNSCHEDULED else "No", wanted))
@@ -241,7 +279,9 @@ def _units(all_plans: list[Plan]) -> dict[str, str]:
     return units
 
 
-def _write_study(xml: XmlWriter, scope: ExportScope, all_plans: list[Plan], units: dict[str, str]) -> None:
+def _write_study(
+    xml: XmlWriter, scope: ExportScope, all_plans: list[Plan], units: dict[str, str], versions: list[Protocol]
+) -> None:
     xml.start("Study", OID=STUDY_OID)
     xml.start("GlobalVariables")
     xml.leaf("StudyName", PROTOCOL.short_title)
@@ -255,9 +295,26 @@ def _write_study(xml: XmlWriter, scope: ExportScope, all_plans: list[Plan], unit
             xml.translated("Symbol", unit)
             xml.end("MeasurementUnit")
         xml.end("BasicDefinitions")
-    xml.start("MetaDataVersion", OID=METADATA_OID, Name=f"Protocol version {PROTOCOL.version}",
+    for protocol in versions:
+        _write_metadata_version(xml, scope, all_plans, units, protocol)
+    xml.end("Study")
+
+
+def _asked(plan: Plan, variable: Variable, version: str) -> bool:
+    """Whether a form made under ``version`` asks the variable: a field an amendment adds (the registry's
+    ``fields_since``) is not in the earlier versions."""
+    form = registry.of_model(plan.dataset.model)
+    since = form.spec.fields_since.get(variable.name) if form is not None else None
+    return since is None or version_key(version) >= version_key(since)
+
+
+def _write_metadata_version(
+    xml: XmlWriter, scope: ExportScope, all_plans: list[Plan], units: dict[str, str], protocol: Protocol
+) -> None:
+    """One protocol version's ``MetaDataVersion``: its schedule (events and the forms of each), all definitions."""
+    xml.start("MetaDataVersion", OID=metadata_oid(protocol.version), Name=f"Protocol version {protocol.version}",
               Description=_description(scope))  # fmt: skip
-    events = _event_forms(all_plans)
+    events = _event_forms(all_plans, protocol)
     xml.start("Protocol")
     for order, (oid, *_rest) in enumerate(events, 1):
         xml.leaf("StudyEventRef", StudyEventOID=oid, OrderNumber=order, Mandatory="No")
@@ -275,7 +332,8 @@ def _write_study(xml: XmlWriter, scope: ExportScope, all_plans: list[Plan], unit
     for plan in all_plans:
         xml.start("ItemGroupDef", OID=plan.group_oid, Name=plan.dataset.label, Repeating="No",
                   SASDatasetName=plan.dataset.key)  # fmt: skip
-        for order, variable in enumerate(plan.items, 1):
+        asked = [v for v in plan.items if _asked(plan, v, protocol.version)]
+        for order, variable in enumerate(asked, 1):
             xml.leaf("ItemRef", ItemOID=plan.item_oid(variable), OrderNumber=order, Mandatory="No")
         xml.end("ItemGroupDef")
     for plan in all_plans:
@@ -294,7 +352,6 @@ def _write_study(xml: XmlWriter, scope: ExportScope, all_plans: list[Plan], unit
                 xml.end("CodeListItem")
             xml.end("CodeList")
     xml.end("MetaDataVersion")
-    xml.end("Study")
 
 
 def _description(scope: ExportScope) -> str:
@@ -371,7 +428,11 @@ def _user_ids(scope: ExportScope, all_plans: list[Plan]) -> set[int | None]:
 
 
 def _write_admin(
-    xml: XmlWriter, scope: ExportScope, sites: dict[int, Site], user_ids: set[int | None], meanings: dict[str, str]
+    xml: XmlWriter,
+    sites: dict[int, Site],
+    user_ids: set[int | None],
+    meanings: dict[str, str],
+    versions: list[Protocol],
 ) -> None:
     xml.start("AdminData", StudyOID=STUDY_OID)
     user_model = get_user_model()
@@ -385,11 +446,11 @@ def _write_admin(
         xml.start("User", OID=SYSTEM_USER, UserType="Other")
         xml.leaf("LoginName", "system")
         xml.end("User")
-    effective = min(form.effective_from for form in PROTOCOL.consent_forms)
     for site in sorted(sites.values(), key=lambda s: s.code):
         xml.start("Location", OID=location_oid(site.code), Name=site.name, LocationType="Site")
-        xml.leaf("MetaDataVersionRef", StudyOID=STUDY_OID, MetaDataVersionOID=METADATA_OID,
-                 EffectiveDate=effective.isoformat())  # fmt: skip
+        for protocol in versions:  # every version is in force at every site from its effective date
+            xml.leaf("MetaDataVersionRef", StudyOID=STUDY_OID, MetaDataVersionOID=metadata_oid(protocol.version),
+                     EffectiveDate=protocol.effective_from.isoformat())  # fmt: skip
         xml.end("Location")
     for meaning, oid in meanings.items():
         xml.start("SignatureDef", OID=oid, Methodology="Electronic")
@@ -416,6 +477,7 @@ class EventInstance:
     repeat_key: str | None
     order: tuple[int, int]
     forms: list[FormInstance] = field(default_factory=list)
+    version: str = ""  # the protocol version its forms were made under (its ClinicalData's)
 
 
 @dataclass
@@ -430,7 +492,10 @@ class SignatureMark:
 class Chunk:
     """What a few hundred participants' ``SubjectData`` need, read one dataset at a time."""
 
-    events: dict[int, dict[tuple[str, str | None], EventInstance]] = field(default_factory=lambda: defaultdict(dict))
+    # participant → (protocol version, event OID, repeat key) → the event's forms made under that version
+    events: dict[int, dict[tuple[str, str, str | None], EventInstance]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
     casebook: dict[int, list[SignatureMark]] = field(default_factory=lambda: defaultdict(list))
     visit: dict[int, list[SignatureMark]] = field(default_factory=lambda: defaultdict(list))
     form: dict[tuple[str, int], list[SignatureMark]] = field(default_factory=lambda: defaultdict(list))
@@ -446,15 +511,30 @@ def _event_of(plan: Plan, version: Any) -> tuple[str, str | None, tuple[int, int
     return f"SE.{version.visit_code}", repeat, (1, version.visit_sequence or 0)
 
 
-def _read_chunk(scope: ExportScope, all_plans: list[Plan], participant_ids: list[int], forms: dict[int, str]) -> Chunk:
+def version_in(versions: list[str], made_under: str | None) -> str:
+    """The exported version a record made under ``made_under`` belongs to: that one, or for a version the export
+    does not describe (none recorded, or not approved), the latest one before it (else the first)."""
+    if made_under in versions:
+        return made_under
+    try:
+        earlier = [v for v in versions if version_key(v) <= version_key(made_under or "")]
+    except ValueError:
+        earlier = []
+    return earlier[-1] if earlier else versions[0]
+
+
+def _read_chunk(
+    scope: ExportScope, all_plans: list[Plan], participant_ids: list[int], forms: dict[int, str], versions: list[str]
+) -> Chunk:
     chunk = Chunk()
     for plan in all_plans:
         current: FormInstance | None = None
         for version in history_versions(plan.dataset, scope, plan.items, participant_ids):
             if current is None or current.record_id != version.record_id:
                 oid, repeat, order = _event_of(plan, version)
+                made_under = version_in(versions, version.protocol_version)
                 event = chunk.events[version.participant_id].setdefault(
-                    (oid, repeat), EventInstance(oid, repeat, order)
+                    (made_under, oid, repeat), EventInstance(oid, repeat, order, version=made_under)
                 )
                 current = FormInstance(plan, version.record_id)
                 event.forms.append(current)
@@ -471,19 +551,46 @@ def _read_chunk(scope: ExportScope, all_plans: list[Plan], participant_ids: list
 
 
 class ClinicalWriter:
-    """Writes ``SubjectData`` and counts the versions written per dataset."""
+    """Writes ``SubjectData`` and counts the versions written per dataset.
+
+    One ``ClinicalData`` per protocol version: each is written to its own spooled file (in memory up to
+    ``SPOOL_BYTES``) while the participants are read once, and ``finish`` puts them in the file in version order."""
 
     def __init__(
         self,
-        xml: XmlWriter,
         scope: ExportScope,
         sites: dict[int, Site],
         meanings: dict[str, str],
         progress: Progress,
+        versions: list[str],
     ) -> None:
-        self.xml, self.scope, self.sites, self.meanings, self.progress = xml, scope, sites, meanings, progress
+        self.scope, self.sites, self.meanings, self.progress = scope, sites, meanings, progress
+        self.versions = versions
+        self.files = {v: tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) for v in versions}  # noqa: SIM115
+        self.writers = {v: XmlWriter(file) for v, file in self.files.items()}  # type: ignore[arg-type]
+        self.used: set[str] = set()
+        self.xml = self.writers[versions[0]]
         self.counts: RowCounts = {}
         self.batch = ProgressBatch(progress)
+
+    def finish(self, out: XmlWriter) -> None:
+        """Each version's ``ClinicalData`` that has data, in order, to ``out`` (one for the first version when
+        there are no data at all); the spooled files are closed."""
+        out.flush()
+        written = [v for v in self.versions if v in self.used] or self.versions[:1]
+        for version in written:
+            writer, file = self.writers[version], self.files[version]
+            writer.flush()
+            head = XmlWriter._attributes({"StudyOID": STUDY_OID, "MetaDataVersionOID": metadata_oid(version)})
+            out.out.write(f"<ClinicalData{head}>".encode())
+            file.seek(0)
+            shutil.copyfileobj(file, out.out)
+            out.out.write(b"</ClinicalData>")
+        self.close()
+
+    def close(self) -> None:
+        for file in self.files.values():
+            file.close()
 
     def signature(self, mark: SignatureMark, person: Person) -> None:
         xml = self.xml
@@ -495,27 +602,48 @@ class ClinicalWriter:
         xml.end("Signature")
 
     def subject(self, participant_id: int, person: Person, chunk: Chunk) -> None:
-        xml = self.xml
+        """The participant's ``SubjectData`` in the ``ClinicalData`` of each version they have forms under. A
+        casebook signature goes in that of the newest of them, a visit signature in the visit's event there."""
         events = sorted(chunk.events.get(participant_id, {}).values(), key=lambda e: (e.order, e.repeat_key or ""))
-        casebook = chunk.casebook.get(participant_id, [])
+        by_version: dict[str, list[EventInstance]] = defaultdict(list)
+        home: dict[int, str] = {}  # visit id → the newest version with forms of that visit
+        for event in events:
+            by_version[event.version].append(event)
+            visit_id = _visit_id(event)
+            if visit_id is not None and version_key(event.version) >= version_key(home.get(visit_id, "0")):
+                home[visit_id] = event.version
+        versions = sorted(by_version, key=version_key) or self.versions[:1]
+        for version in versions:
+            self.xml = self.writers[version]
+            self.used.add(version)
+            casebook = chunk.casebook.get(participant_id, []) if version == versions[-1] else []
+            self.subject_data(person, by_version.get(version, []), casebook, chunk, home)
+
+    def subject_data(
+        self,
+        person: Person,
+        events: list[EventInstance],
+        casebook: list[SignatureMark],
+        chunk: Chunk,
+        home: dict[int, str],
+    ) -> None:
+        xml = self.xml
         xml.start("SubjectData", SubjectKey=person.number, TransactionType="Upsert")
         if casebook:
             self.signature(casebook[0], person)
         xml.leaf("SiteRef", LocationOID=location_oid(person.site))
         for event in events:
-            self.event(event, person, chunk)
+            visit_id = _visit_id(event)
+            signed = visit_id is not None and home.get(visit_id) == event.version
+            self.event(event, person, chunk, chunk.visit.get(visit_id, []) if signed else [])  # type: ignore[arg-type]
         xml.end("SubjectData")
         for mark in casebook[1:]:
             xml.start("SubjectData", SubjectKey=person.number, TransactionType="Context")
             self.signature(mark, person)
             xml.end("SubjectData")
 
-    def event(self, event: EventInstance, person: Person, chunk: Chunk) -> None:
+    def event(self, event: EventInstance, person: Person, chunk: Chunk, marks: list[SignatureMark]) -> None:
         xml = self.xml
-        visit_id = next(
-            (f.versions[0].visit_id for f in event.forms if f.versions and f.plan.placement == "visit"), None
-        )
-        marks = chunk.visit.get(visit_id, []) if visit_id is not None else []
         attributes = {"StudyEventOID": event.oid, "StudyEventRepeatKey": event.repeat_key}
         xml.start("StudyEventData", **attributes, TransactionType="Upsert")
         if marks:
@@ -582,6 +710,11 @@ class ClinicalWriter:
         return values
 
 
+def _visit_id(event: EventInstance) -> int | None:
+    """The id of the visit an event instance is (None for screening and common events)."""
+    return next((f.versions[0].visit_id for f in event.forms if f.versions and f.plan.placement == "visit"), None)
+
+
 def _item_text(value: Any) -> str | None:
     """An item's value as ODM writes it; None (no ItemData) for an empty one."""
     if value is None or value == "":
@@ -599,6 +732,7 @@ def write_odm(scope: ExportScope, out: BinaryIO, progress: Progress) -> RowCount
     with translation.override("en"):
         persons = people(scope)
         all_plans = plans(scope)
+        versions = protocol_versions(scope)
         sites = {site.pk: site for site in Site.objects.filter(pk__in=scope.site_ids)}
         units = _units(all_plans)
         meanings = _meanings(scope)
@@ -623,17 +757,21 @@ def write_odm(scope: ExportScope, out: BinaryIO, progress: Progress) -> RowCount
             SourceSystem="trial_site",
             Description=_description(scope),
         )
-        _write_study(xml, scope, all_plans, units)
-        _write_admin(xml, scope, sites, _user_ids(scope, all_plans), meanings)
-        xml.start("ClinicalData", StudyOID=STUDY_OID, MetaDataVersionOID=METADATA_OID)
-        clinical = ClinicalWriter(xml, scope, sites, meanings, progress)
+        _write_study(xml, scope, all_plans, units, versions)
+        _write_admin(xml, sites, _user_ids(scope, all_plans), meanings, versions)
+        version_names = [protocol.version for protocol in versions]
+        clinical = ClinicalWriter(scope, sites, meanings, progress, version_names)
         clinical.counts = {plan.dataset.key: 0 for plan in all_plans}
         order = sorted(persons, key=lambda pk: (persons[pk].number, pk))
-        for participant_ids in _chunks(order, PARTICIPANTS_PER_CHUNK):
-            chunk = _read_chunk(scope, all_plans, participant_ids, forms)
-            for participant_id in participant_ids:
-                clinical.subject(participant_id, persons[participant_id], chunk)
-        xml.end("ClinicalData")
+        try:
+            for participant_ids in _chunks(order, PARTICIPANTS_PER_CHUNK):
+                chunk = _read_chunk(scope, all_plans, participant_ids, forms, version_names)
+                for participant_id in participant_ids:
+                    clinical.subject(participant_id, persons[participant_id], chunk)
+        except BaseException:
+            clinical.close()
+            raise
+        clinical.finish(xml)
         xml.end("ODM")
         xml.flush()
     clinical.batch.flush()
