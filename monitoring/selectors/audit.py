@@ -9,6 +9,13 @@ rows and their previous rows together), one per linked model (visits, adverse ev
 kind of label (users, sites, participants, visits). simple-history's ``prev_record`` (one query a row) is not
 used.
 
+Protocol versions: each entry names the protocol version its record was made under (``protocol_version``, the
+version in force at the site on the day the record was created), shown as a badge and a CSV column rather than as
+a field entered. The site-level trails (``site_trail``: the recent changes and the site exports) also hold the
+protocol amendments themselves (``amendment_source``: the history of ``ProtocolVersion``, proposed and approved,
+by whom and why): they belong to the whole trial, not to a site or a participant, so every user who may review the
+audit trail at a site sees them.
+
 Masking: the fields a model marks identifying (``identifying_fields``) show as "(identifying: changed)"
 to a viewer who may not see identifying data at the site (``trial_site.permissions.may_see_identifiers``, the
 one rule every page follows), and always in an export; the arm of an
@@ -30,7 +37,7 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db import models
 from django.db.models import F, IntegerField, OuterRef, Q, Subquery, Value
-from django.urls import NoReverseMatch
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -44,8 +51,8 @@ from trial_site.permissions import may_see_identifiers, user_can
 PAGE_SIZE = 50
 MASKED = gettext_lazy("(identifying: changed)")
 BLINDED = gettext_lazy("(blinded)")
-# Bookkeeping every save changes; the entry already says who and when.
-NOT_SHOWN = frozenset({"id", "created_at", "created_by", "modified_at", "modified_by"})
+# Bookkeeping every save changes; the entry already says who and when (and under which protocol version).
+NOT_SHOWN = frozenset({"id", "created_at", "created_by", "modified_at", "modified_by", "protocol_version"})
 # Fields that would reveal the arm to a blinded viewer.
 ARM_FIELDS = {"randomization.allocation": frozenset({"arm", "slot"})}
 ACTIONS = {"+": gettext_lazy("created"), "~": gettext_lazy("changed"), "-": gettext_lazy("deleted")}
@@ -63,6 +70,8 @@ class AuditSource:
     model: type[models.Model]
     link: str
     via: type[models.Model] | None = None
+    # The whole trial's, not a participant's nor a site's (protocol amendments): no site, no participant.
+    trial_level: bool = False
 
     @property
     def key(self) -> str:
@@ -123,6 +132,14 @@ def audit_source(key: str) -> AuditSource | None:
     return next((source for source in audit_sources() if source.key == key), None)
 
 
+@functools.cache
+def amendment_source() -> AuditSource:
+    """The protocol amendments' history (``ProtocolVersion``): part of the trial-level trail."""
+    from trial_site.models import ProtocolVersion
+
+    return AuditSource(ProtocolVersion, "", trial_level=True)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Who looks
 
@@ -176,26 +193,37 @@ class AuditEntry:
     at: dt.datetime
     action: str
     object_id: int
-    site: Site
+    site: Site | None  # None for a trial-level entry (a protocol amendment)
     participant_number: str
     form_label: str
     user: str
     reason: str
     changes: list[FieldChange] = field(default_factory=list)
     record_url: str = ""
+    # The protocol version the record was made under (an amendment: the version it proposes); "" if none recorded.
+    protocol_version: str = ""
 
     @property
     def action_label(self) -> str:
         return str(ACTIONS.get(self.action, self.action))
 
     @property
+    def site_code(self) -> str:
+        return self.site.code if self.site is not None else ""
+
+    @property
     def site_time(self) -> str:
-        local = self.at.astimezone(ZoneInfo(self.site.time_zone))
+        local = self.at.astimezone(_time_zone(self.site))
         return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}"
 
     @property
     def utc_time(self) -> str:
         return f"{self.at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _time_zone(site: Site | None) -> dt.tzinfo:
+    """The site's time zone; the trial's (the server's) for what belongs to no site."""
+    return ZoneInfo(site.time_zone) if site is not None else timezone.get_default_timezone()
 
 
 @dataclass(frozen=True)
@@ -333,9 +361,12 @@ def participant_trail(
 def site_trail(
     *, sites: list[Site], viewer: AuditViewer, filters: AuditFilters | None = None, newest_first: bool = True
 ) -> AuditTrail:
+    """The changes at ``sites``, with the protocol amendments (the trial's, in force at every site)."""
     site_ids = [s.pk for s in sites]
+    scopes = {source: Q(site_id__in=site_ids) for source in audit_sources()}
+    scopes[amendment_source()] = Q()
     return AuditTrail(
-        scopes={source: Q(site_id__in=site_ids) for source in audit_sources()},
+        scopes=scopes,
         viewer=viewer,
         filters=filters,
         newest_first=newest_first,
@@ -392,7 +423,8 @@ def entries_for(
             differences = [d for d in differences if d[0].name == filters.field]
         raw.append((key, row, differences))
         object_ids.setdefault(key["source_index"], set()).add(row.id)
-        label_ids.setdefault(Site, set()).add(row.site_id)
+        if not source.trial_level:
+            label_ids.setdefault(Site, set()).add(row.site_id)
         if row.history_user_id is not None:
             label_ids.setdefault(get_user_model(), set()).add(row.history_user_id)
         if source.via is not None:
@@ -408,6 +440,7 @@ def entries_for(
         for via, ids in via_ids.items()
     }
     participant_ids = {_participant_id(sources[key["source_index"]], row, participant_of) for key, row, _ in raw}
+    participant_ids.discard(None)
     label_ids.setdefault(Participant, set()).update(i for i in participant_ids if i is not None)
     labels = {model: _labels(model, ids) for model, ids in label_ids.items()}
     live = {index: _live_records(sources[index], ids) for index, ids in object_ids.items()}
@@ -415,7 +448,7 @@ def entries_for(
     entries = []
     for key, row, differences in raw:
         source = sources[key["source_index"]]
-        site = labels[Site]["object"][row.site_id]
+        site = None if source.trial_level else labels[Site]["object"][row.site_id]
         participant_id = _participant_id(source, row, participant_of)
         form_label = source.name
         if "visit" in source.fields and row.visit_id is not None:
@@ -434,7 +467,8 @@ def entries_for(
                 user=labels.get(get_user_model(), {}).get("label", {}).get(row.history_user_id, ""),
                 reason=row.history_change_reason or "",
                 changes=[_shown(source, site, viewer, labels, *difference) for difference in differences],
-                record_url=_url(record) if record is not None else "",
+                record_url=_amendment_url(row.version) if source.trial_level else (_url(record) if record else ""),
+                protocol_version=(row.version if source.trial_level else getattr(row, "protocol_version", "")) or "",
             )
         )
     return entries
@@ -460,6 +494,8 @@ def _differences(source: AuditSource, row: Any, previous: Any) -> list[tuple[mod
 
 
 def _participant_id(source: AuditSource, row: Any, participant_of: dict[type[models.Model], dict[int, int]]) -> Any:
+    if source.trial_level:
+        return None
     if source.via is not None:
         return participant_of[source.via].get(getattr(row, source.link))
     return getattr(row, source.link)
@@ -490,6 +526,14 @@ def _live_records(source: AuditSource, ids: set[int]) -> dict[int, models.Model]
     return {record.pk: record for record in records}
 
 
+def _amendment_url(version: str) -> str:
+    """The page of a protocol version (what it changes, its approval)."""
+    try:
+        return reverse("protocol_version", args=[version])
+    except NoReverseMatch:
+        return ""
+
+
 def _url(record: models.Model) -> str:
     try:
         return record_url(record)
@@ -499,7 +543,7 @@ def _url(record: models.Model) -> str:
 
 def _shown(
     source: AuditSource,
-    site: Site,
+    site: Site | None,
     viewer: AuditViewer,
     labels: dict[type[models.Model], dict[str, dict[int, Any]]],
     model_field: models.Field,
@@ -510,9 +554,9 @@ def _shown(
     label = label[:1].upper() + label[1:]
     hidden = None
     identifying = model_field.name in getattr(source.model, "identifying_fields", ())
-    if identifying and not viewer.sees_identifying(site):
+    if identifying and (site is None or not viewer.sees_identifying(site)):
         hidden = str(MASKED)
-    elif model_field.name in ARM_FIELDS.get(source.key, ()) and not viewer.sees_arm(site):
+    elif model_field.name in ARM_FIELDS.get(source.key, ()) and (site is None or not viewer.sees_arm(site)):
         hidden = str(BLINDED)
     if hidden is not None:
         return FieldChange(
@@ -527,7 +571,10 @@ def _shown(
 
 
 def display_value(
-    model_field: models.Field, value: Any, site: Site, labels: dict[type[models.Model], dict[str, dict[int, Any]]]
+    model_field: models.Field,
+    value: Any,
+    site: Site | None,
+    labels: dict[type[models.Model], dict[str, dict[int, Any]]],
 ) -> str:
     """A stored value as the form shows it: the label of a coded value, yes/no, a user's name, site time."""
     if value is None:
@@ -539,7 +586,7 @@ def display_value(
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if isinstance(value, dt.datetime):
-        local = value.astimezone(ZoneInfo(site.time_zone)) if timezone.is_aware(value) else value
+        local = value.astimezone(_time_zone(site)) if timezone.is_aware(value) else value
         return f"{local:%Y-%m-%d %H:%M:%S}"
     if isinstance(value, dt.date):
         return value.isoformat()
@@ -554,8 +601,8 @@ def display_value(
 # CSV export
 
 CSV_COLUMNS = (
-    "utc_time", "site_time", "site", "participant", "form", "record_id", "action", "field", "old", "new", "user",
-    "reason",
+    "utc_time", "site_time", "site", "participant", "form", "record_id", "protocol_version", "action", "field", "old",
+    "new", "user", "reason",
 )  # fmt: skip
 
 
@@ -577,8 +624,8 @@ def csv_cell(value: str) -> str:
 
 def csv_rows(entry: AuditEntry) -> list[list[str]]:
     """One line per changed field (one line with no field when nothing shown changed)."""
-    head = [entry.utc_time, entry.site_time, entry.site.code, entry.participant_number, entry.source.key,
-            str(entry.object_id), entry.action_label]  # fmt: skip
+    head = [entry.utc_time, entry.site_time, entry.site_code, entry.participant_number, entry.source.key,
+            str(entry.object_id), entry.protocol_version, entry.action_label]  # fmt: skip
     changes = entry.changes or [FieldChange("", "", "", "")]
     return [
         [csv_cell(cell) for cell in (*head, change.name, change.old, change.new, entry.user, entry.reason)]

@@ -27,6 +27,7 @@ from monitoring.selectors.audit import (
     AuditSource,
     AuditTrail,
     AuditViewer,
+    amendment_source,
     audit_source,
     audit_sources,
     csv_rows,
@@ -60,7 +61,14 @@ class AuditFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["form"].choices = [("", _("All forms")), *((s.key, s.name) for s in audit_sources())]
+        self.fields["form"].choices = [("", _("All forms")), *((s.key, s.name) for s in self.sources())]
+
+    def sources(self) -> tuple[AuditSource, ...]:
+        """What this trail lists (a participant's: their records)."""
+        return audit_sources()
+
+    def source(self, key: str) -> AuditSource | None:
+        return next((source for source in self.sources() if source.key == key), None)
 
     def clean_user(self) -> int | None:
         username = self.cleaned_data["user"].strip()
@@ -79,10 +87,10 @@ class AuditFilterForm(forms.Form):
         name = (data.get("field") or "").strip()
         data["field"] = name
         if name:
-            source = audit_source(data.get("form") or "")
+            source = self.source(data.get("form") or "")
             if source is not None and name not in source.fields:
                 self.add_error("field", _("This form has no field “%(name)s”.") % {"name": name})
-            elif source is None and not any(name in s.fields for s in audit_sources()):
+            elif source is None and not any(name in s.fields for s in self.sources()):
                 self.add_error("field", _("No form has a field “%(name)s”.") % {"name": name})
         return data
 
@@ -101,6 +109,10 @@ class RecentFilterForm(AuditFilterForm):
         self.sites = sites
         self.fields["site"].choices = [("", _("All my sites")), *((s.code, str(s)) for s in sites)]
         self.order_fields(["site"])
+
+    def sources(self) -> tuple[AuditSource, ...]:
+        """The records at the sites, and the trial's protocol amendments."""
+        return (*audit_sources(), amendment_source())
 
     def chosen_sites(self) -> list[Site]:
         code = self.cleaned_data.get("site")

@@ -239,15 +239,15 @@ def test_the_csv_export_of_a_participant_holds_every_change_and_is_kept_in_the_a
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert rows[0] == ["utc_time", "site_time", "site", "participant", "form", "record_id", "action", "field", "old",
-                       "new", "user", "reason"]  # fmt: skip
+    assert rows[0] == ["utc_time", "site_time", "site", "participant", "form", "record_id", "protocol_version",
+                       "action", "field", "old", "new", "user", "reason"]  # fmt: skip
     body = rows[1:]
-    weight = [r for r in body if r[4] == "visits.vitalsigns" and r[7] == "weight_kg"]
+    weight = [r for r in body if r[4] == "visits.vitalsigns" and r[8] == "weight_kg"]
     assert [r[2:] for r in weight] == [
-        ["DHK", participant.screening_number, "visits.vitalsigns", str(vitals.pk), "created", "weight_kg", "", "60",
-         "coordinator", ""],
-        ["DHK", participant.screening_number, "visits.vitalsigns", str(vitals.pk), "changed", "weight_kg", "60",
-         "62.5", "investigator", "transcription error, see source"],
+        ["DHK", participant.screening_number, "visits.vitalsigns", str(vitals.pk), "1.0", "created", "weight_kg", "",
+         "60", "coordinator", ""],
+        ["DHK", participant.screening_number, "visits.vitalsigns", str(vitals.pk), "1.0", "changed", "weight_kg",
+         "60", "62.5", "investigator", "transcription error, see source"],
     ]  # fmt: skip
     assert weight[0][0].endswith(" UTC") and weight[0][1].endswith(" +06")
     assert [r[0] for r in body] == sorted(r[0] for r in body)  # oldest first
