@@ -11,12 +11,18 @@ from django.utils import timezone
 from lxml import etree
 
 from exports.scope import DateMode, ExportScope
+from monitoring.services.signatures import signature_sign
 from screening.models import Consent, Participant, ScreeningLabs
+from tests.exports.conftest import score_mrss
 from tests.exports.test_odm import ODM, all_sites, assert_replay_matches_database, export, parsed
+from tests.factories import DEFAULT_PASSWORD
+from tests.randomization.factories import list_in_use
 from tests.screening.factories import register, screen_eligible
+from tests.visits.test_schedule import randomised_on
 from trial_site import registry
 from trial_site.models import ProtocolVersion
 from trial_site.protocol_versions import amendable, base_protocol
+from visits.crfs import VisitMrss
 
 pytestmark = [pytest.mark.needs_postgres]
 
@@ -60,6 +66,10 @@ def clinical_data(root: etree._Element) -> dict[str, etree._Element]:
     return by_version
 
 
+def item_refs(mdv: etree._Element, key: str) -> set[str]:
+    return {r.get("ItemOID") for r in mdv.find(f"{ODM}ItemGroupDef[@OID='IG.{key}']").iter(f"{ODM}ItemRef")}
+
+
 def form_data(clinical: etree._Element, form_oid: str, record_id: int) -> list[etree._Element]:
     return clinical.findall(f".//{ODM}FormData[@FormOID='{form_oid}'][@FormRepeatKey='{record_id}']")
 
@@ -87,6 +97,10 @@ def test_each_approved_version_has_its_schedule_and_its_forms(site: Any, coordin
     assert {r.get("FormOID") for r in week_6.iter(f"{ODM}FormRef")} == {"F.VISIT", labs_form}
     order = [r.get("StudyEventOID") for r in second.iter(f"{ODM}StudyEventRef")]
     assert order.index("SE.W4") < order.index("SE.W6") < order.index("SE.W8")
+    # A field the amendment's version asks (the vital signs' oxygen saturation, from 2.0) is only in 2.0's forms.
+    vitals = registry.visit_form("vitals").export_key
+    saturation = f"IT.{vitals}.OXYGEN_SATURATION"
+    assert saturation in item_refs(second, vitals) and saturation not in item_refs(first, vitals)
     # Both versions define every form, so each version's data read alone.
     assert {f.get("OID") for f in first.iter(f"{ODM}FormDef")} == {f.get("OID") for f in second.iter(f"{ODM}FormDef")}
 
@@ -121,3 +135,31 @@ def test_an_export_cut_off_before_an_amendment_describes_only_the_versions_then_
     )
     assert [m.get("OID") for m in root.iter(f"{ODM}MetaDataVersion")] == ["MDV.1.0"]
     assert list(clinical_data(root)) == ["MDV.1.0"]
+
+
+def test_a_visit_scheduled_before_an_amendment_and_entered_after_it_is_in_both_versions_signed_in_the_newer(
+    site: Any, coordinator: Any, investigator: Any, statistician: Any
+) -> None:
+    list_in_use(statistician)
+    participant = randomised_on(timezone.localdate() - timedelta(days=3), site, coordinator, investigator)
+    approve_week_6_amendment(investigator)
+    d1 = participant.visits.get(code="D1")
+    score_mrss(d1, investigator, 1)  # the visit record (scheduled at randomisation) is 1.0's, the mRSS 2.0's
+    mrss = VisitMrss.objects.get(visit=d1)
+    assert (d1.protocol_version, mrss.protocol_version) == ("1.0", "2.0")
+    signature_sign(scope="visit", visit=d1, by=investigator, password=DEFAULT_PASSWORD)
+    signature_sign(scope="casebook", participant=participant, by=investigator, password=DEFAULT_PASSWORD)
+
+    root = parsed(export(ExportScope(site_ids=all_sites(), identified=True, date_mode=DateMode.ACTUAL))[0])
+    clinical = clinical_data(root)
+    subject = {
+        version: clinical[version].find(f"{ODM}SubjectData[@SubjectKey='{participant.screening_number}']")
+        for version in ("MDV.1.0", "MDV.2.0")
+    }
+    event = {version: s.find(f"{ODM}StudyEventData[@StudyEventOID='SE.D1']") for version, s in subject.items()}
+    assert form_data(event["MDV.1.0"], "F.VISIT", d1.pk) and not form_data(event["MDV.1.0"], "F.MRSS", mrss.pk)
+    assert form_data(event["MDV.2.0"], "F.MRSS", mrss.pk) and not form_data(event["MDV.2.0"], "F.VISIT", d1.pk)
+    # The visit's and the casebook's signatures: once each, with the newest version's data.
+    assert event["MDV.2.0"].find(f"{ODM}Signature") is not None and event["MDV.1.0"].find(f"{ODM}Signature") is None
+    assert subject["MDV.2.0"].find(f"{ODM}Signature") is not None and subject["MDV.1.0"].find(f"{ODM}Signature") is None
+    assert assert_replay_matches_database(root) > 50
