@@ -307,7 +307,7 @@ def _insert_order() -> list[type]:
         Participant,
         ScreenFailure,
     )
-    from visits.crfs import VISIT_CRFS
+    from visits.crfs import visit_crfs
     from visits.models import ConcomitantMedication, EndOfStudy, RequiredForm, Visit
 
     return [
@@ -320,7 +320,7 @@ def _insert_order() -> list[type]:
         Allocation,
         Visit,
         RequiredForm,
-        *VISIT_CRFS,
+        *visit_crfs(),
         EndOfStudy,
         ConcomitantMedication,
         AdverseEvent,
@@ -549,9 +549,10 @@ class _Factory:
         from randomization.models import Allocation
         from randomization.strata import stratum_code
         from screening.models import EligibilityConfirmation
-        from trial_site.protocol import PROTOCOL
+        from trial_site.protocol_versions import base_protocol
         from visits.models import RequiredForm, Visit
 
+        PROTOCOL = base_protocol()  # version 1.0, with the forms of each visit
         rng, staff = self.rng, plan.site
         rows.add(
             EligibilityConfirmation(
@@ -656,7 +657,7 @@ class _Factory:
         previous_done: date | None,
         done_on: date,
     ) -> None:
-        from visits.crfs import CRF_BY_CODE
+        from visits.crfs import crf_by_code
 
         rng, staff = self.rng, plan.site
         entered = _at(done_on, staff.zone, 14, rng.randint(0, 59))
@@ -667,7 +668,7 @@ class _Factory:
             by = staff.assessor if code == "mrss" else staff.coordinator
             if code == "mrss":
                 values["assessor"] = staff.assessor  # scored blind
-            record = CRF_BY_CODE[code](site=staff.site, visit=visit, status="complete", **values)
+            record = crf_by_code(code)(site=staff.site, visit=visit, status="complete", **values)
             changes = []
             if edit and rng.random() < 0.06 and entered + timedelta(days=3) < self.now:
                 changes.append((entered + timedelta(days=3), by, rng.choice(EDIT_REASONS), edit))
@@ -761,9 +762,10 @@ class _Factory:
     ) -> None:
         from clinical.schedule import follow_up_window
         from safety.models import AdverseEvent, SaeReport
-        from trial_site.protocol import PROTOCOL
+        from trial_site.protocol_versions import base_protocol
         from visits.models import ConcomitantMedication, EndOfStudy, RequiredForm, Visit
 
+        PROTOCOL = base_protocol()  # version 1.0, with the forms of each visit
         rng, staff = self.rng, plan.site
         last = done_visits[-1]
         finished = last.code == PROTOCOL.visits[-1].code

@@ -20,7 +20,10 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import translation
 
+from trial_site import registry
 from trial_site.protocol import PROTOCOL
+from trial_site.protocol_versions import approved_versions
+from trial_site.registry import Placement
 
 DataType = Literal["text", "integer", "float", "date", "datetime", "boolean"]
 
@@ -193,17 +196,26 @@ def _key_variables(visit_level: bool, has_day: bool) -> list[Variable]:
 
 
 def _visits_asking_for(form_code: str) -> tuple[str, ...]:
-    codes = [visit.code for visit in PROTOCOL.visits if form_code in visit.forms]
-    if form_code in PROTOCOL.follow_up.forms:
-        codes.append(PROTOCOL.follow_up.code)
-    return tuple(codes)
+    """The visits that ask for the form under any approved protocol version, in the order of the schedule."""
+    codes: dict[str, int] = {}
+    for protocol in approved_versions():
+        for visit in protocol.visit_definitions():
+            if form_code in visit.forms:
+                codes.setdefault(visit.code, getattr(visit, "target_day", 10_000))
+    return tuple(sorted(codes, key=lambda code: codes[code]))
+
+
+def _key(model: type[models.Model]) -> str:
+    """The dataset's name: the registry's export key for a form."""
+    form = registry.of_model(model)
+    assert form is not None, f"{model._meta.label} is not in the registry of forms"
+    return form.export_key
 
 
 def _dataset(
     key: str,
     model: type[models.Model],
     *,
-    participant_path: str,
     visit_path: str | None = None,
     day_field: str | None = None,
     visits: tuple[str, ...] = (),
@@ -211,6 +223,7 @@ def _dataset(
     skip: tuple[str, ...] = (),
 ) -> Dataset:
     assert len(key) <= 8 and key.isupper(), key
+    participant_path: str = model.participant_path  # type: ignore[attr-defined]
     # The participant and the visit are the key columns, not variables; other links stay as record ids.
     linking = {"participant"} if participant_path == "participant_id" else set()
     if visit_path == "visit":
@@ -248,79 +261,68 @@ def _dataset(
     )
 
 
-@cache
 def datasets() -> tuple[Dataset, ...]:
-    """Every exportable dataset, in the order of the apps and of the case report."""
+    """Every exportable dataset, in the order of the apps and of the case report (built once per set of approved
+    protocol versions: an amendment can add a form to visits)."""
+    return _datasets(tuple(protocol.version for protocol in approved_versions()))
+
+
+@cache
+def _datasets(versions: tuple[str, ...]) -> tuple[Dataset, ...]:
     from randomization.models import Allocation, Unblinding
     from safety.models import AdverseEvent, LabAlert, SaeReport
     from screening.models import (
-        ClassificationCriteria,
         Consent,
         ConsentWithdrawal,
         Day1Baseline,
-        DiseaseHistory,
         EligibilityConfirmation,
-        ExclusionHistory,
         Participant,
         ScreenFailure,
-        ScreeningLabs,
-        ScreeningMrss,
     )
-    from visits.crfs import VISIT_CRFS
     from visits.models import ConcomitantMedication, EndOfStudy, Visit
 
-    screening_form = {"participant_path": "participant_id"}
     found = [
-        _dataset(
-            "PARTICIP", Participant, participant_path="id", day_field="screening_date", skip=("screening_number",)
+        _dataset("PARTICIP", Participant, day_field="screening_date", skip=("screening_number",)),
+        _dataset(_key(Consent), Consent, day_field="consented_at"),
+        # Other forms of the participant the registry declares (a re-consent, say), after the consent.
+        *(
+            _dataset(form.export_key, form.model, day_field=form.day_field, repeating=True)
+            for form in registry.of_placement(Placement.PARTICIPANT)
+            if form.model not in (Consent, AdverseEvent)
         ),
-        _dataset("CONSENT", Consent, **screening_form, day_field="consented_at"),
-        _dataset("CLASSIF", ClassificationCriteria, **screening_form),
-        _dataset("DISEASE", DiseaseHistory, **screening_form),
-        _dataset("SCRMRSS", ScreeningMrss, **screening_form, day_field="assessed_on"),
-        _dataset("EXCLHIST", ExclusionHistory, **screening_form),
-        _dataset("SCRLABS", ScreeningLabs, **screening_form, day_field="sampled_on"),
-        _dataset("ELIGCONF", EligibilityConfirmation, **screening_form, day_field="confirmed_at", repeating=True),
-        _dataset("SCRFAIL", ScreenFailure, **screening_form, day_field="recorded_at"),
-        _dataset("WITHDRAW", ConsentWithdrawal, **screening_form, day_field="withdrawn_on"),
-        _dataset("DAY1BASE", Day1Baseline, **screening_form, day_field="day1"),
-        _dataset("ALLOC", Allocation, **screening_form, day_field="randomised_at", skip=("slot",)),
-        _dataset(
-            "UNBLIND",
-            Unblinding,
-            participant_path="allocation__participant_id",
-            day_field="unblinded_at",
-            repeating=True,
+        *(
+            _dataset(form.export_key, form.model, day_field=form.day_field)
+            for form in registry.of_placement(Placement.SCREENING)
+            if form.model is not Day1Baseline
         ),
-        _dataset("VISIT", Visit, participant_path="participant_id", visit_path="", day_field="done_on", repeating=True),
+        _dataset("ELIGCONF", EligibilityConfirmation, day_field="confirmed_at", repeating=True),
+        _dataset("SCRFAIL", ScreenFailure, day_field="recorded_at"),
+        _dataset("WITHDRAW", ConsentWithdrawal, day_field="withdrawn_on"),
+        _dataset(_key(Day1Baseline), Day1Baseline, day_field="day1"),
+        _dataset("ALLOC", Allocation, day_field="randomised_at", skip=("slot",)),
+        _dataset("UNBLIND", Unblinding, day_field="unblinded_at", repeating=True),
+        _dataset("VISIT", Visit, visit_path="", day_field="done_on", repeating=True),
     ]
     found[-1] = _visit_dataset(found[-1])
-    for model in VISIT_CRFS:
-        key = {"mrss": "MRSS", "drug": "DRUG", "conmeds": "CONMEDS", "pregnancy": "PREGTEST"}.get(
-            model.form_code, model.form_code.upper()[:8]
-        )
+    for form in registry.visit_forms():
         found.append(
             _dataset(
-                key,
-                model,
-                participant_path="visit__participant_id",
+                form.export_key,
+                form.model,
                 visit_path="visit",
-                day_field="visit__done_on",
-                visits=_visits_asking_for(model.form_code),
+                day_field=form.day_field,
+                visits=_visits_asking_for(form.code),
                 repeating=True,
             )
         )
     found += [
-        _dataset("CMLOG", ConcomitantMedication, **screening_form, day_field="start_date", repeating=True),
-        _dataset("EOS", EndOfStudy, **screening_form, day_field="ended_on"),
-        _dataset("AE", AdverseEvent, **screening_form, visit_path="visit", day_field="onset_date", repeating=True),
-        _dataset(
-            "SAE", SaeReport, participant_path="adverse_event__participant_id", day_field="deadline", repeating=True
-        ),
+        _dataset("CMLOG", ConcomitantMedication, day_field="start_date", repeating=True),
+        _dataset("EOS", EndOfStudy, day_field="ended_on"),
+        _dataset(_key(AdverseEvent), AdverseEvent, visit_path="visit", day_field="onset_date", repeating=True),
+        _dataset(_key(SaeReport), SaeReport, day_field="deadline", repeating=True),
         _dataset(
             "LABALERT",
             LabAlert,
-            **screening_form,
             visit_path="lab_panel__visit",
             day_field="created_at",
             repeating=True,

@@ -99,6 +99,8 @@ class Allocation(ClinicalRecord):
 class Unblinding(ClinicalRecord):
     """An emergency unblinding of one allocation for one blinded user, with its reason."""
 
+    participant_path = "allocation__participant_id"
+
     allocation = models.ForeignKey(Allocation, on_delete=models.PROTECT, related_name="unblindings")
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("unblinded for")

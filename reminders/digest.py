@@ -18,8 +18,8 @@ from clinical.safety import sae_time_left
 from randomization.tasks import emails_of
 from reminders.messages import Message
 from safety.models import SaeReport
+from trial_site import registry
 from trial_site.models import Site
-from trial_site.protocol import VISIT_FORMS
 from trial_site.roles import Role
 from visits.models import Visit
 from visits.selectors import missing_forms_among, open_among, overdue_among
@@ -61,8 +61,9 @@ def site_digest(site: Site, *, today: date, now: datetime) -> Message | None:
         "  none"
     ]
     lines += ["", f"Missing forms ({len(missing)}):"]
+    labels = registry.visit_form_labels()
     lines += [
-        f"  {row.visit.participant.screening_number}  {row.visit.code}  {VISIT_FORMS.get(row.form, row.form)}"
+        f"  {row.visit.participant.screening_number}  {row.visit.code}  {labels.get(row.form, row.form)}"
         for row in missing
     ] or ["  none"]
     lines += ["", f"SAE reports not yet sent ({len(reports)}):"]

@@ -13,6 +13,7 @@ from clinical.safety import Relationship, Seriousness, is_related, is_serious
 from clinical.timeline import DateMeaning, DateProblem
 from screening.timeline import timeline_errors
 from trial_site.audit.base import ClinicalRecord
+from trial_site.registry import FormSpec, Placement, Verification
 
 # Adverse events are collected from informed consent: what began before it is medical history.
 ONSET_MESSAGES = {
@@ -34,6 +35,8 @@ SERIOUSNESS_FIELDS: dict[str, Seriousness] = {
 
 class AdverseEvent(ClinicalRecord):
     """An untoward medical occurrence in a participant, graded by CTCAE (version stored with the grade)."""
+
+    form_spec = FormSpec("adverse-event", None, Placement.PARTICIPANT, verification=Verification.FULL, export_key="AE")
 
     free_text_fields = ("description",)
 
@@ -157,6 +160,15 @@ class AdverseEvent(ClinicalRecord):
 
 class SaeReport(ClinicalRecord):
     """A report of a serious adverse event to the sponsor: due 24 hours after the site learned of the event."""
+
+    form_spec = FormSpec(
+        "sae",
+        None,
+        Placement.EVENT,
+        verification=Verification.FULL,
+        export_key="SAE",
+    )
+    participant_path = "adverse_event__participant_id"
 
     class Kind(models.TextChoices):
         INITIAL = "initial", _("Initial report")

@@ -16,7 +16,7 @@ from trial_site.audit.actor import acting_as
 from trial_site.audit.versions import person
 from trial_site.outbox import outbox_add
 from trial_site.permissions import require
-from trial_site.protocol import PROTOCOL
+from trial_site.protocol_versions import base_protocol, protocol_version
 from visits.crfs import LabPanel
 from visits.models import EndOfStudy
 from visits.services import end_of_study_record, read_locked
@@ -140,7 +140,10 @@ def lab_alerts_check(*, panel_id: int, by: Any = None, reason: str | None = None
         "hb": panel.hb_g_dl, "wbc": panel.wbc, "anc": panel.anc, "alc": panel.alc, "platelets": panel.platelets,
         "alt": panel.alt, "ast": panel.ast, "albumin": panel.albumin_g_l, "egfr": panel.egfr,
     }  # fmt: skip
-    fired = lab_rules_fired(PROTOCOL.lab_rules[allocation.arm], values)
+    # The rules of the protocol version the panel was entered under: an amendment's thresholds apply to the values
+    # entered from its effective date, never to panels entered before it.
+    protocol = protocol_version(panel.protocol_version) or base_protocol()
+    fired = lab_rules_fired(protocol.lab_rules[allocation.arm], values)
     existing = set(LabAlert.objects.filter(lab_panel=panel).values_list("rule", "value"))
     created = []
     by = by or panel.modified_by

@@ -8,12 +8,15 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.functional import Promise
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from clinical.acr_eular import AcrEularItems, AcrEularScore, ItemPoints, acr_eular_score, item_points
+from clinical.consent import ReconsentDecision, reconsent_decision
 from clinical.dates import months_and_days
 from clinical.display import number_against
 from clinical.eligibility import EligibilityDecision, ScreeningFacts, decide_eligibility
@@ -32,7 +35,8 @@ from screening.models import (
     ScreeningMrss,
 )
 from screening.status import ScreeningStatus, screening_status
-from trial_site.protocol import PROTOCOL
+from trial_site.protocol import Protocol
+from trial_site.protocol_versions import approved_versions, protocol_on
 from trial_site.scoping import scope_to_user_sites
 
 FORM_ACCESSORS = tuple(form.participant_accessor() for form in SCREENING_FORMS)
@@ -132,8 +136,14 @@ def participant_mrss_total(participant: Participant) -> int | None:
     return mrss.mrss_total if mrss is not None else None
 
 
+def protocol_for(participant: Participant) -> Protocol:
+    """The protocol version in force today at the participant's site: the thresholds eligibility is judged by now
+    (a confirmation keeps the version it was made under, ``EligibilityConfirmation.protocol_version``)."""
+    return protocol_on(site_today(participant))
+
+
 def screening_decision(participant: Participant) -> EligibilityDecision:
-    return decide_eligibility(screening_facts(participant), PROTOCOL.eligibility)
+    return decide_eligibility(screening_facts(participant), protocol_for(participant).eligibility)
 
 
 # The dated screening assessments the screening window counts from, with what to call each.
@@ -156,7 +166,7 @@ def screening_window_of(participant: Participant) -> ScreeningWindow:
             "labs": labs.sampled_on if labs is not None else None,
             "pregnancy_test": labs.pregnancy_test_date if labs is not None else None,
         },
-        window_days=PROTOCOL.eligibility.screening_window_days,
+        window_days=protocol_for(participant).eligibility.screening_window_days,
     )
 
 
@@ -191,7 +201,9 @@ def baseline_facts(participant: Participant, day1: date) -> BaselineFacts:
 
 def baseline_decision(participant: Participant, day1: date | None = None) -> EligibilityDecision:
     """I4, E7 and E15 judged for Day 1 (today at the site unless given) from what is recorded for Day 1."""
-    return decide_baseline(baseline_facts(participant, day1 or day1_of(participant)), PROTOCOL.eligibility)
+    return decide_baseline(
+        baseline_facts(participant, day1 or day1_of(participant)), protocol_for(participant).eligibility
+    )
 
 
 def confirmation_in_force(participant: Participant) -> EligibilityConfirmation | None:
@@ -288,6 +300,8 @@ class ComputedValues:
     ``egfr_shown`` and ``prednisone_shown`` never round across their thresholds (59.96 stays "59.96" beside
     "eGFR < 60"); the disease duration is in months and days, as I3 counts it."""
 
+    # The protocol version whose thresholds the criteria are judged by.
+    protocol_version: str
     acr_eular: AcrEularScore | None
     acr_eular_items: tuple[AcrEularRow, ...]
     subset: SkinSubset | None
@@ -317,11 +331,12 @@ def computed_values(participant: Participant) -> ComputedValues:
     duration = months_and_days(first, screened) if first and first <= screened else None
     egfr = labs.egfr if labs is not None else None
     prednisone = exclusions.prednisone_equivalent_mg_day if exclusions is not None else None
-    rules = PROTOCOL.eligibility
+    rules = protocol_for(participant).eligibility
     window = screening_window_of(participant)
     day1 = day1_of(participant)
     items = AcrEularItems(**_items(classification, tuple(AcrEularItems.__dataclass_fields__)))
     return ComputedValues(
+        protocol_version=protocol_for(participant).version,
         acr_eular=acr_eular_for(participant),
         acr_eular_items=tuple(
             AcrEularRow(label=ACR_EULAR_ITEM_LABELS[item.key], item=item) for item in item_points(items)
@@ -351,7 +366,8 @@ def acr_eular_for(participant: Participant) -> AcrEularScore | None:
     if record is None:
         return None
     fields = tuple(AcrEularItems.__dataclass_fields__)
-    return acr_eular_score(AcrEularItems(**_items(record, fields)), threshold=PROTOCOL.eligibility.acr_eular_min_score)
+    threshold = protocol_for(participant).eligibility.acr_eular_min_score
+    return acr_eular_score(AcrEularItems(**_items(record, fields)), threshold=threshold)
 
 
 def subset_for(participant: Participant) -> SkinSubset | None:
@@ -359,3 +375,109 @@ def subset_for(participant: Participant) -> SkinSubset | None:
     if record is None:
         return None
     return skin_subset(SkinInvolvement(**_items(record, tuple(SkinInvolvement.__dataclass_fields__))))
+
+
+# --- Re-consent ----------------------------------------------------------------------------------------------
+
+# The to-do list of re-consents lists the participants of the sites where the user may record one.
+RECORD_RECONSENT = "screening.add_reconsent"
+# Reverse relations of the later apps, read by name here (screening imports none of them).
+_OUT_OF_TRIAL = ("withdrawal", "screen_failure", "end_of_study")
+
+
+def in_trial(participant: Participant) -> bool:
+    """Still in the trial: consented, and not withdrawn, screen-failed or ended (end of study recorded)."""
+    if getattr(participant, "consent", None) is None:
+        return False
+    return not any(hasattr(participant, name) for name in _OUT_OF_TRIAL)
+
+
+def signed_versions(participant: Participant) -> list[str]:
+    """The consent form versions the participant signed: the first consent and every re-consent."""
+    consent = getattr(participant, "consent", None)
+    first = [consent.form_version] if consent is not None else []
+    return first + [record.form_version for record in participant.reconsents.all()]
+
+
+def _protocol_on(versions: list[Protocol], day: date) -> Protocol:
+    """``trial_site.protocol_versions.protocol_on`` over versions read once (a list page asks it per site)."""
+    in_force = [protocol for protocol in versions if protocol.effective_from <= day]
+    return in_force[-1] if in_force else versions[0]
+
+
+def _decision(participant: Participant, day: date, versions: list[Protocol], *, still_in: bool) -> ReconsentDecision:
+    return reconsent_decision(
+        signed=signed_versions(participant),
+        versions=_protocol_on(versions, day).consent_forms,
+        in_trial=still_in,
+        day=day,
+    )
+
+
+def reconsent_due(participant: Participant, on: date | None = None) -> ReconsentDecision:
+    """Whether ``participant`` must sign a new consent form version on ``on`` (today at the site unless given),
+    which, and since when (``clinical.consent.reconsent_decision`` with the protocol in force that day)."""
+    day = on or site_today(participant)
+    return _decision(participant, day, approved_versions(), still_in=in_trial(participant))
+
+
+def reconsent_refusal(participant: Participant, on: date | None = None) -> str | None:
+    """The message that refuses a procedure while the participant owes a re-consent, or None."""
+    decision = reconsent_due(participant, on)
+    if not decision.due:
+        return None
+    return gettext(
+        "%(number)s must sign consent form version %(version)s again (re-consent, asked since %(since)s; "
+        "signed: version %(signed)s). Record the re-consent first: until then this is refused."
+    ) % {
+        "number": participant.screening_number,
+        "version": decision.version,
+        "since": decision.since.isoformat() if decision.since else "",
+        "signed": decision.signed or "—",
+    }
+
+
+def require_current_consent(participant: Participant, on: date | None = None) -> None:
+    """Refuse (``ValidationError``, code ``reconsent_due``) a procedure the new consent version blocks: the screening
+    forms, randomisation, a visit recorded as done, the visit forms. Adverse events, SAE reports, the end of study,
+    the withdrawal, queries and the re-consent itself are never blocked (they do not call this)."""
+    refusal = reconsent_refusal(participant, on)
+    if refusal:
+        raise ValidationError(refusal, code="reconsent_due")
+
+
+@dataclass(frozen=True)
+class ReconsentRow:
+    participant: Participant
+    decision: ReconsentDecision
+
+
+def participants_to_reconsent(user: Any) -> list[ReconsentRow]:
+    """The participants still in the trial who must re-consent today (at their site), at the sites where the user
+    may record a re-consent, with the version signed, the version due and since when.
+
+    The number of queries does not depend on the number of participants."""
+    versions = approved_versions()
+    if not any(form.reconsent for protocol in versions for form in protocol.consent_forms):
+        return []
+    participants = (
+        scope_to_user_sites(Participant.objects.all(), user, permission=RECORD_RECONSENT)
+        .filter(consent__isnull=False, **{f"{name}__isnull": True for name in _OUT_OF_TRIAL})
+        .select_related("site", "consent")
+        .prefetch_related("reconsents")
+        .order_by("site__code", "screening_number")
+    )
+    now = timezone.now()
+    rows = []
+    for participant in participants:
+        day = timezone.localdate(now, ZoneInfo(participant.site.time_zone))
+        decision = _decision(participant, day, versions, still_in=True)
+        if decision.due:
+            rows.append(ReconsentRow(participant=participant, decision=decision))
+    return rows
+
+
+def reconsent_count(user: Any) -> int:
+    """How many participants at the user's sites must re-consent (the menu's count)."""
+    return len(participants_to_reconsent(user))
+

@@ -18,6 +18,12 @@ def _apply_role_permissions(sender: AppConfig, **kwargs: Any) -> None:
     if sender is not list(apps.get_app_configs())[-1]:
         return
 
+    # Django creates each app's permissions in its own post_migrate receiver, which may run after this one for
+    # the last app: create them all first (idempotent), so that no role misses the permissions of the last app.
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        create_permissions(app_config, verbosity=0, using=kwargs.get("using", "default"), apps=apps)
     missing = role_groups_apply()
     if missing:
         logger.info("role permissions not yet in the database (apps not migrated?): %s", ", ".join(missing))

@@ -12,7 +12,14 @@ from typing import Any
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-EVENTS = ("clinical_write", "clinical_record_changed", "randomised", "schedule_changed", "lab_panel_saved")
+EVENTS = (
+    "clinical_write",
+    "clinical_record_changed",
+    "randomised",
+    "schedule_changed",
+    "lab_panel_saved",
+    "protocol_amended",
+)
 
 
 @cache

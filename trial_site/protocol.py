@@ -1,16 +1,15 @@
-"""The protocol as data: the one place that names the trial, its version and its arms.
+"""The protocol as data: the one place that names the trial, its arms, its schedule and its thresholds.
 
-Later features add the visit schedule, required forms and thresholds here (``../shared/TRIAL.md`` is the
-source). Every clinical record stores ``PROTOCOL.version``, the version it was made under.
+``PROTOCOL`` is version 1.0 as ``../shared/TRIAL.md`` gives it; the forms each visit requires come from the registry
+of forms (``trial_site.registry``, each form's ``visits``). Amendments are later versions, kept as data
+(``trial_site.protocol_versions``): ask ``protocol_on(day)`` for the version in force on a day. Every clinical
+record stores the version it was made under (``ClinicalRecord.protocol_version``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, time
-from typing import Any
-
-from django.utils.translation import gettext_lazy as _
 
 from clinical.eligibility import EligibilityRules
 from clinical.reminders import ReminderPolicy
@@ -32,6 +31,8 @@ class ConsentFormVersion:
     version: str
     effective_from: date
     effective_to: date | None = None  # None: still in use
+    # A new version that everyone still in the trial must sign again (re-consent) before the procedures it blocks.
+    reconsent: bool = False
 
     def in_effect_on(self, day: date) -> bool:
         return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
@@ -62,14 +63,16 @@ class DurationStratification:
 
 @dataclass(frozen=True)
 class VisitDefinition:
-    """A scheduled visit: its study day (Day 1 = randomisation and first dose), window and required forms."""
+    """A scheduled visit: its study day (Day 1 = randomisation and first dose), window and required forms (in
+    version 1.0 the registry's: a form's ``visits``)."""
 
     code: str
     name: str
     target_day: int
     days_before: int
     days_after: int
-    forms: tuple[str, ...]
+    # None in ``PROTOCOL``: version 1.0's forms come from the registry (``protocol_versions.base_protocol``).
+    forms: tuple[str, ...] = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -80,23 +83,8 @@ class FollowUpDefinition:
     name: str
     days_after_last_dose: int
     days_after: int
-    forms: tuple[str, ...]
-
-
-# The case report forms of the visits, by code (the visit CRFs themselves are built by the visits feature).
-VISIT_FORMS: dict[str, Any] = {
-    "mrss": _("mRSS"),
-    "vitals": _("Vital signs"),
-    "labs": _("Laboratory panel"),
-    "inflammation": _("ESR and CRP"),
-    "lipids": _("Lipids"),
-    "haq": _("HAQ-DI"),
-    "globals": _("Global assessments and CDAI"),
-    "pft": _("FVC and DLCO"),
-    "drug": _("Study drug"),
-    "conmeds": _("Concomitant medications"),
-    "pregnancy": _("Pregnancy test"),
-}
+    # None in ``PROTOCOL``: version 1.0's forms come from the registry (``protocol_versions.base_protocol``).
+    forms: tuple[str, ...] = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -120,6 +108,8 @@ class LabReference:
 @dataclass(frozen=True)
 class Protocol:
     version: str
+    # The day this version took effect (version 1.0: the first consent form's).
+    effective_from: date
     short_title: str
     title: str
     # Shown instead of the titles to staff who are blinded to the allocation: no drug names.
@@ -158,6 +148,17 @@ class Protocol:
     def consent_form(self, version: str) -> ConsentFormVersion | None:
         return next((form for form in self.consent_forms if form.version == version), None)
 
+    def visit_definitions(self) -> tuple[VisitDefinition | FollowUpDefinition, ...]:
+        """The scheduled visits and the safety follow-up."""
+        return (*self.visits, self.follow_up)
+
+    def forms_at(self, visit_code: str) -> tuple[str, ...]:
+        """The forms the visit ``visit_code`` requires under this version (none for an unscheduled visit)."""
+        return next((tuple(v.forms) for v in self.visit_definitions() if v.code == visit_code), ())
+
+    def visits_asking_for(self, form_code: str) -> tuple[str, ...]:
+        return tuple(v.code for v in self.visit_definitions() if form_code in v.forms)
+
 
 @dataclass(frozen=True)
 class MonitoringPlan:
@@ -165,14 +166,15 @@ class MonitoringPlan:
 
     # Edit checks that raise a query by themselves.
     mrss_change_query_points: int  # an mRSS that moves more than this between two visits
-    # Source data verification: forms (app_label.model) verified in full; of the others, a sample.
-    sdv_full: tuple[str, ...]
+    # Source data verification: which forms are verified in full or sampled is each form's declaration
+    # (``trial_site.registry``, ``FormSpec.verification``); of the sampled forms, this percentage of participants.
     sdv_sample_percent: int
     signature_meaning: str
 
 
 PROTOCOL = Protocol(
     version="1.0",
+    effective_from=date(2025, 5, 1),
     short_title="Baricitinib vs methotrexate in dcSSc",
     title=(
         "Safety and Efficacy of Baricitinib on Skin Tightening in Diffuse Cutaneous Systemic Sclerosis: "
@@ -222,35 +224,17 @@ PROTOCOL = Protocol(
     block_sizes=(2, 4),
     # TRIAL.md, "Visit schedule". Adverse events are reported at any time in the safety feature.
     visits=(
-        VisitDefinition(
-            "D1",
-            "Baseline",
-            1,
-            0,
-            0,
-            # The study drug is first dispensed here; its form (tablets returned, adherence) starts at W2.
-            ("mrss", "vitals", "labs", "inflammation", "haq", "globals", "pft", "pregnancy"),
-        ),
-        VisitDefinition("W2", "Week 2 safety labs", 15, 3, 3, ("labs", "drug", "conmeds")),
-        VisitDefinition(
-            "W4", "Week 4", 29, 3, 3, ("mrss", "labs", "inflammation", "haq", "globals", "drug", "conmeds")
-        ),
-        VisitDefinition("W8", "Week 8 safety labs", 57, 7, 7, ("labs", "drug", "conmeds")),
-        VisitDefinition(
-            "W12", "Week 12", 85, 7, 7, ("mrss", "labs", "inflammation", "lipids", "haq", "globals", "drug", "conmeds")
-        ),
-        VisitDefinition("W16", "Week 16 safety labs", 113, 7, 7, ("labs", "drug", "conmeds")),
-        VisitDefinition("W20", "Week 20 safety labs", 141, 7, 7, ("labs", "drug", "conmeds")),
-        VisitDefinition(
-            "W24",
-            "Week 24, end of treatment",
-            169,
-            7,
-            7,
-            ("mrss", "labs", "inflammation", "lipids", "haq", "globals", "pft", "drug", "conmeds", "pregnancy"),
-        ),
+        # The study drug is first dispensed at D1; its form (tablets returned, adherence) starts at W2.
+        VisitDefinition("D1", "Baseline", 1, 0, 0),
+        VisitDefinition("W2", "Week 2 safety labs", 15, 3, 3),
+        VisitDefinition("W4", "Week 4", 29, 3, 3),
+        VisitDefinition("W8", "Week 8 safety labs", 57, 7, 7),
+        VisitDefinition("W12", "Week 12", 85, 7, 7),
+        VisitDefinition("W16", "Week 16 safety labs", 113, 7, 7),
+        VisitDefinition("W20", "Week 20 safety labs", 141, 7, 7),
+        VisitDefinition("W24", "Week 24, end of treatment", 169, 7, 7),
     ),
-    follow_up=FollowUpDefinition("FU", "Safety follow-up", 28, 7, ("conmeds", "pregnancy")),
+    follow_up=FollowUpDefinition("FU", "Safety follow-up", 28, 7),
     lab_reference=LabReference(
         hb_lln_female=12.0,
         hb_lln_male=13.0,
@@ -287,17 +271,6 @@ PROTOCOL = Protocol(
     ),
     monitoring=MonitoringPlan(
         mrss_change_query_points=15,
-        sdv_full=(
-            "screening.consent",
-            "screening.classificationcriteria",
-            "screening.diseasehistory",
-            "screening.screeningmrss",
-            "screening.exclusionhistory",
-            "screening.screeninglabs",
-            "visits.visitmrss",
-            "safety.adverseevent",
-            "safety.saereport",
-        ),
         sdv_sample_percent=20,
         signature_meaning="I confirm that the data are accurate and complete.",
     ),

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -21,7 +23,14 @@ class Role(models.TextChoices):
     ADMINISTRATOR = "administrator", _("Administrator")
 
 
-_SEE_SITE = frozenset({"trial_site.view_site", "trial_site.view_staffmembership", "trial_site.view_labreferencerange"})
+_SEE_SITE = frozenset(
+    {"trial_site.view_site", "trial_site.view_staffmembership", "trial_site.view_labreferencerange",
+     "trial_site.view_protocolversion"}
+)  # fmt: skip
+# Protocol amendments: the data manager proposes one (from the approved amendment's text); an investigator or
+# another data manager approves it, with a reason, to put it in force (``trial_site.protocol_versions``).
+_PROPOSE_AMENDMENT = frozenset({"trial_site.add_protocolversion"})
+_APPROVE_AMENDMENT = frozenset({"trial_site.approve_protocolversion"})
 # A site's laboratory reference ranges (the limits CTCAE grades use): its data manager and administrator keep them.
 _KEEP_LAB_RANGES = frozenset({"trial_site.add_labreferencerange", "trial_site.change_labreferencerange"})
 _READ_ACCESS_LOG = frozenset({"trial_site.view_accessevent"})
@@ -41,28 +50,16 @@ _MANAGE_STAFF = frozenset(
 )
 
 _SEE_SCREENING = frozenset({"screening.view_participant"})
+# The add and change permissions of each case report form come from the registry of forms (its ``entered_by``):
+# ``_forms_entered_by(role)``, added to the roles below.
 _SCREEN = _SEE_SCREENING | frozenset(
     {
         "screening.add_participant",
         "screening.change_participant",
         "screening.add_consentwithdrawal",
         "screening.add_screenfailure",
-        *(
-            f"screening.{action}_{form}"
-            for action in ("add", "change")
-            for form in (
-                "classificationcriteria",
-                "diseasehistory",
-                "screeningmrss",
-                "exclusionhistory",
-                "screeninglabs",
-            )
-        ),
     }
 )
-_SCORE_SKIN = _SEE_SCREENING | frozenset({"screening.add_screeningmrss", "screening.change_screeningmrss"})
-# Day 1, before randomising: the investigator records the baseline criteria (I4, E7, E15) on the day.
-_CONFIRM_DAY1 = frozenset({"screening.add_day1baseline", "screening.change_day1baseline"})
 
 _SEE_ALLOCATION = frozenset({"randomization.view_allocation"})
 _UNBLINDED = _SEE_ALLOCATION | {"randomization.view_arm"}
@@ -77,24 +74,10 @@ _KEEP_LISTS = _UNBLINDED | frozenset(
 )
 _UNBLIND = _SEE_ALLOCATION | {"randomization.unblind"}
 _SEE_VISITS = frozenset({"visits.view_visit", "visits.view_endofstudy", "visits.view_concomitantmedication"})
-_VISIT_CRFS = (
-    "vitalsigns",
-    "labpanel",
-    "haqdi",
-    "globalassessment",
-    "inflammationmarkers",
-    "lipids",
-    "pulmonaryfunction",
-    "pregnancytest",
-    "studydrug",
-    "concomitantmedications",
-)
 _RUN_VISITS = _SEE_VISITS | frozenset(
     {"visits.add_visit", "visits.change_visit", "visits.add_endofstudy", "visits.view_concomitantmedication"}
     | {"visits.add_concomitantmedication", "visits.change_concomitantmedication"}
-    | {f"visits.{action}_{form}" for action in ("add", "change") for form in _VISIT_CRFS}
 )
-_SCORE_VISIT_MRSS = frozenset({"visits.add_visitmrss", "visits.change_visitmrss"})
 # Safety is unblinded work (alerts and the summary name arms): blinded assessors have none of it.
 _SEE_SAFETY = frozenset({"safety.view_adverseevent", "safety.view_saereport", "safety.view_labalert"})
 _REPORT_SAFETY = _SEE_SAFETY | frozenset(
@@ -122,7 +105,7 @@ _LOCK = _REVIEW | {"monitoring.lock_data"}
 _EXPORT_ANALYSIS = frozenset({"exports.export_analysis"})
 _EXPORT = _EXPORT_ANALYSIS | {"exports.export_data"}
 # Each later feature adds its permissions (``<app>.<codename>``) to the roles that need them.
-ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
+_ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.COORDINATOR: _SEE_SITE
     | _SCREEN
     | _UNBLINDED
@@ -133,20 +116,18 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.INVESTIGATOR: _SEE_SITE
     | _SCREEN
     | {"screening.confirm_eligibility"}
-    | _CONFIRM_DAY1
     | _RANDOMISE
     | _RUN_VISITS
-    | _SCORE_VISIT_MRSS
     | _JUDGE_SAFETY
     | _SEND_REMINDERS
-    | _SIGN,
+    | _SIGN
+    | _APPROVE_AMENDMENT,
     # Blinded: sees that a participant is randomised, never the arm, unless unblinded in an emergency.
     # Concomitant medications would unblind (folic acid comes with methotrexate): see trial_site/blinding.py.
     Role.BLINDED_ASSESSOR: _SEE_SITE
-    | _SCORE_SKIN
+    | _SEE_SCREENING
     | _UNBLIND
-    | (_SEE_VISITS - {"visits.view_concomitantmedication"})
-    | _SCORE_VISIT_MRSS,
+    | (_SEE_VISITS - {"visits.view_concomitantmedication"}),
     Role.MONITOR: _SEE_SITE
     | _READ_ACCESS_LOG
     | _SEE_SCREENING
@@ -163,6 +144,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     | _SEE_REMINDERS
     | _LOCK
     | _KEEP_LAB_RANGES
+    | _PROPOSE_AMENDMENT
+    | _APPROVE_AMENDMENT
     | _EXPORT,
     Role.STATISTICIAN: _SEE_SITE | _KEEP_LISTS | _EXPORT_ANALYSIS,
     Role.ADMINISTRATOR: _SEE_SITE
@@ -175,6 +158,36 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     | _KEEP_LAB_RANGES
     | _EXPORT,
 }
+
+
+def _forms_entered_by(role: Role) -> frozenset[str]:
+    from trial_site.registry import role_permissions
+
+    return role_permissions(role.value)
+
+
+class _RolePermissions(Mapping[Role, frozenset[str]]):
+    """Role → its permissions: the table above and the forms the registry says the role enters. Read after the
+    apps are loaded (the registry reads the models); computed once."""
+
+    _table: dict[Role, frozenset[str]] | None = None
+
+    def _computed(self) -> dict[Role, frozenset[str]]:
+        if self._table is None:
+            self._table = {role: perms | _forms_entered_by(role) for role, perms in _ROLE_PERMISSIONS.items()}
+        return self._table
+
+    def __getitem__(self, role: Role) -> frozenset[str]:
+        return self._computed()[role]
+
+    def __iter__(self) -> Iterator[Role]:
+        return iter(_ROLE_PERMISSIONS)
+
+    def __len__(self) -> int:
+        return len(_ROLE_PERMISSIONS)
+
+
+ROLE_PERMISSIONS: Mapping[Role, frozenset[str]] = _RolePermissions()
 
 # The only permissions that may be given to one person beyond their roles (a coordinator allowed to randomise, a
 # reviewer of the audit trail); ``user_can`` ignores any other permission held directly. Everything else a person

@@ -8,6 +8,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils.translation import gettext as _
 
+from screening.selectors import require_current_consent
+from trial_site import registry
 from trial_site.audit.base import guard_clinical_write
 from trial_site.audit.errors import EditConflict
 from trial_site.audit.versions import FieldChange, current_version, data_fields, display, person
@@ -55,8 +57,9 @@ def visit_form_save(*, record: VisitForm, by: Any, complete: bool, reason: str |
     are the same as theirs (a second click on Save): then nothing is written.
     """
     visit = record.visit
-    if not user_can(by, f"visits.change_{record._meta.model_name}", visit.site):
+    if not user_can(by, registry.permission(record, "change"), visit.site):
         raise PermissionDenied(f"{by} may not enter {record._meta.verbose_name}")
+    require_current_consent(visit.participant)
     unusual = unusual_values(record)
     if unusual and not record.unusual_values_confirmed:
         raise ValidationError({**unusual, "unusual_values_confirmed": _("Confirm the unusual values to save them.")})

@@ -42,6 +42,8 @@ from trial_site.audit.base import ClinicalRecord
 from trial_site.lab_ranges import SiteLabRanges, haemoglobin_test, site_lab_ranges
 from trial_site.models.lab_ranges import LabTest
 from trial_site.protocol import PROTOCOL
+from trial_site.protocol_versions import version_key
+from trial_site.registry import FormSpec, Placement, Verification, visit_forms
 
 
 class VisitForm(ClinicalRecord):
@@ -51,7 +53,10 @@ class VisitForm(ClinicalRecord):
         DRAFT = "draft", _("Draft")
         COMPLETE = "complete", _("Complete")
 
+    # The form's one declaration (``trial_site.registry``); ``form_code`` is its code.
+    form_spec: ClassVar[FormSpec]
     form_code: ClassVar[str]
+    participant_path = "visit__participant_id"
     # Fields that must be filled before the form can be marked complete.
     required_when_complete: ClassVar[tuple[str, ...]] = ()
     # Date fields checked against the participant's timeline (``clinical.timeline``), with their meaning.
@@ -62,6 +67,12 @@ class VisitForm(ClinicalRecord):
 
     class Meta:
         abstract = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        spec = cls.__dict__.get("form_spec")
+        if spec is not None:
+            cls.form_code = spec.code
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.visit_id is not None:
@@ -92,14 +103,27 @@ class VisitForm(ClinicalRecord):
         )
         if impossible:
             raise ValidationError(impossible)
+        version = {"version": self.protocol_version}
+        not_asked = {
+            name: _("This form's protocol version (%(version)s) does not ask this.") % version
+            for name in self.form_spec.fields_since
+            if not self.asks(name) and getattr(self, name) not in (None, "")
+        }
+        if not_asked:
+            raise ValidationError(not_asked)
         if self.status == self.Status.COMPLETE:
             missing = {
                 name: _("Needed to mark the form complete.")
                 for name in self.required_when_complete
-                if getattr(self, name) in (None, "")
+                if self.asks(name) and getattr(self, name) in (None, "")
             }
             if missing:
                 raise ValidationError(missing)
+
+    def asks(self, field_name: str) -> bool:
+        """Whether this form, under the protocol version it is made under, asks ``field_name``."""
+        since = self.form_spec.fields_since.get(field_name)
+        return since is None or version_key(self.protocol_version or PROTOCOL.version) >= version_key(since)
 
     @classmethod
     def visit_accessor(cls) -> str:
@@ -107,7 +131,15 @@ class VisitForm(ClinicalRecord):
 
 
 class VisitMrss(VisitForm, MrssScores):
-    form_code = "mrss"
+    form_spec = FormSpec(
+        "mrss",
+        _("mRSS"),
+        Placement.VISIT,
+        entered_by=("investigator", "blinded_assessor"),
+        visits=("D1", "W4", "W12", "W24"),
+        verification=Verification.FULL,
+        export_key="MRSS",
+    )
     visit = models.OneToOneField("visits.Visit", on_delete=models.PROTECT, related_name="mrss_form")
     assessor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("assessor")
@@ -119,8 +151,19 @@ class VisitMrss(VisitForm, MrssScores):
 
 
 class VitalSigns(VisitForm):
-    form_code = "vitals"
-    required_when_complete = ("weight_kg", "height_cm", "systolic_bp", "diastolic_bp", "heart_rate", "temperature_c")
+    form_spec = FormSpec(
+        "vitals",
+        _("Vital signs"),
+        Placement.VISIT,
+        entered_by=("coordinator", "investigator"),
+        visits=("D1",),
+        # Pulse oximetry (interstitial lung disease) is asked from protocol version 2.0, the amendment that adds
+        # it: forms made under 1.0 neither show nor require it.
+        fields_since={"oxygen_saturation": "2.0"},
+    )
+    required_when_complete = (
+        "weight_kg", "height_cm", "systolic_bp", "diastolic_bp", "heart_rate", "temperature_c", "oxygen_saturation"
+    )  # fmt: skip
     visit = models.OneToOneField("visits.Visit", on_delete=models.PROTECT, related_name="vitals_form")
     weight_kg = measured(_("Weight"), 20, 300, "kg")
     height_cm = measured(_("Height"), 100, 230, "cm")
@@ -128,6 +171,7 @@ class VitalSigns(VisitForm):
     diastolic_bp = measured(_("Diastolic blood pressure"), 20, 160, "mmHg")
     heart_rate = measured(_("Heart rate"), 20, 250, "/min")
     temperature_c = measured(_("Temperature"), 30, 43, "°C")
+    oxygen_saturation = measured(_("Oxygen saturation (SpO₂) at rest"), 50, 100, "%")
 
     class Meta:
         verbose_name = _("vital signs")
@@ -152,7 +196,13 @@ LAB_PANEL_CREATININE_RANGE = {CreatinineUnit.MG_DL: (0.1, 20.0), CreatinineUnit.
 class LabPanel(VisitForm):
     """Blood count with differential and the chemistry the protocol asks at every visit, graded by CTCAE v5."""
 
-    form_code = "labs"
+    form_spec = FormSpec(
+        "labs",
+        _("Laboratory panel"),
+        Placement.VISIT,
+        entered_by=("coordinator", "investigator"),
+        visits=("D1", "W2", "W4", "W8", "W12", "W16", "W20", "W24"),
+    )
     # The ALT ULN may be left empty: the site's reference range in force on the visit date gives it.
     required_when_complete = ("hb_g_dl", "wbc", "anc", "alc", "platelets", "alt", "creatinine")
     visit = models.OneToOneField("visits.Visit", on_delete=models.PROTECT, related_name="labs_form")
@@ -278,7 +328,13 @@ for _category, _label in HAQ_CATEGORIES:
 class HaqDi(VisitForm, HaqItems):
     """The Stanford HAQ Disability Index: 20 items (0–3) and, per category, aids, devices or help."""
 
-    form_code = "haq"
+    form_spec = FormSpec(
+        "haq",
+        _("HAQ-DI"),
+        Placement.VISIT,
+        entered_by=("coordinator", "investigator"),
+        visits=("D1", "W4", "W12", "W24"),
+    )
     visit = models.OneToOneField("visits.Visit", on_delete=models.PROTECT, related_name="haq_form")
 
     class Meta:
@@ -299,7 +355,13 @@ class HaqDi(VisitForm, HaqItems):
 class GlobalAssessment(VisitForm):
     """Patient and physician global assessments (0–10) and the joint counts; the CDAI is computed."""
 
-    form_code = "globals"
+    form_spec = FormSpec(
+        "globals",
+        _("Global assessments and CDAI"),
+        Placement.VISIT,
+        entered_by=("coordinator", "investigator"),
+        visits=("D1", "W4", "W12", "W24"),
+    )
     required_when_complete = ("patient_global", "physician_global", "swollen_28", "tender_28")
     visit = models.OneToOneField("visits.Visit", on_delete=models.PROTECT, related_name="globals_form")
     patient_global = measured(_("Patient global assessment"), 0, 10, "0–10")
@@ -330,7 +392,13 @@ class GlobalAssessment(VisitForm):
 class InflammationMarkers(VisitForm):
     """Erythrocyte sedimentation rate and C-reactive protein."""
 
-    form_code = "inflammation"
+    form_spec = FormSpec(
+        "inflammation",
+        _("ESR and CRP"),
+        Placement.VISIT,
+        entered_by=("coordinator", "investigator"),
+        visits=("D1", "W4", "W12", "W24"),
+    )
     required_when_complete = ("esr_mm_h", "crp_mg_l")
     visit = models.OneToOneField("visits.Visit", on_delete=models.PROTECT, related_name="inflammation_form")
     esr_mm_h = measured(_("Erythrocyte sedimentation rate (ESR)"), 0, 150, "mm/h")
@@ -344,7 +412,13 @@ class InflammationMarkers(VisitForm):
 class Lipids(VisitForm):
     """Fasting or non-fasting lipid profile in mmol/L (a raised LDL is of special interest on a JAK inhibitor)."""
 
-    form_code = "lipids"
+    form_spec = FormSpec(
+        "lipids",
+        _("Lipids"),
+        Placement.VISIT,
+        entered_by=("coordinator", "investigator"),
+        visits=("W12", "W24"),
+    )
     required_when_complete = ("total_cholesterol", "ldl_cholesterol", "hdl_cholesterol", "triglycerides")
     visit = models.OneToOneField("visits.Visit", on_delete=models.PROTECT, related_name="lipids_form")
     total_cholesterol = measured(_("Total cholesterol"), 0.5, 30, "mmol/L")
@@ -368,7 +442,13 @@ class PulmonaryFunction(VisitForm):
     """Forced vital capacity and diffusing capacity, as % predicted; DLCO as measured, not corrected for Hb
     (as in exclusion E8)."""
 
-    form_code = "pft"
+    form_spec = FormSpec(
+        "pft",
+        _("FVC and DLCO"),
+        Placement.VISIT,
+        entered_by=("coordinator", "investigator"),
+        visits=("D1", "W24"),
+    )
     required_when_complete = ("fvc_percent", "dlco_percent")
     visit = models.OneToOneField("visits.Visit", on_delete=models.PROTECT, related_name="pft_form")
     fvc_percent = measured(_("FVC"), 5, 200, "% predicted")
@@ -389,13 +469,27 @@ def _after_visit(day: date | None, visit_day: date) -> str | None:
     return None
 
 
+def needs_pregnancy_tests(participant: Any) -> bool:
+    """Pregnancy tests are for women of childbearing potential (as recorded at screening)."""
+    history = getattr(participant, "exclusion_history", None)
+    return participant.sex == "F" and (history is None or history.childbearing_potential is not False)
+
+
 class PregnancyTest(VisitForm):
     """A pregnancy test of a woman of childbearing potential (the visit's row is "not required" for others).
 
     A positive result is a pregnancy exposure: report it in the safety feature as well.
     """
 
-    form_code = "pregnancy"
+    form_spec = FormSpec(
+        "pregnancy",
+        _("Pregnancy test"),
+        Placement.VISIT,
+        entered_by=("coordinator", "investigator"),
+        visits=("D1", "W24", "FU"),
+        export_key="PREGTEST",
+        applies_to=needs_pregnancy_tests,
+    )
     required_when_complete = ("result", "tested_on")
     timeline_dates = {"tested_on": DateMeaning.TRIAL}
     visit = models.OneToOneField("visits.Visit", on_delete=models.PROTECT, related_name="pregnancy_form")
@@ -429,7 +523,14 @@ class StudyDrug(VisitForm):
     by unblinded staff, and blinded roles may not open this form).
     """
 
-    form_code = "drug"
+    form_spec = FormSpec(
+        "drug",
+        _("Study drug"),
+        Placement.VISIT,
+        entered_by=("coordinator", "investigator"),
+        visits=("W2", "W4", "W8", "W12", "W16", "W20", "W24"),
+        export_key="DRUG",
+    )
     required_when_complete = ("dispensed", "returned", "period_start", "tablets_per_week")
     timeline_dates = {
         "period_start": DateMeaning.TREATMENT,
@@ -566,7 +667,14 @@ class ConcomitantMedications(VisitForm):
     ``clinical.steroids``. Choose "No oral corticosteroid" when none is taken (the dose stays empty).
     """
 
-    form_code = "conmeds"
+    form_spec = FormSpec(
+        "conmeds",
+        _("Concomitant medications"),
+        Placement.VISIT,
+        entered_by=("coordinator", "investigator"),
+        visits=("W2", "W4", "W8", "W12", "W16", "W20", "W24", "FU"),
+        export_key="CONMEDS",
+    )
     required_when_complete = ("steroid_drug",)
     visit = models.OneToOneField("visits.Visit", on_delete=models.PROTECT, related_name="conmeds_form")
     reviewed = models.BooleanField(_("concomitant medications reviewed with the participant"), default=False)
@@ -610,17 +718,10 @@ class ConcomitantMedications(VisitForm):
             raise ValidationError(errors)
 
 
-VISIT_CRFS: tuple[type[VisitForm], ...] = (
-    VisitMrss,
-    VitalSigns,
-    LabPanel,
-    HaqDi,
-    GlobalAssessment,
-    InflammationMarkers,
-    Lipids,
-    PulmonaryFunction,
-    PregnancyTest,
-    StudyDrug,
-    ConcomitantMedications,
-)
-CRF_BY_CODE: dict[str, type[VisitForm]] = {model.form_code: model for model in VISIT_CRFS}
+def visit_crfs() -> tuple[type[VisitForm], ...]:
+    """Every visit case report form of the registry (``trial_site.registry``), in its order."""
+    return tuple(form.model for form in visit_forms())  # type: ignore[misc]
+
+
+def crf_by_code(code: str) -> type[VisitForm] | None:
+    return next((model for model in visit_crfs() if model.form_code == code), None)

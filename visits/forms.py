@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.forms import modelform_factory
@@ -14,6 +15,7 @@ from trial_site.form_choices import ChoicesStartEmptyMixin
 from trial_site.form_dates import IsoDateField, iso_formfield_callback
 from trial_site.form_numbers import NumberFieldsMixin
 from trial_site.forms import ReasonForChangeMixin
+from trial_site.protocol_versions import protocol_today
 from visits.crfs import VisitForm
 from visits.models import ConcomitantMedication, EndOfStudy, Visit
 
@@ -93,7 +95,11 @@ def build_visit_crf_form(
     if saved is not None:
         saved.visit = visit
     instance = saved or model(visit=visit, site=visit.site)
+    if saved is None:  # a new form is made under the protocol version in force today at the site
+        instance.protocol_version = protocol_today(ZoneInfo(visit.site.time_zone)).version
     form = visit_crf_form_class(model)(data, instance=instance)
+    for name in [name for name in form.fields if name in model.form_spec.fields_since and not instance.asks(name)]:
+        del form.fields[name]  # a field the form's protocol version does not ask
     if "assessor" in form.fields:
         form.fields["assessor"].queryset = staff_at(visit.site)
         form.fields["assessor"].label_from_instance = full_name

@@ -14,7 +14,6 @@ from clinical.timeline import DateMeaning, DateProblem
 from screening.models.crfs import SteroidDrug
 from screening.timeline import timeline_errors
 from trial_site.audit.base import ClinicalRecord
-from trial_site.protocol import VISIT_FORMS
 
 
 class Visit(ClinicalRecord):
@@ -79,7 +78,8 @@ class RequiredForm(models.Model):
         NOT_REQUIRED = "not_required", _("not required")
 
     visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="required_forms")
-    form = models.CharField(_("form"), max_length=20, choices=list(VISIT_FORMS.items()))
+    # A visit form's code in the registry of forms (``trial_site.registry``).
+    form = models.CharField(_("form"), max_length=20)
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.REQUIRED)
 
     class Meta:
@@ -198,6 +198,6 @@ class ConcomitantMedication(ClinicalRecord):
 
 
 # The visit case report forms live in visits/crfs.py; importing them here registers them with Django.
-from visits.crfs import VISIT_CRFS  # noqa: E402
+from visits import crfs  # noqa: E402, F401
 
-__all__ = ["VISIT_CRFS", "ConcomitantMedication", "EndOfStudy", "RequiredForm", "Visit"]
+__all__ = ["ConcomitantMedication", "EndOfStudy", "RequiredForm", "Visit"]

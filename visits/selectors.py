@@ -10,8 +10,9 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from clinical.instruments import mrss_change
+from trial_site import registry
 from trial_site.lab_ranges import site_lab_ranges
-from trial_site.protocol import PROTOCOL, VISIT_FORMS
+from trial_site.protocol import PROTOCOL
 from trial_site.scoping import scope_to_user_sites
 from visits.crfs import LabPanel, VisitMrss
 from visits.models import RequiredForm, Visit
@@ -44,7 +45,7 @@ def participant_schedule(participant: Any, *, today: date | None = None) -> list
 def grid_forms(rows: list[VisitRow]) -> list[tuple[str, str]]:
     """The form codes (with labels) that any visit of the schedule asks for, in the protocol's order."""
     used = {form for row in rows for form in row.forms}
-    return [(code, label) for code, label in VISIT_FORMS.items() if code in used]
+    return [(code, label) for code, label in registry.visit_form_labels().items() if code in used]
 
 
 def open_among(visits: QuerySet[Visit]) -> QuerySet[Visit]:

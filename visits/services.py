@@ -17,11 +17,14 @@ from clinical.schedule import VisitRule, follow_up_window, visit_schedule
 from clinical.timeline import DateMeaning
 from randomization.models import Allocation
 from screening.models import Participant
+from screening.selectors import require_current_consent
 from screening.timeline import timeline_errors
+from trial_site import registry
 from trial_site.audit.actor import acting_as
 from trial_site.hooks import schedule_changed
 from trial_site.permissions import require
 from trial_site.protocol import PROTOCOL
+from trial_site.protocol_versions import protocol_on
 from visits.models import ConcomitantMedication, EndOfStudy, RequiredForm, Visit
 
 logger = logging.getLogger(__name__)
@@ -29,23 +32,16 @@ logger = logging.getLogger(__name__)
 UNSCHEDULED = "UNS"
 
 
-def _needs_pregnancy_tests(participant: Participant) -> bool:
-    """Pregnancy tests are for women of childbearing potential (as recorded at screening)."""
-    history = getattr(participant, "exclusion_history", None)
-    return participant.sex == "F" and (history is None or history.childbearing_potential is not False)
+def required_form_status(code: str, participant: Participant) -> str:
+    """Required, or not required for this participant by the form's branching (``FormSpec.applies_to``)."""
+    form = registry.visit_form(code)
+    applies = form is None or form.applies_to(participant)
+    return RequiredForm.Status.REQUIRED if applies else RequiredForm.Status.NOT_REQUIRED
 
 
 def _required_rows(visit: Visit, forms: tuple[str, ...], participant: Participant) -> None:
-    pregnancy = _needs_pregnancy_tests(participant)
     RequiredForm.objects.bulk_create(
-        RequiredForm(
-            visit=visit,
-            form=form,
-            status=RequiredForm.Status.NOT_REQUIRED
-            if form == "pregnancy" and not pregnancy
-            else RequiredForm.Status.REQUIRED,
-        )
-        for form in forms
+        RequiredForm(visit=visit, form=form, status=required_form_status(form, participant)) for form in forms
     )
 
 
@@ -61,11 +57,13 @@ def visit_schedule_create(*, allocation_id: int, by: Any = None, reason: str | N
     if participant.visits.exists():
         return list(participant.visits.all())
     day1 = timezone.localtime(allocation.randomised_at, ZoneInfo(participant.site.time_zone)).date()
-    rules = [VisitRule(v.code, v.target_day, v.days_before, v.days_after) for v in PROTOCOL.visits]
+    # The schedule of the protocol version in force on Day 1 (``trial_site.protocol_versions``).
+    protocol = protocol_on(day1)
+    rules = [VisitRule(v.code, v.target_day, v.days_before, v.days_after) for v in protocol.visits]
     created = []
     by = by or allocation.randomised_by
     with transaction.atomic(), acting_as(by):
-        for order, (definition, window) in enumerate(zip(PROTOCOL.visits, visit_schedule(rules, day1), strict=True)):
+        for order, (definition, window) in enumerate(zip(protocol.visits, visit_schedule(rules, day1), strict=True)):
             visit = Visit(
                 site=participant.site,
                 participant=participant,
@@ -101,6 +99,7 @@ def _ended(participant: Participant) -> EndOfStudy | None:
 def visit_record_done(*, visit: Visit, by: Any, done_on: date, deviation_reason: str = "") -> Visit:
     """Record that the visit took place. Outside its window it needs the protocol deviation's reason."""
     require(by, "visits.change_visit", visit.participant.site)
+    require_current_consent(visit.participant)
     read_locked(visit)
     errors: dict[str, str] = timeline_errors(visit.participant, {"done_on": (done_on, DateMeaning.TREATMENT)})
     ended = _ended(visit.participant)
@@ -194,7 +193,7 @@ def follow_up_schedule(*, participant: Participant, by: Any, last_dose: date) ->
         planned_date=window.target,
     )  # fmt: skip
     visit.save(by=by)
-    _required_rows(visit, PROTOCOL.follow_up.forms, participant)
+    _required_rows(visit, protocol_on(visit.target_date).follow_up.forms, participant)
     schedule_changed(participant.pk)
     return visit
 

@@ -15,6 +15,7 @@ from clinical.mrss import MRSS_AREA_CODES
 from randomization.selectors import arm_visible_to, treatment_of
 from screening.models import Participant
 from screening.selectors import participants_with_screening, screening_row
+from trial_site import registry
 from trial_site.audit.errors import EditConflict
 from trial_site.audit.versions import current_version
 from trial_site.blinding import Hidden, mrss_values_shown, shows
@@ -26,7 +27,7 @@ from trial_site.submission import once_per_submission
 from trial_site.text import sentence_start
 from visits import crf_services, selectors, services
 from visits.charts import mrss_chart
-from visits.crfs import CRF_BY_CODE, VisitForm, VisitMrss
+from visits.crfs import VisitForm, VisitMrss, crf_by_code
 from visits.forms import (
     EndOfStudyForm,
     FollowUpForm,
@@ -219,10 +220,10 @@ def visit_crf(request: HttpRequest, pk: int, code: str) -> HttpResponse:
     (409) with the form shown again: the values saved now, the user's own changes on top, and who changed what.
     """
     visit = get_scoped_object_or_404(Visit.objects.select_related("participant__site", "site"), request, pk=pk)
-    model = CRF_BY_CODE.get(code)
+    model = crf_by_code(code)
     if model is None or (not visit.required_forms.filter(form=code).exists() and not visit.is_unscheduled):
         raise Http404("this visit has no such form")
-    can_enter = user_can(request.user, f"visits.change_{model._meta.model_name}", visit.site)
+    can_enter = user_can(request.user, registry.permission(model, "change"), visit.site)
     if not can_enter and (request.method == "POST" or not may_read_forms(request.user, visit.site)):
         raise PermissionDenied(f"cannot enter {code}")
     if model is VisitMrss and not _mrss_shown(request.user, visit):

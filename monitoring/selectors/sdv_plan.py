@@ -1,27 +1,38 @@
-"""The protocol's SDV plan (``PROTOCOL.monitoring``): which forms are verified in full (``sdv_full``); of the other
-visit forms a stable sample is verified (``sdv_in_sample``)."""
+"""The source data verification plan, from the registry of forms (``trial_site.registry``): each form says whether
+it is verified in full, sampled, or not at all (``FormSpec.verification``); of the sampled forms a stable sample of
+participants is verified (``sdv_in_sample``, at ``PROTOCOL.monitoring.sdv_sample_percent``)."""
 
 from __future__ import annotations
 
 import hashlib
 
-from django.apps import apps
 from django.db import models
 
+from trial_site import registry
 from trial_site.audit.base import ClinicalRecord
 from trial_site.protocol import PROTOCOL
-from visits.crfs import VISIT_CRFS
+from trial_site.registry import Verification
 
 
 def form_name(model: type[models.Model]) -> str:
-    """``app_label.model``, as the protocol's SDV plan names forms."""
+    """``app_label.model``, as the SDV plan and the audit trail name forms."""
     return model._meta.label_lower
 
 
 def sdv_forms() -> list[type[ClinicalRecord]]:
-    """Every form the SDV plan covers: the forms verified in full, and the visit CRFs (sampled unless in full)."""
-    full = [apps.get_model(label) for label in PROTOCOL.monitoring.sdv_full]
-    return full + [model for model in VISIT_CRFS if model not in full]
+    """Every form the SDV plan covers: the forms verified in full, then the sampled ones."""
+    return [form.model for form in _verified(Verification.FULL)] + [
+        form.model for form in _verified(Verification.SAMPLE)
+    ]  # type: ignore[misc]
+
+
+def _verified(how: Verification) -> list[registry.RegisteredForm]:
+    return [form for form in registry.forms() if form.spec.verification == how]
+
+
+def sdv_full() -> set[str]:
+    """The forms (``app_label.model``) verified in full."""
+    return {form.name for form in _verified(Verification.FULL)}
 
 
 def sdv_in_sample(participant_id: int, form: str) -> bool:
@@ -38,8 +49,8 @@ def sdv_in_sample(participant_id: int, form: str) -> bool:
 
 def sdv_required(participant_id: int | None, form: str) -> bool:
     """Whether the SDV plan requires this form of this participant to be verified (in full, or sampled)."""
-    if form in PROTOCOL.monitoring.sdv_full:
+    if form in sdv_full():
         return True
-    if participant_id is None or form not in {form_name(model) for model in VISIT_CRFS}:
+    if participant_id is None or form not in {sampled.name for sampled in _verified(Verification.SAMPLE)}:
         return False
     return sdv_in_sample(participant_id, form)

@@ -23,6 +23,7 @@ from clinical.timeline import DateMeaning
 from screening.instruments import MrssScores
 from screening.timeline import participant_timeline, timeline_errors
 from trial_site.audit.base import ClinicalRecord
+from trial_site.registry import FormSpec, Placement, Verification
 
 
 def yes_no(label: Any, help_text: Any = "") -> models.BooleanField:
@@ -46,6 +47,8 @@ def measured(label: Any, low: float, high: float, unit: str, help_text: Any = ""
 class ScreeningForm(ClinicalRecord):
     """Base of the screening forms: belongs to one participant, at the participant's site, after consent."""
 
+    # The form's one declaration (``trial_site.registry``); ``slug``, its part of the page's address, is its code.
+    form_spec: ClassVar[FormSpec]
     slug: ClassVar[str]
     # Date fields that must not lie after the screening date (checked in clean()).
     dates_not_after_screening: ClassVar[tuple[str, ...]] = ()
@@ -54,6 +57,12 @@ class ScreeningForm(ClinicalRecord):
 
     class Meta:
         abstract = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        spec = cls.__dict__.get("form_spec")
+        if spec is not None:
+            cls.slug = spec.code
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.participant_id is not None:
@@ -91,7 +100,14 @@ class ScreeningForm(ClinicalRecord):
 class ClassificationCriteria(ScreeningForm):
     """The 2013 ACR/EULAR classification items; the score is computed."""
 
-    slug = "classification"
+    form_spec = FormSpec(
+        "classification",
+        None,
+        Placement.SCREENING,
+        entered_by=("coordinator", "investigator"),
+        verification=Verification.FULL,
+        export_key="CLASSIF",
+    )
     participant = models.OneToOneField(
         "screening.Participant", on_delete=models.PROTECT, related_name="classification_criteria"
     )
@@ -122,7 +138,14 @@ class ClassificationCriteria(ScreeningForm):
 class DiseaseHistory(ScreeningForm):
     """Disease onset and skin involvement at any time (for the LeRoy & Medsger subset)."""
 
-    slug = "disease"
+    form_spec = FormSpec(
+        "disease",
+        None,
+        Placement.SCREENING,
+        entered_by=("coordinator", "investigator"),
+        verification=Verification.FULL,
+        export_key="DISEASE",
+    )
     dates_not_after_screening = ("first_non_raynaud_date",)
     participant = models.OneToOneField(
         "screening.Participant", on_delete=models.PROTECT, related_name="disease_history"
@@ -149,7 +172,15 @@ class DiseaseHistory(ScreeningForm):
 class ScreeningMrss(ScreeningForm, MrssScores):
     """The baseline modified Rodnan skin score at screening (17 areas, 0–3 each)."""
 
-    slug = "mrss"
+    form_spec = FormSpec(
+        "mrss",
+        None,
+        Placement.SCREENING,
+        day_field="assessed_on",
+        entered_by=("coordinator", "investigator", "blinded_assessor"),
+        verification=Verification.FULL,
+        export_key="SCRMRSS",
+    )
     dates_not_after_screening = ("assessed_on",)
     participant = models.OneToOneField("screening.Participant", on_delete=models.PROTECT, related_name="screening_mrss")
     assessed_on = models.DateField(_("date of assessment"))
@@ -175,7 +206,14 @@ class SteroidDrug(models.TextChoices):
 class ExclusionHistory(ScreeningForm):
     """Explicit answers to exclusion criteria E1–E16, with the dates the time windows need."""
 
-    slug = "exclusions"
+    form_spec = FormSpec(
+        "exclusions",
+        None,
+        Placement.SCREENING,
+        entered_by=("coordinator", "investigator"),
+        verification=Verification.FULL,
+        export_key="EXCLHIST",
+    )
     dates_not_after_screening = ("major_surgery_date", "malignancy_date", "renal_crisis_date")
     participant = models.OneToOneField(
         "screening.Participant", on_delete=models.PROTECT, related_name="exclusion_history"
@@ -251,7 +289,15 @@ CREATININE_RANGE = {CreatinineUnit.MG_DL: (0.1, 20.0), CreatinineUnit.UMOL_L: (9
 class ScreeningLabs(ScreeningForm):
     """Screening laboratory values, with units; eGFR is computed from creatinine, age and sex."""
 
-    slug = "labs"
+    form_spec = FormSpec(
+        "labs",
+        None,
+        Placement.SCREENING,
+        day_field="sampled_on",
+        entered_by=("coordinator", "investigator"),
+        verification=Verification.FULL,
+        export_key="SCRLABS",
+    )
     dates_not_after_screening = ("sampled_on", "hbsag_date", "hcv_date", "pregnancy_test_date")
     participant = models.OneToOneField("screening.Participant", on_delete=models.PROTECT, related_name="screening_labs")
     sampled_on = models.DateField(_("date of sampling"), null=True, blank=True)
@@ -336,7 +382,14 @@ class Day1Baseline(ScreeningForm, MrssScores):
     saving it leaves the eligibility confirmation in force.
     """
 
-    slug = "day1"
+    form_spec = FormSpec(
+        "day1",
+        None,
+        Placement.SCREENING,
+        entered_by=("investigator",),
+        verification=Verification.NONE,
+        export_key="DAY1BASE",
+    )
     voids_confirmation = False
     participant = models.OneToOneField("screening.Participant", on_delete=models.PROTECT, related_name="day1_baseline")
     day1 = models.DateField(

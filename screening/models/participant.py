@@ -44,6 +44,8 @@ initials_validator = RegexValidator(r"^[A-Z]{2,4}$", _("Use 2 to 4 capital lette
 class Participant(ClinicalRecord):
     """A person being screened. Re-screening the same person makes a new episode linked to the first."""
 
+    participant_path = "id"
+
     screening_number = models.CharField(_("screening number"), max_length=20, unique=True, editable=False)
     episode = models.PositiveSmallIntegerField(_("screening episode"), default=1, editable=False)
     first_episode = models.ForeignKey(

@@ -17,7 +17,8 @@ from randomization.models import Allocation
 from screening.models import Participant
 from trial_site.audit.base import ClinicalRecord
 from trial_site.protocol import PROTOCOL
-from visits.crfs import CRF_BY_CODE
+from trial_site.protocol_versions import base_protocol
+from visits.crfs import crf_by_code
 from visits.models import RequiredForm, Visit
 
 pytestmark = [pytest.mark.django_db, pytest.mark.needs_postgres]
@@ -44,12 +45,12 @@ def test_every_randomised_participant_has_a_slot_a_schedule_and_day_1_done(gener
 
 
 def test_each_done_visit_has_the_forms_its_schedule_asks_for(generated: Any) -> None:
-    definitions = {v.code: v for v in PROTOCOL.visits} | {PROTOCOL.follow_up.code: PROTOCOL.follow_up}
+    definitions = {v.code: v for v in base_protocol().visit_definitions()}
     for visit in Visit.objects.prefetch_related("required_forms"):
         rows = {row.form: row.status for row in visit.required_forms.all()}
         assert set(rows) == set(definitions[visit.code].forms)
         for form, status in rows.items():
-            exists = CRF_BY_CODE[form].objects.filter(visit=visit).exists()
+            exists = crf_by_code(form).objects.filter(visit=visit).exists()
             assert exists == (status == RequiredForm.Status.ENTERED), (visit.code, form, status)
             if status == RequiredForm.Status.ENTERED:
                 assert visit.done_on is not None

@@ -40,12 +40,13 @@ from tests.screening.factories import register, screen_eligible
 from tests.security.html_forms import PostForm, has_post_form, post_forms
 from tests.security.permission_matrix import COLUMNS
 from tests.visits.test_schedule import randomised_on
+from trial_site import registry
 from trial_site.lab_ranges import lab_reference_range_save
 from trial_site.models import AccessEvent, LabReferenceRange, StaffMembership
 from trial_site.roles import Role
 from visits import services as visit_services
 from visits.crf_services import visit_form_save
-from visits.crfs import CRF_BY_CODE, LabPanel, VitalSigns
+from visits.crfs import LabPanel, VitalSigns
 from visits.models import Visit
 
 ANONYMOUS = "anonymous"
@@ -180,6 +181,8 @@ def sample_paths(world: World) -> dict[str, str]:
         "screening:screen_failure": f"/screening/{number}/screen-failure/",
         "screening:withdraw": f"/screening/{number}/withdraw/",
         "screening:rescreen": f"/screening/{number}/rescreen/",
+        "screening:reconsent_due": "/screening/reconsent-due/",
+        "screening:reconsent": f"/screening/{number}/reconsent/",
         "randomization:index": "/randomization/",
         "randomization:lists": "/randomization/lists/",
         "randomization:list": f"/randomization/lists/{pk['allocation_list']}/",
@@ -294,7 +297,7 @@ def _build_world() -> World:
     number = participant.screening_number
     # Every screening form and every visit form, beyond the one sample of each URL, for the fuzzing.
     world.form_pages = [f"/screening/{number}/forms/{model.slug}/" for model in SCREENING_FORMS] + [
-        f"/visits/{unscheduled.pk}/forms/{code}/" for code in CRF_BY_CODE
+        f"/visits/{unscheduled.pk}/forms/{code}/" for code in registry.visit_form_labels()
     ]
     return world
 

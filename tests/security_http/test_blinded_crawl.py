@@ -39,10 +39,11 @@ from tests.randomization.factories import list_in_use
 from tests.randomization.test_blinding import concrete_paths
 from tests.screening.factories import register, save_form, screen_eligible
 from tests.visits.test_schedule import DHAKA
+from trial_site import registry
 from trial_site.protocol import PROTOCOL
 from visits import services as visit_services
 from visits.crf_services import visit_form_save
-from visits.crfs import CRF_BY_CODE, LabPanel, StudyDrug, VisitMrss
+from visits.crfs import LabPanel, StudyDrug, VisitMrss
 from visits.models import ConcomitantMedication, Visit
 
 pytestmark = [pytest.mark.needs_postgres, pytest.mark.django_db(transaction=True)]
@@ -212,7 +213,7 @@ def test_every_url_of_the_url_configuration_shows_the_blinded_assessor_none_of_i
               "sites:pk": str(assessor.pk), "staff:pk": str(assessor.pk)}  # fmt: skip
     paths: set[str] = set()
     for visit in trial.visits.all():
-        for code in CRF_BY_CODE:
+        for code in registry.visit_form_labels():
             paths |= set(concrete_paths(values | {"visits:pk": str(visit.pk), "visits:code": code}))
     from screening.models import SCREENING_FORMS
 

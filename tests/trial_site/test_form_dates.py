@@ -151,7 +151,7 @@ def _subclasses(cls: type) -> Iterator[type]:
 def _project_form_classes() -> list[type[forms.BaseForm]]:
     from screening.forms import screening_form_class
     from screening.models.crfs import SCREENING_FORMS
-    from visits.crfs import VISIT_CRFS
+    from visits.crfs import visit_crfs
     from visits.forms import visit_crf_form_class
 
     _import_everything()
@@ -160,7 +160,7 @@ def _project_form_classes() -> list[type[forms.BaseForm]]:
         for cls in _subclasses(forms.BaseForm)
         if cls.__module__.split(".")[0] in PACKAGES and not getattr(getattr(cls, "Meta", None), "abstract", False)
     }
-    found.update(visit_crf_form_class(model) for model in VISIT_CRFS)
+    found.update(visit_crf_form_class(model) for model in visit_crfs())
     found.update(screening_form_class(model) for model in SCREENING_FORMS)
     return sorted(found, key=lambda cls: f"{cls.__module__}.{cls.__qualname__}")
 

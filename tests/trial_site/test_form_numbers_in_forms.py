@@ -18,13 +18,13 @@ from screening.forms import ParticipantForm, screening_form_class
 from screening.models.crfs import SCREENING_FORMS
 from tests.screening.factories import register
 from trial_site.form_numbers import NumberField
-from visits.crfs import VISIT_CRFS
+from visits.crfs import visit_crfs
 from visits.forms import MedicationForm, visit_crf_form_class
 
 
 def every_form(participant: Any) -> Iterator[tuple[str, forms.BaseForm]]:
     """Every form of the visits, screening and safety that a user fills, unbound and new."""
-    for model in VISIT_CRFS:
+    for model in visit_crfs():
         yield f"visit {model.form_code}", visit_crf_form_class(model)(instance=model())
     for model in SCREENING_FORMS:
         yield f"screening {model.slug}", screening_form_class(model)(instance=model())

@@ -34,6 +34,7 @@ from trial_site import tasks
 from trial_site.invariants import REPAIR_REASON
 from trial_site.models import OutboxMessage
 from trial_site.protocol import PROTOCOL
+from trial_site.protocol_versions import base_protocol
 from trial_site.services import system_user
 from visits import services as visit_services
 from visits.crf_services import visit_form_save
@@ -63,7 +64,7 @@ def schedule_problems(participant: Participant) -> list[str]:
         problems.append(f"visits {[visit.code for visit in visits]}")
     rows = RequiredForm.objects.filter(visit__in=visits).select_related("visit")
     forms = {(row.visit.code, row.form) for row in rows}
-    wanted = {(definition.code, form) for definition in PROTOCOL.visits for form in definition.forms}
+    wanted = {(definition.code, form) for definition in base_protocol().visits for form in definition.forms}
     if forms != wanted:
         problems.append(f"required forms missing: {sorted(wanted - forms)}")
     if not Reminder.objects.filter(participant=participant).exists():

@@ -15,16 +15,17 @@ from screening.models import Participant
 from tests.randomization.factories import list_in_use
 from tests.visits.test_crfs import row_status, save
 from tests.visits.test_schedule import randomised_on
-from trial_site.protocol import PROTOCOL, VISIT_FORMS
+from trial_site import registry
+from trial_site.protocol import PROTOCOL
 from visits import services
 from visits.crfs import (
-    CRF_BY_CODE,
     ConcomitantMedications,
     InflammationMarkers,
     Lipids,
     PregnancyTest,
     PulmonaryFunction,
     StudyDrug,
+    crf_by_code,
 )
 from visits.models import Visit
 
@@ -63,8 +64,8 @@ def refused(model: type, visit: Visit, by: Any, values: dict[str, Any], *, compl
 
 def test_every_new_form_is_a_visit_crf_of_the_protocol() -> None:
     for model in NEW_FORMS:
-        assert CRF_BY_CODE[model.form_code] is model
-        assert model.form_code in VISIT_FORMS
+        assert crf_by_code(model.form_code) is model
+        assert model.form_code in registry.visit_form_labels()
     assert {model.form_code for model in NEW_FORMS} == {"inflammation", "lipids", "pft", "pregnancy", "drug",
                                                         "conmeds"}  # fmt: skip
 

@@ -15,6 +15,7 @@ from randomization import services as randomization_services
 from screening.models import Participant
 from tests.randomization.factories import confirmed_participant, list_in_use
 from trial_site.protocol import PROTOCOL
+from trial_site.protocol_versions import base_protocol
 from visits import selectors, services
 from visits.models import RequiredForm, Visit
 from visits.status import VisitState
@@ -54,7 +55,7 @@ def test_randomisation_creates_the_protocol_schedule_from_day_1(
     assert (w4.target_date - day1).days == 28
     assert (w4.earliest, w4.latest) == (w4.target_date - timedelta(days=3), w4.target_date + timedelta(days=3))
     assert visits[0].target_date == visits[0].earliest == visits[0].latest == day1
-    assert set(visits[-1].required_forms.values_list("form", flat=True)) == set(PROTOCOL.visit("W24").forms)
+    assert set(visits[-1].required_forms.values_list("form", flat=True)) == set(base_protocol().visit("W24").forms)
     assert visits[0].history.get().history_user == investigator
     services.visit_schedule_create(allocation_id=allocation.pk)
     assert Visit.objects.filter(participant=participant).count() == len(PROTOCOL.visits)

@@ -32,7 +32,6 @@ from trial_site.audit.errors import (
 from trial_site.audit.history import AuditedHistoricalRecords
 from trial_site.audit.versions import changes_since, current_version, data_fields, fields_changed_from
 from trial_site.hooks import follow_up
-from trial_site.protocol import PROTOCOL
 
 
 def guard_clinical_write(record: models.Model) -> None:
@@ -181,6 +180,9 @@ class ClinicalRecord(AuditedModel):
     # may name one too, so a de-identified export leaves it out unless asked for.
     identifying_fields: ClassVar[tuple[str, ...]] = ()
     free_text_fields: ClassVar[tuple[str, ...]] = ()
+    # How a row reaches its participant: a ``values()`` path to the participant's id. The one place that says who
+    # owns a record (monitoring, exports, locks and the registry of forms read it; ``participant_id_of``).
+    participant_path: ClassVar[str] = "participant_id"
 
     class Meta:
         abstract = True
@@ -199,10 +201,19 @@ class ClinicalRecord(AuditedModel):
         if self._state.adding:
             self.created_at = now
             self.created_by = actor
-            self.protocol_version = PROTOCOL.version
+            self.protocol_version = self._protocol_version_in_force()
         self.modified_at = now
         self.modified_by = actor
         self.full_clean(validate_unique=False, validate_constraints=False)
+
+    def _protocol_version_in_force(self) -> str:
+        """The protocol version in force today at the record's site: the version the record is made under."""
+        from zoneinfo import ZoneInfo
+
+        from trial_site.protocol_versions import protocol_today
+
+        site = self.site if self.site_id is not None else None
+        return protocol_today(ZoneInfo(site.time_zone) if site is not None else None).version
 
     def _check_write(self) -> None:
         super()._check_write()
@@ -225,14 +236,20 @@ class ClinicalRecord(AuditedModel):
         finally:
             self._forget_change_context()
 
+    def participant_id_of(self) -> int | None:
+        """The id of the participant who owns this record, along ``participant_path``."""
+        *links, last = self.participant_path.split("__")
+        value: Any = self
+        for link in links:
+            value = getattr(value, link, None)
+            if value is None:
+                return None
+        return getattr(value, "pk" if last == "id" else last, None)
+
     def lock_scope(self) -> tuple[int | None, int | None]:
         """(participant id, visit id) of this record, for locks, verification and signatures that cover a visit
-        or a whole casebook. Read from the ``participant``/``visit`` fields; a model placed otherwise says so."""
-        participant_id = getattr(self, "participant_id", None)
-        visit_id = getattr(self, "visit_id", None)
-        if participant_id is None and visit_id is not None:
-            participant_id = self.visit.participant_id  # type: ignore[attr-defined]
-        return participant_id, visit_id
+        or a whole casebook."""
+        return self.participant_id_of(), getattr(self, "visit_id", None)
 
     def reason_required_for_change(self) -> bool:
         """Whether changing this saved record needs a reason. Always, unless a model says otherwise (a visit

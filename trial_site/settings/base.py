@@ -233,6 +233,8 @@ FOLLOW_UPS: dict[str, tuple[str, ...]] = {
     "schedule_changed": ("reminders.services.reminders_plan",),
     # After a laboratory panel is saved (panel_id=): the arm's hold and dose rules (laboratory alerts).
     "lab_panel_saved": ("safety.services.lab_alerts_check",),
+    # After a protocol amendment is approved (version=, by=): the participants' visits still to come follow it.
+    "protocol_amended": ("visits.amendments.schedule_amend",),
 }
 
 # What leaves the system after commit is written as an outbox row in the writer's transaction and delivered by the

@@ -10,6 +10,8 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from trial_site import registry
+
 register = template.Library()
 
 STATE_STYLE = {
@@ -30,8 +32,6 @@ def form_cell(row: Any, code: str) -> str:
     """One cell of the visit × form grid; a link to the form where it can be entered (the visit took place)."""
     from django.urls import reverse
 
-    from visits.crfs import CRF_BY_CODE
-
     status = row.forms.get(code)
     if status is None:
         return mark_safe("<td></td>")
@@ -40,7 +40,7 @@ def form_cell(row: Any, code: str) -> str:
         "required": ("○", "", _("required, not yet entered")),
         "not_required": ("–", "text-muted", _("not required")),
     }[status]
-    if code in CRF_BY_CODE and row.visit.done_on is not None and status != "not_required":
+    if registry.visit_form(code) is not None and row.visit.done_on is not None and status != "not_required":
         url = reverse("visits:crf", args=[row.visit.pk, code])
         symbol = format_html('<a href="{}" class="stretched-link text-decoration-none">{}</a>', url, symbol)
     return format_html(
