@@ -24,9 +24,9 @@ from django.utils.translation import gettext as _
 from monitoring.models import DataLock
 from monitoring.selectors.locks import LOCK_PERMISSION, Scope, lock_message, lock_target, person, visit_id_of
 from monitoring.selectors.records import record_key, record_participant_id
-from monitoring.services import require
 from screening.models import Participant
 from trial_site.audit.versions import current_version
+from trial_site.permissions import require
 from visits.models import Visit
 
 

@@ -27,8 +27,8 @@ from monitoring.selectors.queries import (
     queryable_fields,
 )
 from monitoring.selectors.records import is_clinical_model, record_key, record_participant_id
-from monitoring.services import require
 from trial_site.audit.versions import current_version
+from trial_site.permissions import require
 from trial_site.text import sentence_start
 
 

@@ -18,9 +18,9 @@ from django_otp import devices_for_user
 from monitoring.models import Signature
 from monitoring.selectors.records import record_key, record_label, record_participant_id
 from monitoring.selectors.signatures import covering, visit_id_of
-from monitoring.services import require
 from screening.models import Participant
 from trial_site.models import AccessEvent
+from trial_site.permissions import require
 from trial_site.protocol import PROTOCOL
 from trial_site.services import Reentry, access_event_record, password_reentry, reentry_locked_message
 from visits.models import Visit

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from monitoring.models import SourceVerification
 from monitoring.selectors.records import record_key, record_participant_id
 from monitoring.selectors.verification import display_name, verifiable_fields
-from monitoring.services import require
+from trial_site.permissions import require
 
 
 @transaction.atomic
