@@ -29,7 +29,7 @@ from monitoring.selectors.queries import (
     record_queries,
 )
 from monitoring.selectors.records import record_key, record_label, record_participant_id
-from monitoring.selectors.sdv_plan import form_name, sdv_required
+from monitoring.selectors.sdv_plan import form_name, sdv_full, sdv_required
 from monitoring.selectors.signatures import sign_again_url, sign_url, signatures_covering
 from monitoring.selectors.signatures import visit_id_of as signed_visit_id_of
 from monitoring.selectors.verification import display_name, verifiable_fields, verification_latest
@@ -40,7 +40,6 @@ from monitoring.services.signatures import signatures_invalidate_for_change
 from monitoring.services.verification import verification_clear_for_change
 from screening.models import Participant
 from trial_site.permissions import user_can
-from trial_site.protocol import PROTOCOL
 from visits.models import Visit
 
 # ------------------------------------------------------------------------------------------------ follow-ups
@@ -157,7 +156,7 @@ def verification_panel(request: Any, record: Any) -> str:
             "verified_fields": [labels.get(name, name) for name in (latest.fields if latest else [])],
             "verified_by": display_name(latest.verified_by) if latest else "",
             "required": sdv_required(record_participant_id(record), form),
-            "in_full": form in PROTOCOL.monitoring.sdv_full,
+            "in_full": form in sdv_full(),
             "can_verify": user is not None and user_can(user, "monitoring.verify_source", record.site),
             "mark_url": reverse("monitoring:verification_mark"),
             "form": form,

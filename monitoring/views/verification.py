@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from monitoring.selectors import verification as selectors
 from monitoring.selectors.records import record_for_form, record_label, record_url
-from monitoring.selectors.sdv_plan import form_name, sdv_forms
+from monitoring.selectors.sdv_plan import form_name, sdv_forms, sdv_full
 from monitoring.services import verification as services
 from trial_site.permissions import may_see_identifiers, permission_required, user_can
 from trial_site.protocol import PROTOCOL
@@ -82,7 +82,7 @@ def progress(request: HttpRequest) -> HttpResponse:
             "full_forms": [
                 str(model._meta.verbose_name)
                 for model in sdv_forms()
-                if form_name(model) in PROTOCOL.monitoring.sdv_full
+                if form_name(model) in sdv_full()
             ],
         },
     )
