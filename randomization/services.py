@@ -30,6 +30,7 @@ from screening.selectors import (
     baseline_decision,
     confirmation_in_force,
     participants_with_screening,
+    reconsent_refusal,
     screening_decision,
     site_today,
 )
@@ -185,6 +186,8 @@ def randomisation_refusal(participant: Participant, *, day1: date | None = None)
         return _("The participant has no recorded informed consent.")
     if hasattr(participant, "screen_failure"):
         return _("The participant failed screening.")
+    if reconsent := reconsent_refusal(participant, day1):
+        return reconsent
     if confirmation_in_force(participant) is None:
         return _("An investigator must confirm eligibility first.")
     decision = screening_decision(participant)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -10,7 +11,8 @@ from django.forms import modelform_factory
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from screening.models import Consent, ConsentWithdrawal, Participant
+from clinical.consent import version_key
+from screening.models import Consent, ConsentWithdrawal, Participant, Reconsent
 from screening.models.crfs import ScreeningForm, ScreeningMrss
 from trial_site.concurrency import VERSION_FIELD
 from trial_site.form_choices import ChoicesStartEmptyMixin
@@ -19,7 +21,8 @@ from trial_site.form_numbers import NumberFieldsMixin
 from trial_site.forms import ReasonForChangeMixin
 from trial_site.models import Site, StaffMembership
 from trial_site.phone import mobile_e164
-from trial_site.protocol import PROTOCOL
+from trial_site.protocol import ConsentFormVersion
+from trial_site.protocol_versions import protocol_today
 from trial_site.submission import FIELD as SUBMISSION_KEY
 
 
@@ -66,9 +69,48 @@ class ConsentForm(forms.ModelForm):
         self.fields["obtained_by"].queryset = staff_at(site)
         self.fields["obtained_by"].label_from_instance = full_name
         self.fields["obtained_by"].initial = user.pk
-        in_effect = [form for form in PROTOCOL.consent_forms if form.in_effect_on(timezone.localdate())]
-        if in_effect:
-            self.fields["form_version"].initial = in_effect[-1].version
+        self.fields["form_version"] = consent_version_field(site)
+        self.fields["consented_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
+
+
+def consent_versions_in_effect(site: Site) -> list[ConsentFormVersion]:
+    """The consent form versions in use today at ``site``, under the protocol version in force there today."""
+    zone = ZoneInfo(site.time_zone)
+    today = timezone.localdate(timezone.now(), zone)
+    return [form for form in protocol_today(zone).consent_forms if form.in_effect_on(today)]
+
+
+def consent_version_field(site: Site, *, at_least: str | None = None) -> forms.ChoiceField:
+    """A choice of the consent form versions in use today at the site (``at_least``: none older than that); the
+    latest is offered first. The model checks the version again against the day it was signed."""
+    versions = [
+        form
+        for form in consent_versions_in_effect(site)
+        if at_least is None or version_key(form.version) >= version_key(at_least)
+    ]
+    return forms.ChoiceField(
+        label=Consent._meta.get_field("form_version").verbose_name,
+        choices=[(form.version, str(form)) for form in versions],
+        initial=versions[-1].version if versions else None,
+    )
+
+
+class ReconsentForm(forms.ModelForm):
+    """The re-consent: the versions offered are those in use today, not older than the version asked for."""
+
+    class Meta:
+        model = Reconsent
+        fields = ["form_version", "consented_at", "obtained_by", "signature_method", "witness_name", "copy_given"]
+        formfield_callback = iso_formfield_callback
+
+    def __init__(self, *args: Any, participant: Participant, user: Any, required: str | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.instance.participant = participant
+        self.instance.site = participant.site
+        self.fields["form_version"] = consent_version_field(participant.site, at_least=required)
+        self.fields["obtained_by"].queryset = staff_at(participant.site)
+        self.fields["obtained_by"].label_from_instance = full_name
+        self.fields["obtained_by"].initial = user.pk
         self.fields["consented_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
 
 

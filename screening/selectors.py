@@ -480,4 +480,3 @@ def participants_to_reconsent(user: Any) -> list[ReconsentRow]:
 def reconsent_count(user: Any) -> int:
     """How many participants at the user's sites must re-consent (the menu's count)."""
     return len(participants_to_reconsent(user))
-

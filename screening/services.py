@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -12,12 +12,14 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from clinical.consent import version_key
 from clinical.eligibility import Decision
 from screening.models import (
     Consent,
     ConsentWithdrawal,
     EligibilityConfirmation,
     Participant,
+    Reconsent,
     ScreenFailure,
 )
 from screening.models.crfs import ScreeningForm
@@ -25,6 +27,8 @@ from screening.models.participant import screening_number_for
 from screening.selectors import (
     WINDOW_SOURCES,
     confirmation_in_force,
+    reconsent_due,
+    require_current_consent,
     screening_decision,
     screening_window_of,
     site_today,
@@ -119,6 +123,7 @@ def screening_form_save(*, record: ScreeningForm, by: Any, reason: str | None = 
     require(by, f"screening.change_{record._meta.model_name}", participant.site)
     if hasattr(participant, "withdrawal"):
         raise ValidationError(_("This participant has withdrawn consent; no further screening data can be saved."))
+    require_current_consent(participant)
     changing = record.pk is not None
     if not changing:
         _refuse_if_entered_meanwhile(record)
@@ -286,3 +291,47 @@ def consent_withdraw(*, withdrawal: ConsentWithdrawal, by: Any) -> ConsentWithdr
     schedule_changed(participant.pk)
     logger.info("%s withdrew consent (%s)", participant, withdrawal.scope)
     return withdrawal
+
+
+@transaction.atomic
+def reconsent_record(
+    *,
+    participant: Participant,
+    by: Any,
+    form_version: str,
+    consented_at: datetime,
+    obtained_by: Any,
+    signature_method: str,
+    copy_given: bool,
+    witness_name: str = "",
+) -> Reconsent:
+    """Record that the participant signed the new consent form version asked of them: from then on the procedures
+    it blocked are allowed again. Only while a re-consent is due, with that version or a later one in use on the
+    day signed (``Reconsent.clean``: not before the first consent, not in the future)."""
+    locked = Participant.objects.select_for_update(of=("self",)).select_related("site", "consent")
+    participant = locked.get(pk=participant.pk)
+    require(by, "screening.add_reconsent", participant.site)
+    decision = reconsent_due(participant)
+    if not decision.due:
+        raise ValidationError(_("No re-consent is due for %(number)s.") % {"number": participant.screening_number})
+    if version_key(form_version) < version_key(decision.required or ""):
+        raise ValidationError(
+            {
+                "form_version": _("Version %(version)s is older than the version asked for, %(required)s.")
+                % {"version": form_version, "required": decision.required}
+            }
+        )
+    record = Reconsent(
+        site=participant.site,
+        participant=participant,
+        form_version=form_version,
+        consented_at=consented_at,
+        obtained_by=obtained_by,
+        signature_method=signature_method,
+        witness_name=witness_name,
+        copy_given=copy_given,
+    )
+    record.full_clean(exclude=["site", "participant"])
+    record.save(by=by)
+    logger.info("%s re-consented to version %s (recorded by %s)", participant, form_version, by)
+    return record

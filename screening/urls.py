@@ -6,6 +6,7 @@ app_name = "screening"
 
 urlpatterns = [
     path("", views.screening_log, name="index"),
+    path("reconsent-due/", views.reconsent_due, name="reconsent_due"),
     path("register/<str:site_code>/", views.participant_register, name="register"),
     path("<str:number>/", views.participant_summary, name="participant"),
     path("<str:number>/details/", views.participant_details_edit, name="details"),
@@ -14,4 +15,5 @@ urlpatterns = [
     path("<str:number>/screen-failure/", views.screen_failure_record, name="screen_failure"),
     path("<str:number>/withdraw/", views.consent_withdraw, name="withdraw"),
     path("<str:number>/rescreen/", views.participant_rescreen, name="rescreen"),
+    path("<str:number>/reconsent/", views.reconsent_record, name="reconsent"),
 ]

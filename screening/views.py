@@ -16,6 +16,7 @@ from screening import selectors, services
 from screening.forms import (
     ConsentForm,
     ParticipantForm,
+    ReconsentForm,
     RescreenForm,
     ScreenFailureForm,
     WithdrawalForm,
@@ -302,3 +303,48 @@ def participant_details_edit(request: HttpRequest, number: str) -> HttpResponse:
         {"participant": participant, "form": form, "title": _("Participant details and reminders")},
         status=status,
     )
+
+
+# --- Re-consent ----------------------------------------------------------------------------------------------
+
+
+@permission_required(selectors.RECORD_RECONSENT)
+def reconsent_due(request: HttpRequest) -> HttpResponse:
+    """The coordinators' to-do list: the participants at the user's sites who must sign a new consent version."""
+    return render(request, "screening/reconsent_due.html", {"rows": selectors.participants_to_reconsent(request.user)})
+
+
+@permission_required(selectors.RECORD_RECONSENT)
+@require_http_methods(["GET", "POST"])
+@once_per_submission
+def reconsent_record(request: HttpRequest, number: str) -> HttpResponse:
+    """Record the participant's re-consent to the consent version asked of them (only while one is due)."""
+    participant = _participant(request, number)
+    if not user_can(request.user, selectors.RECORD_RECONSENT, participant.site):
+        raise PermissionDenied(f"cannot record re-consent at {participant.site.code}")
+    decision = selectors.reconsent_due(participant)
+    if not decision.due:  # recorded meanwhile, or never asked: the page says so, nothing to send
+        return render(request, "screening/reconsent.html", {"participant": participant, "decision": decision})
+    form = ReconsentForm(
+        request.POST if request.method == "POST" else None,
+        participant=participant,
+        user=request.user,
+        required=decision.required,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.reconsent_record(
+                participant=participant,
+                by=request.user,
+                **{name: form.cleaned_data[name] for name in ReconsentForm.Meta.fields},
+            )
+        except ValidationError as error:
+            add_validation_error(form, error)
+        else:
+            messages.success(
+                request,
+                _("Re-consent of %(number)s to consent form version %(version)s recorded.")
+                % {"number": participant, "version": form.cleaned_data["form_version"]},
+            )
+            return redirect("screening:participant", number=participant.screening_number)
+    return render(request, "screening/reconsent.html", {"participant": participant, "form": form, "decision": decision})

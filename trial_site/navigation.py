@@ -1,13 +1,16 @@
-"""Navigation per role: which sections each role sees in the menu and on its home page.
+"""Navigation per role: which sections each role sees in the menu and on its home page, and the to-do links.
 
-Sections are defined once here; the menu, the home page and the tests read this table.
+Sections are defined once here; the menu, the home page and the tests read this table. A to-do (``TODOS``) is a
+link the menu shows, with its count, only to users who may act on it and only while there is something to do.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.utils.functional import Promise
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from trial_site.roles import Role
@@ -126,3 +129,40 @@ def sections_for(roles: frozenset[Role]) -> list[Section]:
     """The sections a user with ``roles`` sees, in menu order (a superuser without roles sees none: superusers are
     server operators, not trial staff)."""
     return [section for section in SECTIONS if section.roles & roles]
+
+
+@dataclass(frozen=True)
+class Todo:
+    """A to-do link of the menu: shown with ``count`` (the dotted path of a function of the user giving a number;
+    the app's own selector, named here as the URL is) to users holding ``permission`` at one of their sites, when
+    the number is not 0."""
+
+    key: str
+    label: str | Promise
+    url_name: str
+    permission: str
+    count: str
+
+
+TODOS: tuple[Todo, ...] = (
+    Todo(
+        "reconsent",
+        _("Re-consent due"),
+        "screening:reconsent_due",
+        "screening.add_reconsent",
+        "screening.selectors.reconsent_count",
+    ),
+)
+
+
+def todos_for(user: Any) -> list[tuple[Todo, int]]:
+    """The to-do links for ``user`` with their counts, leaving out those with nothing to do."""
+    from trial_site.permissions import user_can
+
+    found = []
+    for todo in TODOS:
+        if user_can(user, todo.permission):
+            count = import_string(todo.count)(user)
+            if count:
+                found.append((todo, count))
+    return found

@@ -1,6 +1,6 @@
 """Screening: participants, informed consent, the screening case report forms, confirmation and failure."""
 
-from screening.models.consent import Consent, ConsentWithdrawal
+from screening.models.consent import Consent, ConsentWithdrawal, Reconsent
 from screening.models.crfs import (
     SCREENING_FORMS,
     ClassificationCriteria,
@@ -24,6 +24,7 @@ __all__ = [
     "EligibilityConfirmation",
     "ExclusionHistory",
     "Participant",
+    "Reconsent",
     "ScreenFailure",
     "ScreeningLabs",
     "ScreeningMrss",

@@ -112,3 +112,19 @@ def status_bar(status_counts: dict[Any, int], planned: int = 0) -> str:
 @register.simple_tag
 def status_fill(status: Any) -> str:
     return STATUS_FILL[str(status)]
+
+
+@register.inclusion_tag("screening/_reconsent_banner.html", takes_context=True)
+def reconsent_banner(context: dict[str, Any], participant: Any) -> dict[str, Any]:
+    """The banner of a participant who must re-consent (the screening summary, the visit schedule): which version,
+    since when, what it blocks, and the link to record it for those who may."""
+    from screening.selectors import RECORD_RECONSENT, reconsent_due
+    from trial_site.permissions import user_can
+
+    decision = reconsent_due(participant)
+    user = context.get("user")
+    return {
+        "participant": participant,
+        "decision": decision,
+        "can_record": decision.due and user is not None and user_can(user, RECORD_RECONSENT, participant.site),
+    }

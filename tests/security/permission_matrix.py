@@ -77,6 +77,8 @@ screening:confirm             302       403      405      403      403      403 
 screening:screen_failure      302       405      405      403      403      403      403      403
 screening:withdraw            302       200      200      403      403      403      403      403
 screening:rescreen            302       200      200      403      403      403      403      403
+screening:reconsent_due       302       200      200      403      403      403      403      403
+screening:reconsent           302       200      200      403      403      403      403      403
 
 randomization:index           302       200      200      200      200      200      200      200
 randomization:lists           302       403      403      403      403      403      200      403
