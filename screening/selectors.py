@@ -138,8 +138,21 @@ def participant_mrss_total(participant: Participant) -> int | None:
 
 def protocol_for(participant: Participant) -> Protocol:
     """The protocol version in force today at the participant's site: the thresholds eligibility is judged by now
-    (a confirmation keeps the version it was made under, ``EligibilityConfirmation.protocol_version``)."""
-    return protocol_on(site_today(participant))
+    (a confirmation keeps the version it was made under, ``EligibilityConfirmation.protocol_version``). Read once per
+    participant object; a list sets ``_protocol_versions`` on each row from one read (``with_protocol_versions``)."""
+    if "_protocol_in_force" not in participant.__dict__:
+        versions = participant.__dict__.get("_protocol_versions")
+        participant.__dict__["_protocol_in_force"] = protocol_on(site_today(participant), versions)
+    return participant.__dict__["_protocol_in_force"]  # type: ignore[no-any-return]
+
+
+def with_protocol_versions(participants: Any) -> list[Participant]:
+    """The participants, each given the approved protocol versions read once for all of them."""
+    versions = approved_versions()
+    rows = list(participants)
+    for participant in rows:
+        participant.__dict__["_protocol_versions"] = versions
+    return rows
 
 
 def screening_decision(participant: Participant) -> EligibilityDecision:
@@ -255,7 +268,7 @@ def screening_log(user: Any, *, site_code: str = "", status: str = "") -> Screen
     participants = scope_to_user_sites(Participant.objects.all(), user, permission=VIEW_SCREENING)
     if site_code:
         participants = participants.filter(site__code=site_code)
-    rows = [screening_row(participant) for participant in participants_with_screening(participants)]
+    rows = [screening_row(p) for p in with_protocol_versions(participants_with_screening(participants))]
     status_counts = Counter(row.status for row in rows)
     failures = Counter(
         code for row in rows if hasattr(row.participant, "screen_failure")

@@ -98,14 +98,16 @@ def test_memberships_put_users_in_their_role_groups_and_only_administrators_in_t
 
 _SITE_TEAM = {"screening", "randomization", "visits", "safety", "reminders", "monitoring", "reports", "sites"}
 _ADMINISTRATION = {"staff", "access_log"}
+# Every role reads the protocol and its amendments ("protocol").
 EXPECTED_MENU = {
-    Role.COORDINATOR: _SITE_TEAM,
-    Role.INVESTIGATOR: _SITE_TEAM,
-    Role.BLINDED_ASSESSOR: {"screening", "randomization", "visits", "reports", "sites"},
-    Role.MONITOR: _SITE_TEAM | {"access_log"},
-    Role.DATA_MANAGER: _SITE_TEAM | {"exports"},
-    Role.STATISTICIAN: {"randomization", "exports", "reports", "sites"},
-    Role.ADMINISTRATOR: {"randomization", "reminders", "monitoring", "exports", "reports", "sites"} | _ADMINISTRATION,
+    Role.COORDINATOR: _SITE_TEAM | {"protocol"},
+    Role.INVESTIGATOR: _SITE_TEAM | {"protocol"},
+    Role.BLINDED_ASSESSOR: {"screening", "randomization", "visits", "reports", "sites", "protocol"},
+    Role.MONITOR: _SITE_TEAM | {"access_log", "protocol"},
+    Role.DATA_MANAGER: _SITE_TEAM | {"exports", "protocol"},
+    Role.STATISTICIAN: {"randomization", "exports", "reports", "sites", "protocol"},
+    Role.ADMINISTRATOR: {"randomization", "reminders", "monitoring", "exports", "reports", "sites", "protocol"}
+    | _ADMINISTRATION,
 }
 
 
