@@ -29,6 +29,7 @@ from exports import services
 from exports.forms import ExportForm
 from exports.models import ExportJob
 from exports.tasks import run_export
+from trial_site.forms import add_validation_error
 from trial_site.queue import enqueue_on_commit
 from trial_site.submission import once_per_submission
 
@@ -76,7 +77,7 @@ def _ask(request: HttpRequest, *, form: ExportForm, asked: list[ExportJob]) -> H
             request=request,
         )
     except ValidationError as error:
-        form.add_error(None, error)
+        add_validation_error(form, error)
         return HttpResponse(status=400)
     if not services.export_streams(job):
         enqueue_on_commit(run_export, job.pk)

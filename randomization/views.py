@@ -18,6 +18,7 @@ from screening.models import Participant
 from screening.selectors import participants_with_screening
 from trial_site.audit.errors import EditConflict
 from trial_site.concurrency import form_after_conflict
+from trial_site.forms import add_validation_messages
 from trial_site.permissions import permission_required, user_can
 from trial_site.scoping import get_scoped_object_or_404
 from trial_site.submission import once_per_submission
@@ -28,11 +29,6 @@ CONFLICT = 409  # the status of a form shown again because someone else saved th
 def _participant(request: HttpRequest, number: str) -> Participant:
     queryset = participants_with_screening(Participant.objects.select_related("allocation"))
     return get_scoped_object_or_404(queryset, request, screening_number=number)
-
-
-def _errors_to_messages(request: HttpRequest, error: ValidationError) -> None:
-    for message in error.messages:
-        messages.error(request, message)
 
 
 @permission_required(selectors.VIEW_ALLOCATIONS)
@@ -95,7 +91,7 @@ def randomise(request: HttpRequest, number: str) -> HttpResponse:
     try:
         allocation = services.participant_randomize(participant=participant, by=request.user)
     except ValidationError as error:
-        _errors_to_messages(request, error)
+        add_validation_messages(request, error)
     else:
         messages.success(request, _("Randomised: %(number)s.") % {"number": allocation.randomisation_number})
     return redirect("randomization:participant", number=number)
@@ -124,7 +120,7 @@ def flag_error(request: HttpRequest, number: str) -> HttpResponse:
         page = _allocation_page(request, _participant(request, number), flag_form=form)
         return render(request, "randomization/participant.html", page, status=CONFLICT)
     except ValidationError as error:
-        _errors_to_messages(request, error)
+        add_validation_messages(request, error)
     else:
         messages.warning(request, _("Flagged as randomised in error. The allocation and its slot are kept."))
     return redirect("randomization:participant", number=number)

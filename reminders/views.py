@@ -23,6 +23,7 @@ from reminders.forms import ReminderFilterForm, SendNowForm
 from reminders.models import Reminder
 from reminders.sms import outbox_messages
 from screening.models import Participant
+from trial_site.forms import add_validation_error
 from trial_site.models import AccessEvent
 from trial_site.permissions import permission_required, user_can
 from trial_site.proxies import client_address
@@ -87,7 +88,7 @@ def send_now(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.reminder_send_now(reminder=reminder, by=request.user, reason=form.cleaned_data["reason"])
         except ValidationError as error:
-            form.add_error("reason", error.message_dict.get("reason", error.messages))
+            add_validation_error(form, error)
         else:
             messages.success(
                 request, _("The reminder goes out at the next sweep (quiet hours and the daily limit still apply).")

@@ -9,6 +9,8 @@ urlpatterns = [
     path("summary/", views.summary, name="summary"),
     path("participants/<str:number>/", views.participant_events, name="participant"),
     path("events/<int:pk>/", views.event_detail, name="event"),
-    path("reports/<int:pk>/", views.report_action, name="report"),
+    path("reports/<int:pk>/follow-up/", views.report_follow_up, name="report_follow_up"),
+    path("reports/<int:pk>/submit/", views.report_submit, name="report_submit"),
+    path("reports/<int:pk>/sign/", views.report_sign, name="report_sign"),
     path("alerts/<int:pk>/acknowledge/", views.alert_acknowledge, name="acknowledge"),
 ]

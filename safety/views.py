@@ -9,7 +9,6 @@ follow-up SAE report, an acknowledgement) carries a one-time submission key: sen
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -24,7 +23,8 @@ from safety.forms import AcknowledgeForm, AdverseEventForm, OneRecordForm, SaeSi
 from safety.models import AdverseEvent, LabAlert, SaeReport
 from screening.models import Participant
 from trial_site.audit.errors import EditConflict
-from trial_site.concurrency import VERSION_FIELD, add_validation_error, form_after_conflict
+from trial_site.concurrency import VERSION_FIELD, form_after_conflict
+from trial_site.forms import add_validation_error, add_validation_messages
 from trial_site.permissions import permission_required, user_can
 from trial_site.scoping import get_scoped_object_or_404
 from trial_site.submission import once_per_submission
@@ -43,22 +43,6 @@ def _versions(model: type[Model], records: Iterable[Model]) -> dict[int, int]:
 def _refused(request: HttpRequest, conflict: EditConflict) -> None:
     """Say that nothing was saved and who changed the record meanwhile (the form shows what)."""
     messages.error(request, " ".join(conflict.messages))
-
-
-def _save(request: HttpRequest, form: Any, save: Any, rebuild: Any) -> tuple[Any, int | None]:
-    """Run ``save(cleaned_data)`` for a valid ``form``. Returns (the form to show, None) when it is to be shown
-    again with its errors, (the form after the conflict, 409) on an edit conflict, and (form, 302) once saved."""
-    if not form.is_valid():
-        return form, None
-    try:
-        save(form.cleaned_data)
-    except EditConflict as conflict:
-        _refused(request, conflict)
-        return form_after_conflict(form, conflict, rebuild), 409
-    except ValidationError as error:
-        add_validation_error(form, error)
-        return form, None
-    return form, 302
 
 
 @permission_required("safety.view_adverseevent")
@@ -167,72 +151,107 @@ def _event_page(
 
 @permission_required("safety.view_adverseevent")
 def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """An adverse event: change it (with a reason, against the version the page showed)."""
+    """An adverse event; its form (posted here) changes it, with a reason, against the version the page showed."""
     event = _event(request, pk)
     if request.method != "POST" or request.POST.get("action") != "change":
         return _event_page(request, event)
     if not user_can(request.user, "safety.change_adverseevent", event.site):
         raise PermissionDenied("cannot change adverse events")
     form = AdverseEventForm(request.POST, instance=event, participant=event.participant)
+    if form.is_valid():
+        try:
+            services.adverse_event_change(
+                event=form.instance, by=request.user, reason=form.cleaned_data["reason_for_change"]
+            )
+        except EditConflict as conflict:
+            _refused(request, conflict)
+            saved = _event(request, pk)
+            form = form_after_conflict(
+                form, conflict, lambda: AdverseEventForm(instance=saved, participant=saved.participant)
+            )
+            return _event_page(request, _event(request, pk), form=form, status=409)
+        except ValidationError as error:
+            add_validation_error(form, error)
+        else:
+            messages.success(request, _("Adverse event saved."))
+            return redirect("safety:event", pk=pk)
+    return _event_page(request, _event(request, pk), form=form)
 
-    def rebuild() -> AdverseEventForm:
-        saved = _event(request, pk)
-        return AdverseEventForm(instance=saved, participant=saved.participant)
 
-    form, status = _save(
-        request,
-        form,
-        lambda d: services.adverse_event_change(event=form.instance, by=request.user, reason=d["reason_for_change"]),
-        rebuild,
+def _report(request: HttpRequest, pk: int) -> tuple[SaeReport, AdverseEvent]:
+    """The SAE report of an action, and its adverse event (each a 404 where the user may not reach it)."""
+    report = get_scoped_object_or_404(
+        SaeReport.objects.select_related("site"), request, permission="safety.change_saereport", pk=pk
     )
-    if status == 302:
-        messages.success(request, _("Adverse event saved."))
-        return redirect("safety:event", pk=pk)
-    return _event_page(request, _event(request, pk), form=form, status=status or 200)
+    return report, _event(request, report.adverse_event_id)
 
 
 @permission_required("safety.change_saereport")
 @require_POST
-def report_action(request: HttpRequest, pk: int) -> HttpResponse:
-    """Open a follow-up report (once per submission key), or record a report as sent or sign it (against the
-    version of the report the page showed)."""
-    report = get_scoped_object_or_404(
-        SaeReport.objects.select_related("site"), request, permission="safety.change_saereport", pk=pk
-    )
-    return _report_action(request, report, _event(request, report.adverse_event_id))
-
-
 @once_per_submission
-def _report_action(request: HttpRequest, report: SaeReport, event: AdverseEvent) -> HttpResponse:
-    action = request.POST.get("action")
-    if action == "follow_up":
+def report_follow_up(request: HttpRequest, pk: int) -> HttpResponse:
+    """Open a follow-up SAE report of the report's event (once per submission key)."""
+    _sae_report, event = _report(request, pk)
+    try:
+        services.sae_follow_up_open(event=event, by=request.user)
+    except ValidationError as error:
+        add_validation_messages(request, error)
+        return _event_page(request, event)
+    messages.success(request, _("Follow-up report opened; it is due within 24 hours."))
+    return redirect("safety:event", pk=event.pk)
+
+
+def _report_refused(
+    request: HttpRequest, event: AdverseEvent, form: OneRecordForm, conflict: EditConflict | None = None
+) -> HttpResponse:
+    """The event page again with the report's ``form`` as sent: with its errors, or (409) after ``conflict``, the
+    report as saved now with the user's entries on top."""
+    if conflict is None:
+        return _event_page(request, event, shown=form)
+    _refused(request, conflict)
+    form = form_after_conflict(form, conflict, lambda: type(form)(instance=SaeReport.objects.get(pk=form.instance.pk)))
+    return _event_page(request, event, shown=form, status=409)
+
+
+def _report_saved(request: HttpRequest, event: AdverseEvent) -> HttpResponse:
+    messages.success(request, _("SAE report saved."))
+    return redirect("safety:event", pk=event.pk)
+
+
+@permission_required("safety.change_saereport")
+@require_POST
+def report_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record the SAE report as sent to the sponsor, with its narrative (against the version the page showed)."""
+    report, event = _report(request, pk)
+    form = SaeSubmitForm(request.POST, instance=report)
+    if form.is_valid():
         try:
-            services.sae_follow_up_open(event=event, by=request.user)
+            services.sae_report_submit(report=report, by=request.user, narrative=form.cleaned_data["narrative"])
+        except EditConflict as conflict:
+            return _report_refused(request, event, form, conflict)
         except ValidationError as error:
-            for message in error.messages:
-                messages.error(request, message)
-            return _event_page(request, event)
-        messages.success(request, _("Follow-up report opened; it is due within 24 hours."))
-        return redirect("safety:event", pk=event.pk)
-    if action == "sign":
-        form: OneRecordForm = SaeSignForm(request.POST, instance=report)
+            add_validation_error(form, error)
+        else:
+            return _report_saved(request, event)
+    return _report_refused(request, event, form)
 
-        def save(d: dict[str, Any]) -> Any:
-            return services.sae_report_sign(report=report, by=request.user, causality=d["causality"])
-    else:
-        form = SaeSubmitForm(request.POST, instance=report)
 
-        def save(d: dict[str, Any]) -> Any:
-            return services.sae_report_submit(report=report, by=request.user, narrative=d["narrative"])
-
-    def rebuild() -> OneRecordForm:
-        return type(form)(instance=SaeReport.objects.get(pk=report.pk))
-
-    form, status = _save(request, form, save, rebuild)
-    if status == 302:
-        messages.success(request, _("SAE report saved."))
-        return redirect("safety:event", pk=event.pk)
-    return _event_page(request, event, shown=form, status=status or 200)
+@permission_required("safety.change_saereport")
+@require_POST
+def report_sign(request: HttpRequest, pk: int) -> HttpResponse:
+    """The investigator signs the SAE report with their causality (against the version the page showed)."""
+    report, event = _report(request, pk)
+    form = SaeSignForm(request.POST, instance=report)
+    if form.is_valid():
+        try:
+            services.sae_report_sign(report=report, by=request.user, causality=form.cleaned_data["causality"])
+        except EditConflict as conflict:
+            return _report_refused(request, event, form, conflict)
+        except ValidationError as error:
+            add_validation_error(form, error)
+        else:
+            return _report_saved(request, event)
+    return _report_refused(request, event, form)
 
 
 @permission_required("safety.acknowledge_labalert")
@@ -249,16 +268,22 @@ def alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
 
 @once_per_submission
 def _alert_acknowledge(request: HttpRequest, alert: LabAlert) -> HttpResponse:
-    form, status = _save(
-        request,
-        AcknowledgeForm(request.POST, instance=alert),
-        lambda d: services.lab_alert_acknowledge(alert=alert, by=request.user, action_taken=d["action_taken"]),
-        lambda: AcknowledgeForm(instance=LabAlert.objects.get(pk=alert.pk)),
-    )
-    if status == 302:
-        messages.success(request, _("Alert acknowledged."))
-        return redirect("safety:index")
-    return _index_page(request, shown=form, status=status or 200)
+    form = AcknowledgeForm(request.POST, instance=alert)
+    if form.is_valid():
+        try:
+            services.lab_alert_acknowledge(alert=alert, by=request.user, action_taken=form.cleaned_data["action_taken"])
+        except EditConflict as conflict:
+            _refused(request, conflict)
+            form = form_after_conflict(
+                form, conflict, lambda: AcknowledgeForm(instance=LabAlert.objects.get(pk=alert.pk))
+            )
+            return _index_page(request, shown=form, status=409)
+        except ValidationError as error:
+            add_validation_error(form, error)
+        else:
+            messages.success(request, _("Alert acknowledged."))
+            return redirect("safety:index")
+    return _index_page(request, shown=form)
 
 
 @permission_required("randomization.view_arm")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -26,8 +24,8 @@ from screening.models import SCREENING_FORMS, ConsentWithdrawal, Participant, Sc
 from screening.status import ScreeningStatus
 from trial_site.audit.errors import EditConflict
 from trial_site.blinding import MRSS_CRITERIA, Hidden, mrss_values_shown, shows
-from trial_site.concurrency import VERSION_FIELD, add_validation_error, form_after_conflict
-from trial_site.forms import may_read_forms, read_only
+from trial_site.concurrency import VERSION_FIELD, form_after_conflict
+from trial_site.forms import add_validation_error, add_validation_messages, may_read_forms, read_only
 from trial_site.models import Site
 from trial_site.permissions import permission_required, user_can
 from trial_site.scoping import get_scoped_object_or_404, scope_to_user_sites
@@ -185,15 +183,7 @@ def screening_form_edit(request: HttpRequest, number: str, slug: str) -> HttpRes
     )
 
 
-def _act(request: HttpRequest, number: str, action: Any, success: str) -> HttpResponse:
-    participant = _participant(request, number)
-    try:
-        action(participant)
-    except ValidationError as error:
-        for message in error.messages:
-            messages.error(request, message)
-    else:
-        messages.success(request, success)
+def _to_summary(participant: Participant) -> HttpResponse:
     return redirect("screening:participant", number=participant.screening_number)
 
 
@@ -201,26 +191,30 @@ def _act(request: HttpRequest, number: str, action: Any, success: str) -> HttpRe
 @require_POST
 @once_per_submission
 def eligibility_confirm(request: HttpRequest, number: str) -> HttpResponse:
-    return _act(
-        request,
-        number,
-        lambda participant: services.eligibility_confirm(participant=participant, by=request.user),
-        _("Eligibility confirmed."),
-    )
+    participant = _participant(request, number)
+    try:
+        services.eligibility_confirm(participant=participant, by=request.user)
+    except ValidationError as error:
+        add_validation_messages(request, error)
+    else:
+        messages.success(request, _("Eligibility confirmed."))
+    return _to_summary(participant)
 
 
 @permission_required("screening.add_screenfailure")
 @require_POST
 @once_per_submission
 def screen_failure_record(request: HttpRequest, number: str) -> HttpResponse:
+    participant = _participant(request, number)
     form = ScreenFailureForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""
-    return _act(
-        request,
-        number,
-        lambda participant: services.screen_failure_record(participant=participant, by=request.user, note=note),
-        _("Screen failure recorded."),
-    )
+    try:
+        services.screen_failure_record(participant=participant, by=request.user, note=note)
+    except ValidationError as error:
+        add_validation_messages(request, error)
+    else:
+        messages.success(request, _("Screen failure recorded."))
+    return _to_summary(participant)
 
 
 @permission_required("screening.add_consentwithdrawal")

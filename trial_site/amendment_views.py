@@ -23,7 +23,7 @@ from django.views.decorators.http import require_http_methods
 from clinical.amendments import GROUPS, Change
 from trial_site import amendments
 from trial_site.amendment_forms import ApproveForm, ProposeForm
-from trial_site.concurrency import add_validation_error
+from trial_site.forms import add_validation_error
 from trial_site.models.protocol_versions import ProtocolVersion
 from trial_site.permissions import permission_required, user_can
 from trial_site.protocol_versions import amendable, base_protocol, protocol_today

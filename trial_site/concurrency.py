@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from django import forms
-from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.exceptions import FieldDoesNotExist
 
 from trial_site.audit.errors import EditConflict
 from trial_site.audit.versions import current_version, display
@@ -66,13 +66,6 @@ class ConflictRow:
 class ConflictView:
     rows: list[ConflictRow]
     current_version: int | None
-
-
-def add_validation_error(form: forms.Form, error: ValidationError) -> None:
-    """Put a refusal next to the fields it names (the rest above the form)."""
-    problems = error.error_dict if hasattr(error, "error_dict") else {None: error.error_list}
-    for field, messages in problems.items():
-        form.add_error(field if field in form.fields else None, messages)
 
 
 def form_after_conflict(form: forms.Form, conflict: EditConflict, rebuild: Callable[[], forms.Form]) -> forms.Form:

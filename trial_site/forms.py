@@ -1,12 +1,14 @@
-"""Kernel forms: the login (and the username django-axes records), the one-time code of two-factor login, and the
-access-log filter."""
+"""Kernel forms: the login (and the username django-axes records), the one-time code of two-factor login, the
+access-log filter, and the one way a service's refusal (``ValidationError``) reaches a form or a page."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
@@ -20,6 +22,22 @@ from trial_site.form_dates import (  # noqa: F401  (the one date field and its w
 )
 from trial_site.models import AccessEvent
 from trial_site.permissions import user_can
+
+
+def add_validation_error(form: forms.Form, error: ValidationError) -> None:
+    """Put a service's refusal on ``form``: each message next to the field it names when the form has that field,
+    the rest (a refusal of the whole, or one about a field the form does not show) above the form. The one way every
+    view shows a ``ValidationError`` on a form."""
+    problems = error.error_dict if hasattr(error, "error_dict") else {None: error.error_list}
+    for field, errors in problems.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+def add_validation_messages(request: HttpRequest, error: ValidationError) -> None:
+    """Put a service's refusal above the next page, one message each, for an action that has no form to show it on
+    (a button that redirects: randomise, confirm eligibility, end a role)."""
+    for message in error.messages:
+        messages.error(request, message)
 
 
 class LoginForm(AuthenticationForm):

@@ -22,7 +22,8 @@ from django.views.decorators.http import require_http_methods
 
 from trial_site import lab_ranges
 from trial_site.audit.errors import EditConflict
-from trial_site.concurrency import add_validation_error, form_after_conflict
+from trial_site.concurrency import form_after_conflict
+from trial_site.forms import add_validation_error
 from trial_site.lab_range_forms import UNIT_CHOICES_ID, LabReferenceRangeForm
 from trial_site.models import LabReferenceRange, Site
 from trial_site.permissions import permission_required, user_can

@@ -1,15 +1,19 @@
-"""Visit schedule pages: what is due and overdue, missing forms, a participant's schedule and grid."""
+"""Visit schedule pages: what is due and overdue, missing forms, a participant's schedule and grid. Each action on a
+schedule or a visit (add an unscheduled visit, schedule the follow-up, end the study; record a visit done or missed,
+reschedule it) is a view of its own, at its own URL, that shows the page again with the errors beside the fields."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST, require_safe
 
 from clinical.mrss import MRSS_AREA_CODES
 from randomization.selectors import arm_visible_to, treatment_of
@@ -19,8 +23,8 @@ from trial_site import registry
 from trial_site.audit.errors import EditConflict
 from trial_site.audit.versions import current_version
 from trial_site.blinding import Hidden, mrss_values_shown, shows
-from trial_site.concurrency import VERSION_FIELD, add_validation_error, form_after_conflict
-from trial_site.forms import may_read_forms, read_only
+from trial_site.concurrency import VERSION_FIELD, form_after_conflict
+from trial_site.forms import add_validation_error, may_read_forms, read_only
 from trial_site.permissions import permission_required, user_can
 from trial_site.scoping import get_scoped_object_or_404
 from trial_site.submission import once_per_submission
@@ -52,21 +56,6 @@ def _refused(request: HttpRequest, conflict: EditConflict) -> None:
     messages.error(request, " ".join(conflict.messages))
 
 
-def _apply(request: HttpRequest, form: Any, action: Any) -> bool:
-    """Run ``action(cleaned_data)`` for a valid form; put a refusal's messages next to the fields. An edit conflict
-    propagates to the view, which shows the form again with the other person's values (``form_after_conflict``)."""
-    if not form.is_valid():
-        return False
-    try:
-        action(form.cleaned_data)
-    except EditConflict:
-        raise
-    except ValidationError as error:
-        add_validation_error(form, error)
-        return False
-    return True
-
-
 @permission_required(selectors.VIEW_VISITS)
 def index(request: HttpRequest) -> HttpResponse:
     return render(
@@ -85,39 +74,20 @@ def missing_forms(request: HttpRequest) -> HttpResponse:
 
 
 @permission_required("visits.view_visit")
+@require_safe
 def participant_schedule(request: HttpRequest, number: str) -> HttpResponse:
-    """A participant's schedule; add an unscheduled visit, schedule the safety follow-up, record the end of study
-    (each form once per submission key)."""
-    participant = _participant(request, number)
-    can_change = user_can(request.user, "visits.change_visit", participant.site)
-    if request.method == "POST" and not can_change:
-        raise PermissionDenied("cannot change visits")
-    return _participant_schedule(request, participant, can_change)
+    """A participant's schedule, with the forms that add an unscheduled visit, schedule the safety follow-up and
+    record the end of study (each posts to its own view)."""
+    return _schedule_page(request, _participant(request, number))
 
 
-@once_per_submission
-def _participant_schedule(request: HttpRequest, participant: Participant, can_change: bool) -> HttpResponse:
-    number = participant.screening_number
+def _schedule_page(
+    request: HttpRequest, participant: Participant, *, status: int = 200, **sent: forms.Form
+) -> HttpResponse:
+    """The schedule page; ``sent``: a form as sent (``unscheduled_form``, ``follow_up_form`` or ``end_form``),
+    shown again with its errors."""
     rows = selectors.participant_schedule(participant)
     allocation = getattr(participant, "allocation", None)
-    data = request.POST if request.method == "POST" else None
-    action = request.POST.get("action") if data else None
-    unscheduled = UnscheduledVisitForm(data if action == "unscheduled" else None)
-    follow_up = FollowUpForm(data if action == "follow_up" else None)
-    ending = EndOfStudyForm(data if action == "end" else None)
-    if data:
-        done = {
-            "unscheduled": lambda: _apply(request, unscheduled, lambda d: services.unscheduled_visit_add(
-                participant=participant, by=request.user, on=d["on"], reason=d["reason"])),
-            "follow_up": lambda: _apply(request, follow_up, lambda d: services.follow_up_schedule(
-                participant=participant, by=request.user, last_dose=d["last_dose"])),
-            "end": lambda: _apply(request, ending, lambda d: services.end_of_study_record(
-                participant=participant, by=request.user, ended_on=d["ended_on"], reason=d["reason"],
-                details=d["details"])),
-        }.get(action, lambda: False)()  # fmt: skip
-        if done:
-            messages.success(request, _("Saved."))
-            return redirect("visits:participant", number=number)
     context = {
         "participant": participant,
         "status": screening_row(participant).status,
@@ -125,10 +95,10 @@ def _participant_schedule(request: HttpRequest, participant: Participant, can_ch
         "treatment": treatment_of(allocation) if allocation and arm_visible_to(request.user, allocation) else None,
         "rows": rows,
         "grid_forms": selectors.grid_forms(rows),
-        "can_change": can_change,
-        "unscheduled_form": unscheduled,
-        "follow_up_form": follow_up,
-        "end_form": ending,
+        "can_change": user_can(request.user, "visits.change_visit", participant.site),
+        "unscheduled_form": sent.get("unscheduled_form") or UnscheduledVisitForm(),
+        "follow_up_form": sent.get("follow_up_form") or FollowUpForm(),
+        "end_form": sent.get("end_form") or EndOfStudyForm(),
         "has_follow_up": any(row.visit.code == selectors.follow_up_code() for row in rows),
         "shows_mrss": (shows_mrss := shows(request.user, participant.site, Hidden.EARLIER_MRSS)),
         "shows_laboratory": (shows_labs := shows(request.user, participant.site, Hidden.LABORATORY)),
@@ -137,7 +107,79 @@ def _participant_schedule(request: HttpRequest, participant: Participant, can_ch
         "mrss_change": selectors.mrss_change_from_baseline(points) if shows_mrss else None,
         "lab_trends": selectors.lab_trends(participant) if shows_labs else [],
     }
-    return render(request, "visits/participant.html", context)
+    return render(request, "visits/participant.html", context, status=status)
+
+
+def _changing_participant(request: HttpRequest, number: str) -> Participant:
+    """The participant of a schedule action: 404 at another site, 403 where the user may not change visits."""
+    participant = _participant(request, number)
+    if not user_can(request.user, "visits.change_visit", participant.site):
+        raise PermissionDenied("cannot change visits")
+    return participant
+
+
+def _schedule_saved(participant: Participant, request: HttpRequest) -> HttpResponse:
+    messages.success(request, _("Saved."))
+    return redirect("visits:participant", number=participant.screening_number)
+
+
+@permission_required("visits.change_visit")
+@require_POST
+@once_per_submission
+def unscheduled_visit_add(request: HttpRequest, number: str) -> HttpResponse:
+    """Add an unscheduled visit (once per submission key)."""
+    participant = _changing_participant(request, number)
+    form = UnscheduledVisitForm(request.POST)
+    if form.is_valid():
+        try:
+            services.unscheduled_visit_add(
+                participant=participant, by=request.user, on=form.cleaned_data["on"], reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as error:
+            add_validation_error(form, error)
+        else:
+            return _schedule_saved(participant, request)
+    return _schedule_page(request, participant, unscheduled_form=form)
+
+
+@permission_required("visits.change_visit")
+@require_POST
+@once_per_submission
+def follow_up_schedule(request: HttpRequest, number: str) -> HttpResponse:
+    """Schedule the safety follow-up from the date of the last dose (once per submission key)."""
+    participant = _changing_participant(request, number)
+    form = FollowUpForm(request.POST)
+    if form.is_valid():
+        try:
+            services.follow_up_schedule(
+                participant=participant, by=request.user, last_dose=form.cleaned_data["last_dose"]
+            )
+        except ValidationError as error:
+            add_validation_error(form, error)
+        else:
+            return _schedule_saved(participant, request)
+    return _schedule_page(request, participant, follow_up_form=form)
+
+
+@permission_required("visits.change_visit")
+@require_POST
+@once_per_submission
+def end_of_study_record(request: HttpRequest, number: str) -> HttpResponse:
+    """Record the end of study (once per submission key)."""
+    participant = _changing_participant(request, number)
+    form = EndOfStudyForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.end_of_study_record(
+                participant=participant, by=request.user, ended_on=data["ended_on"], reason=data["reason"],
+                details=data["details"],
+            )  # fmt: skip
+        except ValidationError as error:
+            add_validation_error(form, error)
+        else:
+            return _schedule_saved(participant, request)
+    return _schedule_page(request, participant, end_form=form)
 
 
 VISIT_FORMS = {"done": VisitDoneForm, "missed": VisitMissedForm, "reschedule": RescheduleForm}
@@ -162,40 +204,16 @@ def _visit_forms(visit: Visit, data: Any = None, action: str | None = None) -> d
 
 
 @permission_required("visits.view_visit")
+@require_safe
 def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """A visit: record it done (or correct its date), missed, or rescheduled within its window. Each form carries the
-    version of the visit it was opened on: a change saved by someone else meanwhile is shown, not overwritten."""
+    """A visit, with the forms that record it done (or correct its date), missed, or rescheduled within its window;
+    each posts to its own view and carries the version of the visit it was opened on: a change saved by someone
+    else meanwhile is shown, not overwritten."""
     visit = _visit(pk, request)
-    data = request.POST if request.method == "POST" else None
-    action = request.POST.get("action") if data else None
-    forms_ = _visit_forms(visit, data, action)
-    status = 200
-    if data:
-        if not user_can(request.user, "visits.change_visit", visit.site):
-            raise PermissionDenied("cannot change visits")
-        change = {
-            "done": lambda d: services.visit_record_done(
-                visit=visit, by=request.user, done_on=d["done_on"], deviation_reason=d["deviation_reason"]),
-            "missed": lambda d: services.visit_record_missed(visit=visit, by=request.user, reason=d["reason"]),
-            "reschedule": lambda d: services.visit_reschedule(
-                visit=visit, by=request.user, planned_date=d["planned_date"], reason=d["reason"]),
-        }.get(action)  # fmt: skip
-        try:
-            saved = change is not None and _apply(request, forms_[action], change)
-        except EditConflict as conflict:
-            _refused(request, conflict)
-            sent = forms_[action]
-            visit = _visit(pk, request)  # as saved now
-            forms_ = _visit_forms(visit)
-            forms_[action] = form_after_conflict(
-                sent, conflict, lambda: VISIT_FORMS[action](instance=visit, initial=sent.cleaned_data)
-            )
-            saved, status = False, 409
-        if saved:
-            messages.success(request, _("Visit %(code)s saved.") % {"code": visit.code})
-            return redirect("visits:participant", number=visit.participant.screening_number)
-        if status == 200:
-            visit.refresh_from_db()  # a refused change may have altered the object in memory: show what is saved
+    return _visit_page(request, visit, _visit_forms(visit))
+
+
+def _visit_page(request: HttpRequest, visit: Visit, forms_: dict[str, Any], status: int = 200) -> HttpResponse:
     return render(
         request,
         "visits/visit.html",
@@ -209,6 +227,98 @@ def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
         },
         status=status,
     )
+
+
+def _changing_visit(request: HttpRequest, pk: int, action: str) -> tuple[Visit, forms.Form]:
+    """The visit of an action (404 at another site, 403 where the user may not change visits) and the action's form,
+    bound to what was sent."""
+    visit = _visit(pk, request)
+    if not user_can(request.user, "visits.change_visit", visit.site):
+        raise PermissionDenied("cannot change visits")
+    return visit, _visit_forms(visit, request.POST, action)[action]
+
+
+def _visit_saved(request: HttpRequest, visit: Visit) -> HttpResponse:
+    messages.success(request, _("Visit %(code)s saved.") % {"code": visit.code})
+    return redirect("visits:participant", number=visit.participant.screening_number)
+
+
+def _visit_refused(request: HttpRequest, pk: int, action: str, form: forms.Form) -> HttpResponse:
+    """The visit page again with ``form`` as sent and its errors (the other forms on the visit as saved: a refused
+    change may have altered the object the form holds)."""
+    visit = _visit(pk, request)
+    return _visit_page(request, visit, {**_visit_forms(visit), action: form})
+
+
+def _visit_conflict(
+    request: HttpRequest, pk: int, action: str, sent: forms.Form, conflict: EditConflict
+) -> HttpResponse:
+    """409: nothing saved; the visit page with the visit as saved now, and the form of ``action`` holding the user's
+    entries on top of it beside who changed what meanwhile."""
+    _refused(request, conflict)
+    visit = _visit(pk, request)  # as saved now
+    forms_ = _visit_forms(visit)
+    forms_[action] = form_after_conflict(
+        sent, conflict, lambda: VISIT_FORMS[action](instance=visit, initial=sent.cleaned_data)
+    )
+    return _visit_page(request, visit, forms_, status=409)
+
+
+@permission_required("visits.change_visit")
+@require_POST
+def visit_done(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record the visit done (or correct its date); outside its window with the deviation's reason."""
+    visit, form = _changing_visit(request, pk, "done")
+    if form.is_valid():
+        try:
+            services.visit_record_done(
+                visit=visit, by=request.user, done_on=form.cleaned_data["done_on"],
+                deviation_reason=form.cleaned_data["deviation_reason"],
+            )  # fmt: skip
+        except EditConflict as conflict:
+            return _visit_conflict(request, pk, "done", form, conflict)
+        except ValidationError as error:
+            add_validation_error(form, error)
+        else:
+            return _visit_saved(request, visit)
+    return _visit_refused(request, pk, "done", form)
+
+
+@permission_required("visits.change_visit")
+@require_POST
+def visit_missed(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record the visit missed, with the reason."""
+    visit, form = _changing_visit(request, pk, "missed")
+    if form.is_valid():
+        try:
+            services.visit_record_missed(visit=visit, by=request.user, reason=form.cleaned_data["reason"])
+        except EditConflict as conflict:
+            return _visit_conflict(request, pk, "missed", form, conflict)
+        except ValidationError as error:
+            add_validation_error(form, error)
+        else:
+            return _visit_saved(request, visit)
+    return _visit_refused(request, pk, "missed", form)
+
+
+@permission_required("visits.change_visit")
+@require_POST
+def visit_reschedule(request: HttpRequest, pk: int) -> HttpResponse:
+    """Move the planned date of the visit within its window, with the reason."""
+    visit, form = _changing_visit(request, pk, "reschedule")
+    if form.is_valid():
+        try:
+            services.visit_reschedule(
+                visit=visit, by=request.user, planned_date=form.cleaned_data["planned_date"],
+                reason=form.cleaned_data["reason"],
+            )  # fmt: skip
+        except EditConflict as conflict:
+            return _visit_conflict(request, pk, "reschedule", form, conflict)
+        except ValidationError as error:
+            add_validation_error(form, error)
+        else:
+            return _visit_saved(request, visit)
+    return _visit_refused(request, pk, "reschedule", form)
 
 
 @permission_required("visits.view_visit")
@@ -307,58 +417,93 @@ def _with_versions(medications: Any) -> Any:
     return medications.annotate(version=Subquery(latest.values("history_id")[:1]))
 
 
-@permission_required("visits.view_concomitantmedication")
-def medications(request: HttpRequest, number: str) -> HttpResponse:
-    """The participant's concomitant medications: add one (once per submission key), or record that one was stopped
-    (with the version of the medication the page showed: a change saved since is shown, not overwritten)."""
+def _medications_participant(request: HttpRequest, number: str) -> Participant:
+    """The participant of the medications page: 404 at another site, 403 for blinded staff (folic acid names the
+    arm)."""
     participant = _participant(request, number)
     if not shows(request.user, participant.site, Hidden.CONCOMITANT_MEDICATIONS):
         raise PermissionDenied("concomitant medications are hidden from blinded staff")
-    can_change = user_can(request.user, "visits.change_concomitantmedication", participant.site)
-    if request.method == "POST" and request.POST.get("action") and not can_change:
-        raise PermissionDenied("cannot change medications")
-    return _medications(request, participant, can_change)
+    return participant
 
 
-@once_per_submission
-def _medications(request: HttpRequest, participant: Participant, can_change: bool) -> HttpResponse:
-    number = participant.screening_number
-    action = request.POST.get("action") if request.method == "POST" else None
-    add_form = MedicationForm(
-        request.POST if action == "add" else None,
-        instance=ConcomitantMedication(participant=participant, site=participant.site),
-    )
-    stopped = _medication_stopped(request, participant) if action == "stop" else None
-    stop_form = MedicationStopForm(request.POST if action == "stop" else None, instance=stopped)
-    status = 200
-    if action == "add" and _apply(
-        request, add_form, lambda d: services.medication_add(medication=add_form.instance, by=request.user)
-    ):
-        messages.success(request, _("Medication added."))
-        return redirect("visits:medications", number=number)
-    if action == "stop":
-        try:
-            done = _apply(request, stop_form, lambda d: services.medication_stop(
-                medication=stopped, by=request.user, stopped_on=d["stopped_on"]))  # fmt: skip
-        except EditConflict as conflict:
-            _refused(request, conflict)
-            fresh = ConcomitantMedication.objects.get(pk=stopped.pk)
-            stop_form = form_after_conflict(
-                stop_form, conflict, lambda: MedicationStopForm(instance=fresh, initial=stop_form.cleaned_data)
-            )
-            done, status = False, 409
-        if done:
-            messages.success(request, _("Medication stopped."))
-            return redirect("visits:medications", number=number)
+@permission_required("visits.view_concomitantmedication")
+@require_safe
+def medications(request: HttpRequest, number: str) -> HttpResponse:
+    """The participant's concomitant medications, with the forms that add one and record one stopped (each posts
+    to its own view)."""
+    return _medications_page(request, _medications_participant(request, number))
+
+
+def _medications_page(
+    request: HttpRequest,
+    participant: Participant,
+    *,
+    add_form: MedicationForm | None = None,
+    stop_form: MedicationStopForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The medications page; ``add_form``/``stop_form``: a form as sent, shown again with its errors."""
     return render(
         request,
         "visits/medications.html",
         {
             "participant": participant,
             "medications": _with_versions(participant.medications.order_by("-start_date", "drug")),
-            "add_form": add_form,
-            "stop_form": stop_form,
-            "can_change": can_change,
+            "add_form": add_form
+            or MedicationForm(instance=ConcomitantMedication(participant=participant, site=participant.site)),
+            "stop_form": stop_form or MedicationStopForm(),
+            "can_change": user_can(request.user, "visits.change_concomitantmedication", participant.site),
         },
         status=status,
     )
+
+
+def _changing_medications(request: HttpRequest, number: str) -> Participant:
+    participant = _medications_participant(request, number)
+    if not user_can(request.user, "visits.change_concomitantmedication", participant.site):
+        raise PermissionDenied("cannot change medications")
+    return participant
+
+
+@permission_required("visits.change_concomitantmedication")
+@require_POST
+@once_per_submission
+def medication_add(request: HttpRequest, number: str) -> HttpResponse:
+    """Add a concomitant medication (once per submission key)."""
+    participant = _changing_medications(request, number)
+    form = MedicationForm(request.POST, instance=ConcomitantMedication(participant=participant, site=participant.site))
+    if form.is_valid():
+        try:
+            services.medication_add(medication=form.instance, by=request.user)
+        except ValidationError as error:
+            add_validation_error(form, error)
+        else:
+            messages.success(request, _("Medication added."))
+            return redirect("visits:medications", number=number)
+    return _medications_page(request, participant, add_form=form)
+
+
+@permission_required("visits.change_concomitantmedication")
+@require_POST
+def medication_stop(request: HttpRequest, number: str) -> HttpResponse:
+    """Record that a medication (named by the form) was stopped, against the version of the medication the page
+    showed: a change saved since is shown (409), not overwritten."""
+    participant = _changing_medications(request, number)
+    stopped = _medication_stopped(request, participant)
+    form = MedicationStopForm(request.POST, instance=stopped)
+    if form.is_valid():
+        try:
+            services.medication_stop(medication=stopped, by=request.user, stopped_on=form.cleaned_data["stopped_on"])
+        except EditConflict as conflict:
+            _refused(request, conflict)
+            fresh = ConcomitantMedication.objects.get(pk=stopped.pk)
+            form = form_after_conflict(
+                form, conflict, lambda: MedicationStopForm(instance=fresh, initial=form.cleaned_data)
+            )
+            return _medications_page(request, participant, stop_form=form, status=409)
+        except ValidationError as error:
+            add_validation_error(form, error)
+        else:
+            messages.success(request, _("Medication stopped."))
+            return redirect("visits:medications", number=number)
+    return _medications_page(request, participant, stop_form=form)

@@ -258,13 +258,13 @@ def test_the_visit_page_answers_a_locked_visit_with_the_message(
     for visit in (d1, w2):
         lock_data(scope="visit", visit=visit, by=data_manager, reason="visit reviewed")
     client = client_for(coordinator)
-    for visit, data in (
-        (d1, {"action": "done", "done_on": d1.target_date.isoformat(), "deviation_reason": ""}),
-        (w2, {"action": "reschedule", "planned_date": w2.latest.isoformat(), "reason": "holiday"}),
+    for visit, action, data in (
+        (d1, "done", {"done_on": d1.target_date.isoformat(), "deviation_reason": ""}),
+        (w2, "reschedule", {"planned_date": w2.latest.isoformat(), "reason": "holiday"}),
     ):
-        response = client.post(f"/visits/{visit.pk}/", data)
-        assert response.status_code in (200, 400), data["action"]
-        assert LOCKED in response.content.decode(), data["action"]
+        response = client.post(f"/visits/{visit.pk}/{action}/", data)
+        assert response.status_code in (200, 400), action
+        assert LOCKED in response.content.decode(), action
     assert Visit.objects.get(pk=d1.pk).done_on is None
     assert Visit.objects.get(pk=w2.pk).planned_date == w2.planned_date
 
@@ -274,7 +274,7 @@ def test_the_visit_page_answers_a_locked_visit_recorded_as_missed_with_the_messa
 ) -> None:
     w2 = participant.visits.get(code="W2")
     lock_data(scope="visit", visit=w2, by=data_manager, reason="visit reviewed")
-    response = client_for(coordinator).post(f"/visits/{w2.pk}/", {"action": "missed", "reason": "travelling"})
+    response = client_for(coordinator).post(f"/visits/{w2.pk}/missed/", {"reason": "travelling"})
     assert Visit.objects.get(pk=w2.pk).missed is False
     assert response.status_code in (200, 400) and LOCKED in response.content.decode()
 

@@ -101,10 +101,10 @@ def test_with_redis_down_pages_and_visits_work_and_reminders_go_out_once_it_retu
         assert sum(status == 200 for status in statuses.values()) >= 20
 
         # Saving visits works: Day 1 done, W4 rescheduled (its reminders move with it).
-        done = client.post(f"/visits/{d1.pk}/", {"action": "done", "done_on": d1.target_date.isoformat()})
+        done = client.post(f"/visits/{d1.pk}/done/", {"done_on": d1.target_date.isoformat()})
         moved = client.post(
-            f"/visits/{w4.pk}/",
-            {"action": "reschedule", "planned_date": w4.latest.isoformat(), "reason": "patient travels"},
+            f"/visits/{w4.pk}/reschedule/",
+            {"planned_date": w4.latest.isoformat(), "reason": "patient travels"},
         )
         assert (done.status_code, moved.status_code) == (302, 302)
         d1.refresh_from_db()

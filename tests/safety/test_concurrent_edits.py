@@ -29,8 +29,8 @@ from tests.visits.test_schedule import randomised_on
 from trial_site.roles import Role
 
 CHANGE_FORM = "//form[.//input[@name='action'][@value='change']]"
-SUBMIT_FORM = "//form[.//input[@name='action'][@value='submit']]"
-SIGN_FORM = "//form[.//input[@name='action'][@value='sign']]"
+SUBMIT_FORM = "//form[contains(@action, '/submit/')]"
+SIGN_FORM = "//form[contains(@action, '/sign/')]"
 SHOWN = {"3": "3 severe", "probable": "Probable"}  # how a value reads in the conflict panel
 
 

@@ -18,7 +18,7 @@ from tests.http.conftest import smtp_address, start_gunicorn  # noqa: F401  (fix
 from tests.http.server import GunicornServer, html_form, wait_for
 from tests.randomization.factories import list_in_use
 from tests.safety.test_safety import FIRING, event_for
-from tests.visits.test_double_submit import action_form, burst, check_taken_to_the_first, create_body
+from tests.visits.test_double_submit import burst, check_taken_to_the_first, create_body, form_posting_to
 from tests.visits.test_schedule import randomised_on
 from trial_site.models import OutboxMessage
 from visits import services as visit_services
@@ -108,7 +108,9 @@ def test_a_follow_up_report_sent_five_times_at_once_is_one_report_and_one_email(
     page = session.get(f"/safety/events/{event.pk}/")
     initial = event.sae_reports.get()
 
-    answers = burst(session, f"/safety/reports/{initial.pk}/", create_body(page, action_form("follow_up")), 5)
+    answers = burst(
+        session, f"/safety/reports/{initial.pk}/follow-up/", create_body(page, form_posting_to("/follow-up/")), 5
+    )
 
     check_taken_to_the_first(answers)
     assert event.sae_reports.filter(kind=SaeReport.Kind.FOLLOW_UP).count() == 1
@@ -155,9 +157,9 @@ def test_an_sae_report_signed_five_times_at_once_is_signed_once(
     report = event.sae_reports.get()
     session = start_gunicorn().login(investigator)
     page = session.get(f"/safety/events/{event.pk}/")
-    body = {**html_form(page.text, action_form("sign")).fields, "causality": "possible"}
+    body = {**html_form(page.text, form_posting_to("/sign/")).fields, "causality": "possible"}
 
-    answers = burst(session, f"/safety/reports/{report.pk}/", body, 5)
+    answers = burst(session, f"/safety/reports/{report.pk}/sign/", body, 5)
 
     check_taken_to_the_first(answers)
     report.refresh_from_db()

@@ -229,7 +229,7 @@ def test_a_follow_up_report_has_its_own_24_hours(participant: Any, coordinator: 
     client = Client()
     client.force_login(coordinator)
     initial = event.sae_reports.get()
-    assert client.post(f"/safety/reports/{initial.pk}/", {"action": "follow_up"}).status_code == 302
+    assert client.post(f"/safety/reports/{initial.pk}/follow-up/", {}).status_code == 302
     follow_up = event.sae_reports.get(kind="follow_up")
     assert timedelta(hours=23) < follow_up.deadline - timezone.now() <= timedelta(hours=24)
 

@@ -8,7 +8,8 @@ How to read it
     200  the page opens              302  redirected (anonymous: to the login page)
     403  refused: the role may not   404  not found (an export asked for by someone else)
     405  the method is not taken: a GET of a URL that takes only POST (logging out, the SMS webhook, the actions),
-         or a POST of one that takes only GET (an export's pages)
+         or a POST of one that takes only GET (an export's pages; a participant's schedule and a visit, whose forms
+         post to their actions)
 
     ``A/B`` means GET answers A and a POST answers B: a role that may read a page but not change it (a monitor on a
     case report form) is refused (403) when it sends the very form a permitted user would send.
@@ -91,16 +92,26 @@ randomization:unblind         302       403      403      200      403      403 
 
 visits:index                  302       200      200      200      200      200      403      403
 visits:missing_forms          302       200      200      200      200      200      403      403
-visits:participant            302       200      200      200/403  200/403  200/403  403      403
-visits:medications            302       200      200      403      200/403  200/403  403      403
-visits:visit                  302       200      200      200/403  200/403  200/403  403      403
+visits:participant            302       200/405  200/405  200/405  200/405  200/405  403      403
+visits:unscheduled_visit_add  302       405      405      403      403      403      403      403
+visits:follow_up_schedule     302       405      405      403      403      403      403      403
+visits:end_of_study_record    302       405      405      403      403      403      403      403
+visits:medications            302       200/405  200/405  403      200/405  200/405  403      403
+visits:medication_add         302       405      405      403      403      403      403      403
+visits:medication_stop        302       405      405      403      403      403      403      403
+visits:visit                  302       200/405  200/405  200/405  200/405  200/405  403      403
+visits:visit_done             302       405      405      403      403      403      403      403
+visits:visit_missed           302       405      405      403      403      403      403      403
+visits:visit_reschedule       302       405      405      403      403      403      403      403
 visits:crf                    302       200      200      403      200/403  200/403  403      403
 
 safety:index                  302       200      200      403      200      200      403      403
 safety:summary                302       200      200      403      200      200      403      403
 safety:participant            302       200      200      403      200/403  200/403  403      403
 safety:event                  302       200      200      403      200/403  200/403  403      403
-safety:report                 302       405      405      403      403      403      403      403
+safety:report_follow_up       302       405      405      403      403      403      403      403
+safety:report_submit          302       405      405      403      403      403      403      403
+safety:report_sign            302       405      405      403      403      403      403      403
 safety:acknowledge            302       403      405      403      403      403      403      403
 
 reminders:index               302       200      200      403      200      200      403      200

@@ -51,7 +51,7 @@ def object_urls(world: World) -> list[str]:
 def test_the_walk_finds_every_kind_of_object_url(world: World) -> None:
     names = set(object_urls(world))
     assert len(names) >= 35, sorted(names)
-    for expected in ("site_detail", "screening:form", "visits:crf", "safety:report", "safety:acknowledge",
+    for expected in ("site_detail", "screening:form", "visits:crf", "safety:report_sign", "safety:acknowledge",
                      "reminders:send_now", "monitoring:query", "monitoring:lock_unlock", "monitoring:sign",
                      "monitoring:verification_mark", "exports:download"):  # fmt: skip
         assert expected in names, expected

@@ -125,7 +125,9 @@ def test_the_post_bodies_of_read_only_roles_are_accepted_from_the_roles_that_may
     every such page has a form on the walk, and the role that was shown it is not refused when it sends it.
     (POST-only URLs check the permission before they read the body, which may then be empty.)"""
     read_only = [name for name, row in MATRIX.items() if any(c.get == 200 and c.post == 403 for c in row.values())]
-    assert len(read_only) >= 8, read_only
+    # 6 since the schedule, visit and medication pages take no POST: their forms post to action URLs
+    # (visits:visit_done, …), which refuse a read-only role outright (403 to a GET and a POST alike, checked above).
+    assert len(read_only) >= 6, read_only
     clients: dict[str, Any] = {}
     refused = {}
     for name in read_only:

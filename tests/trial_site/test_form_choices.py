@@ -128,7 +128,7 @@ def test_the_causality_assessment_opens_empty_although_the_site_recorded_possibl
     sign_form = sign_form[: sign_form.index("</select>")]
     assert '<option value="" selected>' in sign_form
     assert "selected" not in sign_form.replace('<option value="" selected>', "")
-    refused = client.post(f"/safety/reports/{report.pk}/", {"action": "sign", "causality": ""})
+    refused = client.post(f"/safety/reports/{report.pk}/sign/", {"causality": ""})
     assert refused.status_code == 200
     assert "causality" in refused.context["shown_form"].errors
     report.refresh_from_db()

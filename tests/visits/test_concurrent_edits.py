@@ -268,7 +268,7 @@ def test_a_visit_rescheduled_meanwhile_is_not_overwritten_by_a_page_opened_befor
     participant = randomised_on(timezone.localdate(), site, coordinator, investigator)
     w4 = participant.visits.get(code="W4")
     rahima, karim = rahima_and_karim
-    form = "//form[.//input[@name='action'][@value='reschedule']]"
+    form = f"//form[@action='/visits/{w4.pk}/reschedule/']"
     later, earlier = (w4.latest.isoformat(), w4.earliest.isoformat())
     outcome = race(
         f"/visits/{w4.pk}/",

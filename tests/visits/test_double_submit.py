@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 import requests
@@ -129,8 +129,9 @@ class Creation:
     count: Callable[[Participant], int]
 
 
-def action_form(action: str) -> str:
-    return f"//form[.//input[@name='action'][@value='{action}']]"
+def form_posting_to(ending: str) -> str:
+    """The form whose action ends with ``ending`` (a view of its own: ``unscheduled/``)."""
+    return f"//form[substring(@action, string-length(@action) - {len(ending) - 1}) = '{ending}']"
 
 
 def today(days: int = 0) -> str:
@@ -140,25 +141,25 @@ def today(days: int = 0) -> str:
 CREATIONS = {
     "unscheduled visit": Creation(
         path=lambda p: f"/visits/participants/{p.screening_number}/",
-        form=action_form("unscheduled"),
+        form=form_posting_to("/unscheduled/"),
         values=lambda: {"on": today(), "reason": "flare of Raynaud's"},
         count=lambda p: p.visits.filter(code="UNS").count(),
     ),
     "safety follow-up": Creation(
         path=lambda p: f"/visits/participants/{p.screening_number}/",
-        form=action_form("follow_up"),
+        form=form_posting_to("/follow-up/"),
         values=lambda: {"last_dose": today(-1)},
         count=lambda p: p.visits.filter(code="FU").count(),
     ),
     "end of study": Creation(
         path=lambda p: f"/visits/participants/{p.screening_number}/",
-        form=action_form("end"),
+        form=form_posting_to("/end/"),
         values=lambda: {"ended_on": today(), "reason": "withdrawn", "details": "moved abroad"},
         count=lambda p: EndOfStudy.objects.filter(participant=p).count(),
     ),
     "medication": Creation(
         path=lambda p: f"/visits/participants/{p.screening_number}/medications/",
-        form=action_form("add"),
+        form=form_posting_to("/medications/add/"),
         values=lambda: {
             "drug": "Omeprazole",
             "dose": "20 mg",
@@ -185,8 +186,9 @@ def test_a_creating_form_of_the_schedule_sent_five_times_at_once_creates_once(
     session = live_gunicorn.login(coordinator)
     page = session.get(creation.path(participant))
     body = create_body(page, creation.form, **creation.values())
+    posts_to = urlsplit(urljoin(page.url, html_form(page.text, creation.form).action)).path
 
-    answers = burst(session, urlsplit(page.url).path, body, 5)
+    answers = burst(session, posts_to, body, 5)
 
     check_taken_to_the_first(answers)
     assert creation.count(participant) == 1
@@ -216,7 +218,7 @@ def test_a_medication_stopped_five_times_at_once_is_stopped_once(
     body = {**html_form(session.get(url).text, form).fields, "stopped_on": today()}
     assert body["opened_version"] == str(medication.history.get().history_id)
 
-    answers = burst(session, url, body, 5)
+    answers = burst(session, f"{url}stop/", body, 5)
 
     check_taken_to_the_first(answers)
     medication.refresh_from_db()

@@ -204,10 +204,10 @@ def test_recording_a_visit_through_the_page_shows_errors_next_to_the_field(
     client = Client()
     client.force_login(coordinator)
     late = (w4.latest + timedelta(days=2)).isoformat()
-    response = client.post(f"/visits/{w4.pk}/", {"action": "done", "done_on": late, "deviation_reason": ""})
+    response = client.post(f"/visits/{w4.pk}/done/", {"done_on": late, "deviation_reason": ""})
     assert response.status_code == 200 and "outside the window" in response.content.decode()
     assert Visit.objects.get(pk=w4.pk).done_on is None
-    saved = client.post(f"/visits/{w4.pk}/", {"action": "done", "done_on": late, "deviation_reason": "travel"})
+    saved = client.post(f"/visits/{w4.pk}/done/", {"done_on": late, "deviation_reason": "travel"})
     assert saved.status_code == 302
 
 
@@ -221,19 +221,20 @@ def test_concomitant_medications_are_listed_stopped_and_audited(
     client.force_login(coordinator)
     url = f"/visits/participants/{participant.screening_number}/medications/"
     today = timezone.localdate()
-    base = {"action": "add", "drug": "Prednisolone", "dose": "7.5 mg", "frequency": "once daily", "route": "oral",
+    add = f"{url}add/"
+    base = {"drug": "Prednisolone", "dose": "7.5 mg", "frequency": "once daily", "route": "oral",
             "indication": "SSc", "start_date": (today - timedelta(days=90)).isoformat(), "stop_date": ""}  # fmt: skip
-    refused = client.post(url, {**base, "stop_date": (today - timedelta(days=100)).isoformat()})
+    refused = client.post(add, {**base, "stop_date": (today - timedelta(days=100)).isoformat()})
     assert refused.status_code == 200 and "cannot be before the start" in refused.content.decode()
-    missing_dose = client.post(url, {**base, "steroid_drug": "prednisolone"})
+    missing_dose = client.post(add, {**base, "steroid_drug": "prednisolone"})
     assert "daily dose in mg" in missing_dose.content.decode()
     assert not ConcomitantMedication.objects.exists()
 
-    assert client.post(url, {**base, "steroid_drug": "methylprednisolone", "steroid_daily_mg": "8"}).status_code == 302
+    assert client.post(add, {**base, "steroid_drug": "methylprednisolone", "steroid_daily_mg": "8"}).status_code == 302
     medication = ConcomitantMedication.objects.get()
     assert medication.prednisone_equivalent_mg_day == 10.0
     assert "10.0 mg/day" in client.get(url).content.decode()
-    stopped = client.post(url, {"action": "stop", "medication": medication.pk, "stopped_on": today.isoformat()})
+    stopped = client.post(f"{url}stop/", {"medication": medication.pk, "stopped_on": today.isoformat()})
     assert stopped.status_code == 302
     latest = ConcomitantMedication.objects.get().history.first()
     assert latest.stop_date == today and latest.history_user == coordinator

@@ -83,12 +83,12 @@ def test_a_visit_is_done_today_at_the_site_not_tomorrow(
     w2 = participant.visits.get(code="W2")
     today = site_today(site)
     page = client_of(coordinator).post(
-        f"/visits/{w2.pk}/", {"action": "done", "done_on": (today + DAY).isoformat(), "deviation_reason": "late"}
+        f"/visits/{w2.pk}/done/", {"done_on": (today + DAY).isoformat(), "deviation_reason": "late"}
     )
     refused(page, "done_form", "done_on", f"in the future: today is {today.isoformat()} at the site")
     assert Visit.objects.get(pk=w2.pk).done_on is None
     saved = client_of(coordinator).post(
-        f"/visits/{w2.pk}/", {"action": "done", "done_on": today.isoformat(), "deviation_reason": "late"}
+        f"/visits/{w2.pk}/done/", {"done_on": today.isoformat(), "deviation_reason": "late"}
     )
     assert saved.status_code == 302 and Visit.objects.get(pk=w2.pk).done_on == today
 
@@ -97,14 +97,14 @@ def test_a_visit_is_not_done_before_day_1_and_a_correction_there_changes_nothing
     participant: Participant, coordinator: Any
 ) -> None:
     d1 = participant.visits.get(code="D1")
-    url = f"/visits/{d1.pk}/"
+    url = f"/visits/{d1.pk}/done/"
     day1 = day1_of(participant)
-    before = client_of(coordinator).post(url, {"action": "done", "done_on": (day1 - DAY).isoformat(),
+    before = client_of(coordinator).post(url, {"done_on": (day1 - DAY).isoformat(),
                                               "deviation_reason": "early"})  # fmt: skip
     refused(before, "done_form", "done_on", f"before Day 1 ({day1.isoformat()})")
-    assert client_of(coordinator).post(url, {"action": "done", "done_on": day1.isoformat()}).status_code == 302
+    assert client_of(coordinator).post(url, {"done_on": day1.isoformat()}).status_code == 302
     versions = d1.history.count()
-    again = client_of(coordinator).post(url, {"action": "done", "done_on": (day1 - 2 * DAY).isoformat(),
+    again = client_of(coordinator).post(url, {"done_on": (day1 - 2 * DAY).isoformat(),
                                              "deviation_reason": "corrected"})  # fmt: skip
     refused(again, "done_form", "done_on", "before Day 1")
     assert Visit.objects.get(pk=d1.pk).done_on == day1 and d1.history.count() == versions
@@ -173,26 +173,26 @@ def test_a_medication_may_start_before_consent_but_not_before_birth_nor_stop_bef
 ) -> None:
     url = f"/visits/participants/{participant.screening_number}/medications/"
     born = participant.date_of_birth
-    add = {"action": "add", "drug": "Omeprazole", "dose": "20 mg", "frequency": "daily", "route": "oral",
+    add = {"drug": "Omeprazole", "dose": "20 mg", "frequency": "daily", "route": "oral",
            "indication": "reflux", "stop_date": ""}  # fmt: skip
-    page = client_of(coordinator).post(url, {**add, "start_date": (born - DAY).isoformat()})
+    page = client_of(coordinator).post(f"{url}add/", {**add, "start_date": (born - DAY).isoformat()})
     refused(page, "add_form", "start_date", f"before the participant's date of birth ({born.isoformat()})")
     assert not ConcomitantMedication.objects.exists()
     started = consent_day(participant) - timedelta(days=400)  # long before consent: history
-    assert client_of(coordinator).post(url, {**add, "start_date": started.isoformat()}).status_code == 302
+    assert client_of(coordinator).post(f"{url}add/", {**add, "start_date": started.isoformat()}).status_code == 302
     medication = ConcomitantMedication.objects.get()
-    stop = {"action": "stop", "medication": medication.pk}
-    early = client_of(coordinator).post(url, {**stop, "stopped_on": (started - DAY).isoformat()})
+    stop = {"medication": medication.pk}
+    early = client_of(coordinator).post(f"{url}stop/", {**stop, "stopped_on": (started - DAY).isoformat()})
     refused(early, "stop_form", "stopped_on", f"cannot be before the start ({started.isoformat()})")
     assert ConcomitantMedication.objects.get().stop_date is None and medication.history.count() == 1
-    assert client_of(coordinator).post(url, {**stop, "stopped_on": started.isoformat()}).status_code == 302
+    assert client_of(coordinator).post(f"{url}stop/", {**stop, "stopped_on": started.isoformat()}).status_code == 302
 
 
 def test_the_end_of_study_is_not_in_the_future_nor_before_day_1(
     site: Any, participant: Participant, investigator: Any
 ) -> None:
-    url = f"/visits/participants/{participant.screening_number}/"
-    end = {"action": "end", "reason": "withdrawn", "details": "moved away"}
+    url = f"/visits/participants/{participant.screening_number}/end/"
+    end = {"reason": "withdrawn", "details": "moved away"}
     today, day1 = site_today(site), day1_of(participant)
     refused(client_of(investigator).post(url, {**end, "ended_on": (today + DAY).isoformat()}), "end_form",
             "ended_on", "in the future")  # fmt: skip

@@ -30,6 +30,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from trial_site import services
+from trial_site.forms import add_validation_error, add_validation_messages
 from trial_site.models import AccessEvent, StaffMembership
 from trial_site.permissions import permission_required
 from trial_site.roles import Role
@@ -63,11 +64,6 @@ def _account(request: HttpRequest, pk: int) -> Any:
             )
         raise Http404("No such staff account at your sites.")
     return account
-
-
-def _problems_to_messages(request: HttpRequest, error: ValidationError) -> None:
-    for message in error.messages:
-        messages.error(request, message)
 
 
 @permission_required(selectors.SEE_STAFF)
@@ -108,7 +104,7 @@ def staff_create(request: HttpRequest) -> HttpResponse:
                 reason=data["reason"],
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_validation_error(form, error)
         else:
             messages.success(
                 request,
@@ -117,15 +113,6 @@ def staff_create(request: HttpRequest) -> HttpResponse:
             )
             return redirect("staff_detail", pk=account.pk)
     return render(request, "trial_site/staff/create.html", {"form": form}, status=400 if form.errors else 200)
-
-
-def _add_errors(form: Any, error: ValidationError) -> None:
-    """A service's refusal on the form: next to its field when it names one, else above the form."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, problems in error.error_dict.items():
-        form.add_error(field if field in form.fields else None, problems)
 
 
 @permission_required(selectors.SEE_STAFF)
@@ -162,7 +149,7 @@ def staff_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 email=data["email"], reason=data["reason"],
             )  # fmt: skip
         except ValidationError as error:
-            _add_errors(form, error)
+            add_validation_error(form, error)
         else:
             messages.success(request, _("Saved."))
             return redirect("staff_detail", pk=account.pk)
@@ -187,7 +174,7 @@ def staff_grant(request: HttpRequest, pk: int) -> HttpResponse:
             user=account, site=data["site"], role=Role(data["role"]), by=request.user, reason=data["reason"]
         )
     except ValidationError as error:
-        _problems_to_messages(request, error)
+        add_validation_messages(request, error)
     else:
         messages.success(
             request, _("%(role)s at %(site)s granted.") % {"role": Role(data["role"]).label, "site": data["site"].code}
@@ -214,7 +201,7 @@ def staff_role_end(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.staff_role_end(membership=membership, by=request.user, reason=form.cleaned_data["reason"])
     except ValidationError as error:
-        _problems_to_messages(request, error)
+        add_validation_messages(request, error)
     else:
         messages.success(
             request,
@@ -238,7 +225,7 @@ def staff_active(request: HttpRequest, pk: int) -> HttpResponse:
             user=account, by=request.user, active=active, reason=form.cleaned_data["reason"]
         )
     except ValidationError as error:
-        _problems_to_messages(request, error)
+        add_validation_messages(request, error)
     else:
         messages.success(request, _("Account activated.") if active else _("Account deactivated: it cannot log in."))
     return redirect("staff_detail", pk=account.pk)
@@ -257,7 +244,7 @@ def staff_password_link(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         path = services.staff_password_link(user=account, by=request.user, reason=form.cleaned_data["reason"])
     except ValidationError as error:
-        _problems_to_messages(request, error)
+        add_validation_messages(request, error)
         return redirect("staff_detail", pk=account.pk)
     hours = settings.PASSWORD_RESET_TIMEOUT // 3600
     return render(
