@@ -41,6 +41,7 @@ def paths(site: Any, coordinator: Any, investigator: Any, statistician: Any, set
         "number": participant.screening_number,
         "code": "DHK",
         "site_code": "DHK",
+        "version": "1.0",
         "slug": "labs",
         "pk": str(AllocationList.objects.get().pk),
         "visits:pk": str(d1.pk),

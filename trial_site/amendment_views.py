@@ -106,19 +106,19 @@ def _approval_state(request: HttpRequest, record: ProtocolVersion | None) -> str
 @permission_required(amendments.VIEW_PERMISSION)
 @require_http_methods(["GET", "POST"])
 @once_per_submission
-def protocol_version(request: HttpRequest, code: str) -> HttpResponse:
-    record = ProtocolVersion.objects.select_related("proposed_by", "approved_by").filter(version=code).first()
-    if record is None and code != base_protocol().version:
+def protocol_version(request: HttpRequest, version: str) -> HttpResponse:
+    record = ProtocolVersion.objects.select_related("proposed_by", "approved_by").filter(version=version).first()
+    if record is None and version != base_protocol().version:
         raise Http404("no such protocol version")
     if request.method == "POST" and not user_can(request.user, amendments.APPROVE_PERMISSION):
         raise PermissionDenied(f"needs {amendments.APPROVE_PERMISSION}")
-    form = ApproveForm(request.POST or None, request=request, version=code)
+    form = ApproveForm(request.POST or None, request=request, version=version)
     status = 200
     if request.method == "POST":
         if form.is_valid():
             try:
                 approved = amendments.protocol_version_approve(
-                    version=code, by=request.user, reason=form.cleaned_data["reason"]
+                    version=version, by=request.user, reason=form.cleaned_data["reason"]
                 )
             except ValidationError as error:
                 add_validation_error(form, error)
@@ -128,9 +128,9 @@ def protocol_version(request: HttpRequest, code: str) -> HttpResponse:
                     _("Protocol version %(version)s approved: in force from %(day)s.")
                     % {"version": approved.version, "day": approved.effective_from.isoformat()},
                 )
-                return redirect("protocol_version", code=approved.version)
+                return redirect("protocol_version", version=approved.version)
         status = 400
-    before, changes = amendments.changes_in(code) if record is not None else ("", [])
+    before, changes = amendments.changes_in(version) if record is not None else ("", [])
     groups, hidden = _grouped(changes, sees_arm=user_can(request.user, SEES_ARM))
     applied = [(APPLIED_LABELS.get(key, key), value) for key, value in (record.applied if record else {}).items()]
     in_force = next((row for row in amendments.versions() if row.in_force), None)
@@ -138,13 +138,13 @@ def protocol_version(request: HttpRequest, code: str) -> HttpResponse:
         request,
         "trial_site/protocol_version.html",
         {
-            "version": code,
+            "version": version,
             "record": record,
             "before": before,
             "groups": groups,
             "hidden": hidden,
             "applied": applied,
-            "in_force": in_force is not None and in_force.version == code,
+            "in_force": in_force is not None and in_force.version == version,
             "approval": _approval_state(request, record),
             "form": form,
             "base_effective_from": base_protocol().effective_from,
@@ -178,7 +178,7 @@ def protocol_propose(request: HttpRequest) -> HttpResponse:
                 _("Protocol version %(version)s proposed: someone else must now approve it.")
                 % {"version": record.version},
             )
-            return redirect("protocol_version", code=record.version)
+            return redirect("protocol_version", version=record.version)
     return render(
         request,
         "trial_site/protocol_propose.html",
@@ -200,5 +200,5 @@ urlpatterns = [
     path("protocol/", protocol_list, name="protocol_list"),
     path("protocol/propose/", protocol_propose, name="protocol_propose"),
     path("protocol/current.json", protocol_current_json, name="protocol_current_json"),
-    path("protocol/<str:code>/", protocol_version, name="protocol_version"),
+    path("protocol/<str:version>/", protocol_version, name="protocol_version"),
 ]

@@ -84,6 +84,7 @@ def test_a_blinded_user_sees_no_arm_and_no_drug_name_on_any_page(
         "number": randomised.participant.screening_number,
         "code": "DHK",
         "site_code": "DHK",
+        "version": "1.0",
         "slug": "mrss",
         "pk": str(AllocationList.objects.get().pk),
         "visits:pk": str(randomised.participant.visits.get(code="D1").pk),

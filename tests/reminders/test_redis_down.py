@@ -92,7 +92,7 @@ def test_with_redis_down_pages_and_visits_work_and_reminders_go_out_once_it_retu
     with broker_at(url):
         # Redis is down (nothing listens on the port): every page still answers.
         values = {
-            "number": participant.screening_number, "code": "DHK", "site_code": "DHK", "slug": "labs",
+            "number": participant.screening_number, "code": "DHK", "site_code": "DHK", "version": "1.0", "slug": "labs",
             "pk": str(AllocationList.objects.get().pk), "visits:pk": str(d1.pk), "visits:code": "labs",
             "reminders:pk": str(due.pk), "job_id": "1",
         }  # fmt: skip

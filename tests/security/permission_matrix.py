@@ -68,6 +68,10 @@ staff_password_link           302       403      403      403      403      403 
 staff_role_end                302       403      403      403      403      403      403      405
 password_change               302       200      200      200      200      200      200      200
 password_set                  200       200      200      200      200      200      200      200
+protocol_list                 302       200      200      200      200      200      200      200
+protocol_propose              302       403      403      403      403      200      403      403
+protocol_current_json         302       403      403      403      403      200      403      403
+protocol_version              302       200/403  200      200/403  200/403  200      200/403  200/403
 
 screening:index               302       200      200      200      200      200      403      403
 screening:register            302       200      200      403      403      403      403      403
