@@ -16,6 +16,8 @@ from datetime import date
 from enum import StrEnum
 from typing import Protocol
 
+from clinical.versions import version_key
+
 
 class ConsentVersionLike(Protocol):
     """A consent form version as the protocol declares it (``trial_site.protocol.ConsentFormVersion``)."""
@@ -54,11 +56,6 @@ class ReconsentDecision:
     @property
     def due(self) -> bool:
         return self.reason is ReconsentReason.DUE
-
-
-def version_key(version: str) -> tuple[int, ...]:
-    """``"1.10"`` → ``(1, 10)``; a part that is not a number counts as 0."""
-    return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
 
 
 def latest_signed(signed: Iterable[str]) -> str | None:

@@ -71,6 +71,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q
 from django.utils import timezone, translation
 
+from clinical.versions import version_key
 from exports.audit_trail import change_moment, history_rows, history_versions, utc_text, value_text
 from exports.catalogue import Dataset, Variable, datasets
 from exports.formats import Progress, ProgressBatch, RowCounts
@@ -80,7 +81,7 @@ from monitoring.models import Signature
 from trial_site import registry
 from trial_site.models import Site
 from trial_site.protocol import PROTOCOL, Protocol
-from trial_site.protocol_versions import approved_versions, version_key
+from trial_site.protocol_versions import approved_versions
 
 NAMESPACE = "http://www.cdisc.org/ns/odm/v1.3"
 PARTICIPANTS_PER_CHUNK = 200

@@ -39,6 +39,7 @@ from safety.models import SERIOUSNESS_FIELDS, AdverseEvent, SaeReport
 from screening.models import Participant
 from trial_site.permissions import site_ids_where
 from trial_site.protocol import PROTOCOL, Arm
+from trial_site.protocol_versions import approved_versions
 from trial_site.roles import SEES_ARM
 from trial_site.scoping import scope_to_user_sites
 from visits.crfs import VisitMrss
@@ -315,7 +316,13 @@ def enrolment(user: Any, *, today: date | None = None) -> Enrolment:
 
 
 def _visit_codes() -> list[str]:
-    return [visit.code for visit in PROTOCOL.visits] + [PROTOCOL.follow_up.code]
+    """Every scheduled visit of any approved protocol version (an amendment may add one), in study-day order, then
+    the safety follow-up."""
+    days: dict[str, int] = {}
+    for protocol in approved_versions():
+        for visit in protocol.visits:
+            days.setdefault(visit.code, visit.target_day)
+    return [*sorted(days, key=lambda code: days[code]), PROTOCOL.follow_up.code]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from django.forms import modelform_factory
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from clinical.consent import version_key
+from clinical.versions import version_key
 from screening.models import Consent, ConsentWithdrawal, Participant, Reconsent
 from screening.models.crfs import ScreeningForm, ScreeningMrss
 from trial_site.concurrency import VERSION_FIELD

@@ -12,8 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from clinical.consent import version_key
 from clinical.eligibility import Decision
+from clinical.versions import version_key
 from screening.models import (
     Consent,
     ConsentWithdrawal,
@@ -39,6 +39,7 @@ from trial_site.hooks import schedule_changed
 from trial_site.models import Site
 from trial_site.permissions import require
 from trial_site.protocol import PROTOCOL
+from trial_site.protocol_versions import consent_forms_all
 
 logger = logging.getLogger(__name__)
 
@@ -314,6 +315,11 @@ def reconsent_record(
     decision = reconsent_due(participant)
     if not decision.due:
         raise ValidationError(_("No re-consent is due for %(number)s.") % {"number": participant.screening_number})
+    known = {form.version for form in consent_forms_all()}
+    if form_version not in known:
+        raise ValidationError(
+            {"form_version": _("There is no consent form version %(version)s.") % {"version": form_version}}
+        )
     if version_key(form_version) < version_key(decision.required or ""):
         raise ValidationError(
             {

@@ -21,11 +21,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clinical.amendments import Change, protocol_changes
+from clinical.versions import version_key
 from trial_site import registry
 from trial_site.hooks import follow_up
 from trial_site.models.protocol_versions import ProtocolVersion
 from trial_site.permissions import require
-from trial_site.protocol_versions import amendable, base_protocol, from_content, version_key
+from trial_site.protocol_versions import amendable, base_protocol, from_content
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ before it); ``protocol_version(v)`` a named one. An amendment's ``content`` is t
 laboratory hold rules, the eligibility thresholds and the consent form versions), so a version reads alone and two
 versions compare field by field (``clinical.amendments.protocol_changes``).
 
-A version is ``major.minor``; versions compare as numbers (1.10 after 1.9).
+A version is ``major.minor``; versions compare as numbers (1.10 after 1.9: ``clinical.versions.version_key``).
 """
 
 from __future__ import annotations
@@ -21,16 +21,9 @@ from django.utils import timezone
 from clinical.eligibility import EligibilityRules
 from clinical.safety import LabRule
 from clinical.schedule import VisitRule, visit_schedule
+from clinical.versions import version_key
 from trial_site import registry
 from trial_site.protocol import PROTOCOL, ConsentFormVersion, FollowUpDefinition, Protocol, VisitDefinition
-
-
-def version_key(version: str) -> tuple[int, ...]:
-    """``"1.10"`` → ``(1, 10)``: versions in order."""
-    try:
-        return tuple(int(part) for part in version.split("."))
-    except ValueError:
-        raise ValueError(f"a protocol version is numbers with dots, such as 2.0, not {version!r}") from None
 
 
 @cache

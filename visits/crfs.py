@@ -35,6 +35,7 @@ from clinical.egfr import creatinine_mg_dl, egfr_ckd_epi_2021
 from clinical.instruments import HAQ_CATEGORIES, HAQ_ITEM_CODES, HAQ_ITEM_LABELS, HAQ_ITEMS, bmi, cdai, haq_di
 from clinical.steroids import PREDNISONE_EQUIVALENT_FACTOR, prednisone_equivalent_mg
 from clinical.timeline import DateMeaning
+from clinical.versions import version_key
 from screening.instruments import MrssScores
 from screening.models.crfs import CreatinineUnit, SteroidDrug, TestResult, measured
 from screening.timeline import timeline_errors
@@ -42,7 +43,6 @@ from trial_site.audit.base import ClinicalRecord
 from trial_site.lab_ranges import SiteLabRanges, haemoglobin_test, site_lab_ranges
 from trial_site.models.lab_ranges import LabTest
 from trial_site.protocol import PROTOCOL
-from trial_site.protocol_versions import version_key
 from trial_site.registry import FormSpec, Placement, Verification, visit_forms
 
 

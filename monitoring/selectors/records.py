@@ -29,12 +29,9 @@ def record_label(record: models.Model) -> str:
 
 
 def record_participant_id(record: models.Model) -> int | None:
-    if isinstance(record, Participant):
-        return record.pk
-    if isinstance(record, SaeReport):
-        return record.adverse_event.participant_id
-    scope = getattr(record, "lock_scope", None)
-    return scope()[0] if scope else None
+    """The participant who owns the record (``ClinicalRecord.participant_path``, said once on each model)."""
+    owner = getattr(record, "participant_id_of", None)
+    return owner() if owner else None
 
 
 def record_visit_id(record: models.Model) -> int | None:

@@ -115,7 +115,8 @@ def test_only_a_monitor_of_the_site_verifies(
 def test_the_plan_verifies_some_forms_in_full_and_samples_the_others() -> None:
     # The protocol's monitoring plan, as the registry of forms declares it (each form's ``verification``).
     assert sdv_full() == {
-        "screening.consent", "screening.classificationcriteria", "screening.diseasehistory", "screening.screeningmrss",
+        "screening.consent", "screening.reconsent", "screening.classificationcriteria", "screening.diseasehistory",
+        "screening.screeningmrss",
         "screening.exclusionhistory", "screening.screeninglabs", "visits.visitmrss", "safety.adverseevent",
         "safety.saereport",
     }  # fmt: skip

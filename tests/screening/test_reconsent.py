@@ -249,9 +249,8 @@ def test_visits_and_visit_forms_are_refused_but_adverse_events_still_reported(
         visit_form_save(record=VitalSigns(visit=day1, weight_kg=61.0), by=coordinator, complete=False)
     assert "consent form version 2.0" in refused.value.messages[0]
     response = logged_in(coordinator).post(
-        f"/visits/{day1.pk}/",
+        f"/visits/{day1.pk}/done/",
         {
-            "action": "done",
             "done_on": day1.target_date.isoformat(),
             "deviation_reason": "",
             VERSION_FIELD: current_version(day1),
