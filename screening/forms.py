@@ -82,15 +82,17 @@ def consent_versions_in_effect(site: Site) -> list[ConsentFormVersion]:
 
 def consent_version_field(site: Site, *, at_least: str | None = None) -> forms.ChoiceField:
     """A choice of the consent form versions in use today at the site (``at_least``: none older than that); the
-    latest is offered first. The model checks the version again against the day it was signed."""
+    latest is offered first, after a blank, and preselected. The model checks the version again against the day it
+    was signed."""
     versions = [
         form
         for form in consent_versions_in_effect(site)
         if at_least is None or version_key(form.version) >= version_key(at_least)
     ]
+    # As before versions came from amendments: a blank, the versions, and the latest in use preselected.
     return forms.ChoiceField(
         label=Consent._meta.get_field("form_version").verbose_name,
-        choices=[(form.version, str(form)) for form in versions],
+        choices=[("", "---------"), *((form.version, str(form)) for form in reversed(versions))],
         initial=versions[-1].version if versions else None,
     )
 

@@ -45,7 +45,9 @@ def test_a_signed_stop_reply_is_accepted_once_and_wrong_stale_or_replayed_calls_
     stop = {"from": participant.mobile_phone, "text": "STOP"}
     wrong = webhook_call(site_server.url, stop, secret="a-guessed-secret")
     stale = webhook_call(site_server.url, stop, secret=SECRET, timestamp=int(time.time()) - 301)
-    future = webhook_call(site_server.url, stop, secret=SECRET, timestamp=int(time.time()) + 301)
+    # Well outside the 300-second window: a stamp 301 s ahead moves into it when the server reads it a second or
+    # more later on a busy machine (CI: 200). The exact edges are held without a clock in test_webhook_guard.py.
+    future = webhook_call(site_server.url, stop, secret=SECRET, timestamp=int(time.time()) + 600)
     body = json.dumps(stop).encode()
     unsigned = raw_call(site_server, body, {"Content-Type": "application/json"})
     assert [r.status_code for r in (wrong, stale, future, unsigned)] == [403] * 4

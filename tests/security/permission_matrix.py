@@ -36,6 +36,8 @@ Notes on what may look surprising
     - The Staff pages (``staff_*``) are the administrator's, for the accounts at the administrator's sites; another
       site's account or role is 404 (logged). ``password_set`` (the one-time link's page) is open to anyone: without
       a valid link it only says so. ``password_change`` is everyone's own.
+    - ``protocol_*``: every role reads the protocol and its amendments; the sample is version 1.0, which has no
+      approval form, so who may approve (a POST) is shown in tests/trial_site/test_amendments_pages.py instead.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ password_set                  200       200      200      200      200      200 
 protocol_list                 302       200      200      200      200      200      200      200
 protocol_propose              302       403      403      403      403      200      403      403
 protocol_current_json         302       403      403      403      403      200      403      403
-protocol_version              302       200/403  200      200/403  200/403  200      200/403  200/403
+protocol_version              302       200      200      200      200      200      200      200
 
 screening:index               302       200      200      200      200      200      403      403
 screening:register            302       200      200      403      403      403      403      403

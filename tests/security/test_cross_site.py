@@ -37,6 +37,7 @@ MATRIX = parse_matrix()
 SITELESS = {
     "randomization:list": "an allocation list is the trial's, kept by the statistician, not a site's",
     "randomization:list_activate": "an allocation list is the trial's, kept by the statistician, not a site's",
+    "protocol_version": "a protocol version is the trial's, not a site's",
 }
 
 

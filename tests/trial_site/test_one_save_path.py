@@ -76,7 +76,12 @@ def history_writes(path: Path) -> list[str]:
 
 def test_the_search_covers_the_application_and_finds_a_hand_written_history_row() -> None:
     files = {path.relative_to(PROJECT_ROOT).as_posix() for path in application_files()}
-    for expected in ("trial_site/audit/base.py", "monitoring/locks.py", "randomization/services.py", "manage.py"):
+    for expected in (
+        "trial_site/audit/base.py",
+        "monitoring/services/locks.py",
+        "randomization/services.py",
+        "manage.py",
+    ):
         assert expected in files
     assert not any(name.startswith(("tests/", "bench/", ".venv/")) for name in files)
     # What the search must catch, and what it must not.
