@@ -13,6 +13,7 @@ from clinical.steroids import prednisone_equivalent_mg
 from clinical.timeline import DateMeaning, DateProblem
 from screening.models.crfs import SteroidDrug
 from screening.timeline import timeline_errors
+from trial_site import registry
 from trial_site.audit.base import ClinicalRecord
 
 
@@ -88,6 +89,11 @@ class RequiredForm(models.Model):
 
     def __str__(self) -> str:
         return f"{self.visit} {self.form}: {self.status}"
+
+    @property
+    def label(self) -> Any:
+        """The form's name, from the registry of forms."""
+        return registry.visit_form_labels().get(self.form, self.form)
 
 
 class EndOfStudy(ClinicalRecord):

@@ -239,3 +239,14 @@ def test_concomitant_medications_are_listed_stopped_and_audited(
     latest = ConcomitantMedication.objects.get().history.first()
     assert latest.stop_date == today and latest.history_user == coordinator
     assert latest.history_change_reason.startswith("medication stopped")
+
+
+def test_the_missing_forms_page_names_each_form(site: Any, coordinator: Any, investigator: Any, in_use: Any) -> None:
+    participant = randomised_on(timezone.localdate() - timedelta(days=10), site, coordinator, investigator)
+    d1 = participant.visits.get(code="D1")
+    services.visit_record_done(visit=d1, by=coordinator, done_on=d1.target_date)
+    client = Client()
+    client.force_login(coordinator)
+    page = client.get("/visits/missing-forms/").content.decode()
+    for label in ("Laboratory panel", "Vital signs", "HAQ-DI"):  # the registry's labels, not the codes
+        assert f"<td>{label}</td>" in page, label
