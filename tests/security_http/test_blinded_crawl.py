@@ -209,8 +209,8 @@ def test_every_url_of_the_url_configuration_shows_the_blinded_assessor_none_of_i
 ) -> None:
     session = live_gunicorn.login(assessor)
     number = trial.screening_number
-    values = {"number": number, "code": "DHK", "site_code": "DHK", "version": "1.0", "slug": "mrss", "pk": "1", "job_id": "1",
-              "sites:pk": str(assessor.pk), "staff:pk": str(assessor.pk)}  # fmt: skip
+    values = {"number": number, "code": "DHK", "site_code": "DHK", "version": "1.0", "slug": "mrss", "pk": "1",
+              "job_id": "1", "sites:pk": str(assessor.pk), "staff:pk": str(assessor.pk)}  # fmt: skip
     paths: set[str] = set()
     for visit in trial.visits.all():
         for code in registry.visit_form_labels():
