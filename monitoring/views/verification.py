@@ -79,11 +79,7 @@ def progress(request: HttpRequest) -> HttpResponse:
             "sites": sites,
             "participants": participants,
             "plan": PROTOCOL.monitoring,
-            "full_forms": [
-                str(model._meta.verbose_name)
-                for model in sdv_forms()
-                if form_name(model) in sdv_full()
-            ],
+            "full_forms": [str(model._meta.verbose_name) for model in sdv_forms() if form_name(model) in sdv_full()],
         },
     )
 
