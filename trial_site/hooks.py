@@ -49,7 +49,7 @@ def unresolved() -> list[str]:
     event in FOLLOW_UPS the dispatcher does not know."""
     problems = [f"FOLLOW_UPS[{event!r}]: no such event" for event in settings.FOLLOW_UPS if event not in EVENTS]
     named = [(f"FOLLOW_UPS[{event!r}]", path) for event, paths in settings.FOLLOW_UPS.items() for path in paths]
-    for setting in ("OUTBOX_HANDLERS", "INVARIANTS", "RECORD_PANELS", "RECORD_FIELD_FLAGS"):
+    for setting in ("OUTBOX_HANDLERS", "INVARIANTS", "RECORD_PANELS", "RECORD_FIELD_FLAGS", "RECORD_STATUS_FLAGS"):
         named += [(setting, path) for path in getattr(settings, setting, ())]
     for where, path in named:
         try:

@@ -262,6 +262,9 @@ RECORD_PANELS: tuple[str, ...] = (
     "monitoring.panels.query_panel",
 )
 RECORD_FIELD_FLAGS: tuple[str, ...] = ("monitoring.panels.query_field_flags",)
+# The monitoring flags (queries, verification, signatures, locks) of many visit forms at once, for the record status
+# dashboard and the visit grids (``visits.record_status``): one callable, or none.
+RECORD_STATUS_FLAGS: tuple[str, ...] = ("monitoring.selectors.record_flags.record_status_flags",)
 
 # --- Authentication -------------------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
