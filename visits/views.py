@@ -44,6 +44,7 @@ from visits.forms import (
     build_visit_crf_form,
 )
 from visits.models import ConcomitantMedication, Visit
+from visits.record_status import FormEntry, FormState, form_states
 
 
 def _participant(request: HttpRequest, number: str) -> Participant:
@@ -224,6 +225,7 @@ def _visit_page(request: HttpRequest, visit: Visit, forms_: dict[str, Any], stat
             "missed_form": forms_["missed"],
             "reschedule_form": forms_["reschedule"],
             "can_change": user_can(request.user, "visits.change_visit", visit.site),
+            "visit_forms": visit_form_entries(request.user, visit),
         },
         status=status,
     )
@@ -239,8 +241,9 @@ def _changing_visit(request: HttpRequest, pk: int, action: str) -> tuple[Visit, 
 
 
 def _visit_saved(request: HttpRequest, visit: Visit) -> HttpResponse:
+    """Back to the visit page, where its forms are listed: the next step after recording the visit."""
     messages.success(request, _("Visit %(code)s saved.") % {"code": visit.code})
-    return redirect("visits:participant", number=visit.participant.screening_number)
+    return redirect("visits:visit", pk=visit.pk)
 
 
 def _visit_refused(request: HttpRequest, pk: int, action: str, form: forms.Form) -> HttpResponse:
@@ -323,7 +326,8 @@ def visit_reschedule(request: HttpRequest, pk: int) -> HttpResponse:
 
 @permission_required("visits.view_visit")
 def visit_crf(request: HttpRequest, pk: int, code: str) -> HttpResponse:
-    """Enter or edit one case report form of a visit: save as a draft, or mark it complete.
+    """Enter or edit one case report form of a visit: save as a draft, or mark it complete, then back to the visit
+    page or, posted to ``?then=next``, on to the next form of the visit to enter (``next_form``).
 
     The first save creates the record (the new form carries a one-time submission key: a second click creates
     nothing); an edit carries the version it was opened on, and a save against a record changed since is refused
@@ -351,6 +355,37 @@ def _mrss_shown(user: Any, visit: Visit) -> bool:
     ).exists()
     complete = record is not None and record.status == VisitMrss.Status.COMPLETE
     return mrss_values_shown(user, visit.site, complete=complete, later_scored=later)
+
+
+def visit_form_entries(user: Any, visit: Visit) -> list[FormState]:
+    """The visit's forms in the registry's order, with their state, flags and the link the user may follow."""
+    return list(form_states([visit], user)[visit.pk].values())
+
+
+def _to_enter(entry: FormState) -> bool:
+    """A form the user could enter next: theirs to enter, open to entry, required and not complete."""
+    return entry.enters and bool(entry.url) and entry.state in (FormEntry.EMPTY, FormEntry.DRAFT)
+
+
+def next_form(user: Any, visit: Visit, after: str) -> str | None:
+    """The form to enter after ``after``: the next one in the registry's order the user enters and that is not
+    complete, else the first such before it; None when every form left is complete (or not the user's)."""
+    entries = visit_form_entries(user, visit)
+    position = next((index for index, entry in enumerate(entries) if entry.code == after), -1)
+    ordered = entries[position + 1 :] + entries[: max(position, 0)]
+    return next((entry.code for entry in ordered if _to_enter(entry)), None)
+
+
+def _crf_saved(request: HttpRequest, visit: Visit, model: type[VisitForm]) -> HttpResponse:
+    """Where a saved form goes: with "then=next" the next form to enter (or, none left, the visit page saying so),
+    otherwise the visit page."""
+    messages.success(request, _("%(form)s saved.") % {"form": sentence_start(model._meta.verbose_name)})
+    if request.GET.get("then") == "next":
+        code = next_form(request.user, visit, model.form_code)
+        if code is not None:
+            return redirect("visits:crf", pk=visit.pk, code=code)
+        messages.info(request, _("Every form of this visit that you enter is complete."))
+    return redirect("visits:visit", pk=visit.pk)
 
 
 @once_per_submission
@@ -385,8 +420,7 @@ def _visit_crf(request: HttpRequest, visit: Visit, model: type[VisitForm], can_e
         else:
             for warning in warnings:
                 messages.warning(request, warning)
-            messages.success(request, _("%(form)s saved.") % {"form": sentence_start(model._meta.verbose_name)})
-            return redirect("visits:participant", number=visit.participant.screening_number)
+            return _crf_saved(request, visit, model)
     return render(
         request,
         "visits/crf.html",

@@ -34,6 +34,22 @@ KEY_PAGES: tuple[str, ...] = (
     "export-odm-ready",
     "consort",
     "reminders",
+    "visit-forms",  # tests/e2e/test_enter_a_visit.py: a visit's forms and their states
+    "crf-phone",  # tests/e2e/test_enter_a_visit.py: a form's first screen at 390 px
+    "participant-phone",  # tests/e2e/test_phone_widths.py, at 390 px
+    "screening-log-phone",  # tests/e2e/test_phone_widths.py, at 390 px
+    "home-investigator",  # tests/e2e/test_home_todos.py
+    "home-monitor",  # tests/e2e/test_home_todos.py
+    "home-coordinator-phone",  # tests/e2e/test_home_todos.py, at 390 px
+    "crf-branching",  # tests/e2e/test_forms_fit.py: the study drug form, its dependent fields shown
+    "search-results",  # tests/e2e/test_search_and_calendar.py
+    "calendar",  # tests/e2e/test_search_and_calendar.py
+    "calendar-phone",  # tests/e2e/test_search_and_calendar.py, at 390 px
+    "record-status-dashboard",  # tests/e2e/test_dashboard.py
+    "record-status-dashboard-phone",  # tests/e2e/test_dashboard.py, at 390 px
+    "eligibility-words",  # tests/e2e/test_confirmations.py: the confirmation page, criteria in plain words
+    "randomise-confirm",  # tests/e2e/test_confirmations.py: the stratum shown before randomising
+    "query-raise",  # tests/e2e/test_reachable.py: the participant, form, field and value a query is about
 )
 
 

@@ -384,6 +384,7 @@ def confirm_and_randomise(day: Day, number: str) -> None:
     page.get_by_test_id("screening-log").get_by_role("link", name=number, exact=True).click()
     expect(page.get_by_test_id("decision").locator("strong")).to_have_text("Eligible")
     page.get_by_test_id("confirm").click()
+    page.get_by_test_id("confirm-eligibility").click()  # on the confirmation page
     expect(page.get_by_role("alert")).to_contain_text("Eligibility confirmed.")
     expect(page.get_by_test_id("confirmation")).to_contain_text(f"Eligibility confirmed by {investigator}")
     expect(page.locator("h1 + span[data-status]")).to_have_attribute("data-status", "confirmed")
@@ -406,12 +407,15 @@ def confirm_and_randomise(day: Day, number: str) -> None:
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("alert")).to_contain_text("saved")
     baseline = page.get_by_test_id("baseline-criteria")
-    expect(baseline.get_by_text("met", exact=True)).to_have_count(3)
+    expect(baseline.get_by_text("inclusion met", exact=True)).to_have_count(1)  # I4
+    expect(baseline.get_by_text("exclusion absent", exact=True)).to_have_count(2)  # E7, E15
 
     page.get_by_test_id("to-randomisation").click()
     expect(page.get_by_role("heading", name=number, level=1)).to_be_visible()
     expect(page.get_by_test_id("allocation")).to_have_count(0)
     page.get_by_test_id("randomise").click()
+    expect(page.get_by_test_id("stratum")).to_be_visible()  # the confirmation page
+    page.get_by_test_id("randomise-confirm").click()
 
     expect(page.get_by_role("alert")).to_contain_text("Randomised: ")
     allocation = Allocation.objects.get(participant__screening_number=number)
@@ -518,6 +522,8 @@ def enter_the_week_4_mrss(day: Day) -> None:
     day.shoot("crf-mrss")
     page.get_by_role("button", name="Mark complete").click()
 
+    expect(page).to_have_url(re.compile(r"/visits/\d+/$"))  # back to the visit page, then its participant
+    page.get_by_role("navigation", name="breadcrumb").get_by_role("link", name=number).click()
     expect(page).to_have_url(re.compile(rf"/visits/participants/{number}/$"))
     # Blinded by design: back on the participant's page the assessor sees no mRSS totals or change from baseline.
     expect(page.get_by_test_id("mrss-change")).to_have_count(0)
