@@ -27,6 +27,8 @@ urlpatterns = [
     # The Staff pages (administrators) and one's own password: staff/…, accounts/password/, accounts/set-password/.
     *staff_views.urlpatterns,
     path("i18n/", include("django.conf.urls.i18n")),
+    # The participant search of the header (URL name "search").
+    path("search/", include("screening.search_urls")),
     path("screening/", include("screening.urls")),
     path("randomization/", include("randomization.urls")),
     path("visits/", include("visits.urls")),

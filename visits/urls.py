@@ -1,12 +1,13 @@
 from django.urls import path
 
-from visits import views
+from visits import calendar_views, views
 
 app_name = "visits"
 
 urlpatterns = [
     path("", views.index, name="index"),
     path("missing-forms/", views.missing_forms, name="missing_forms"),
+    path("calendar/", calendar_views.visit_calendar, name="calendar"),
     path("participants/<str:number>/", views.participant_schedule, name="participant"),
     path("participants/<str:number>/medications/", views.medications, name="medications"),
     path("participants/<str:number>/medications/add/", views.medication_add, name="medication_add"),

@@ -74,6 +74,7 @@ protocol_list                 302       200      200      200      200      200 
 protocol_propose              302       403      403      403      403      200      403      403
 protocol_current_json         302       403      403      403      403      200      403      403
 protocol_version              302       200      200      200      200      200      200      200
+search                        302       200/405  200/405  200/405  200/405  200/405  200/405  200/405
 
 screening:index               302       200      200      200      200      200      403      403
 screening:register            302       200      200      403      403      403      403      403
@@ -98,6 +99,7 @@ randomization:unblind         302       403      403      200      403      403 
 
 visits:index                  302       200      200      200      200      200      403      403
 visits:missing_forms          302       200      200      200      200      200      403      403
+visits:calendar               302       200/405  200/405  200/405  200/405  200/405  403      403
 visits:participant            302       200/405  200/405  200/405  200/405  200/405  403      403
 visits:unscheduled_visit_add  302       405      405      403      403      403      403      403
 visits:follow_up_schedule     302       405      405      403      403      403      403      403
