@@ -50,6 +50,13 @@ SECTIONS: tuple[Section, ...] = (
         _("Visits due and in window, case report forms, missing forms."),
     ),
     Section(
+        "record_status",
+        _("Record status"),
+        "visits:dashboard",
+        frozenset({Role.COORDINATOR, Role.INVESTIGATOR, Role.BLINDED_ASSESSOR, Role.MONITOR, Role.DATA_MANAGER}),
+        _("Every participant's visits at a glance: what is entered, due, overdue, queried, verified, signed, locked."),
+    ),
+    Section(
         "safety",
         _("Safety"),
         "safety:index",

@@ -82,7 +82,7 @@ FLAGS: dict[str, tuple[str, Any]] = {
     "open_queries": ("?", _("open query")),
     "verified": ("✓", _("source verified")),
     "signed": ("✍", _("signed")),
-    "locked": ("🔒", _("locked")),
+    "locked": ("⊠", _("locked")),
 }
 
 # The legend of a form's states (the grid of one participant) and of a visit's (the dashboard).
@@ -152,11 +152,17 @@ class FormState(_Shown):
     record_id: int | None = None
     opens: bool = False  # the user may open the form's page (read or enter)
     enters: bool = False  # the user may enter it
+    took_place: bool = False  # the visit took place: its forms can be entered
 
     @property
     def url(self) -> str:
-        """The form's page, or "" when the user may not open it."""
-        return reverse("visits:crf", args=[self.visit_id, self.code]) if self.opens else ""
+        """The form's page; "" when the user may not open it, or there is nothing to open yet (the visit has not taken
+        place and nothing was saved) or ever (not required, nothing saved)."""
+        if not self.opens or self.state == FormEntry.NOT_REQUIRED:
+            return ""
+        if not self.took_place and self.record_id is None:
+            return ""
+        return reverse("visits:crf", args=[self.visit_id, self.code])
 
 
 @dataclass(frozen=True)
@@ -173,7 +179,7 @@ class VisitCell(_Shown):
         """The form's page when the visit has exactly one form to show and the user may open it, otherwise the visit
         page (the cells are of visits the user may read)."""
         shown = [state for state in self.forms.values() if state.state != FormEntry.NOT_REQUIRED]
-        if len(shown) == 1 and shown[0].opens:
+        if len(shown) == 1 and shown[0].url:
             return shown[0].url
         return reverse("visits:visit", args=[self.visit.pk])
 
@@ -201,10 +207,21 @@ def _records(visit_ids: list[int]) -> dict[tuple[int, str], tuple[int, str]]:
     return {(visit_id, code): (pk, status) for visit_id, code, pk, status in query}
 
 
+@dataclass(frozen=True)
+class _SiteId:
+    """A visit's site for the permission checks, which read its id only (the site itself is not loaded)."""
+
+    pk: int
+
+
+def _site(visit: Visit) -> _SiteId:
+    return _SiteId(visit.site_id)
+
+
 def _later_mrss(user: Any, visits: list[Visit]) -> dict[int, list[int]]:
     """For a user blinded at some of these visits' sites: participant id → the sequences of their visits with an
     mRSS form (one query); nothing for the others."""
-    if all(shows(user, visit.site, Hidden.EARLIER_MRSS) for visit in visits):
+    if all(shows(user, _site(visit), Hidden.EARLIER_MRSS) for visit in visits):
         return {}
     found: dict[int, list[int]] = {}
     participants = sorted({visit.participant_id for visit in visits})
@@ -221,11 +238,12 @@ def _may_open(
     """(opens, enters): the rules of ``visits.views.visit_crf``, so that no link leads to a refusal."""
     if user is None:
         return False, False
-    enters = user_can(user, registry.permission(model, "change"), visit.site)
-    opens = enters or may_read_forms(user, visit.site)
-    if opens and model is VisitMrss and not shows(user, visit.site, Hidden.EARLIER_MRSS):
+    site = _site(visit)
+    enters = user_can(user, registry.permission(model, "change"), site)
+    opens = enters or may_read_forms(user, site)
+    if opens and model is VisitMrss and not shows(user, site, Hidden.EARLIER_MRSS):
         later = any(sequence > visit.sequence for sequence in mrss_sequences.get(visit.participant_id, []))
-        if not mrss_values_shown(user, visit.site, complete=status == VisitForm.Status.COMPLETE, later_scored=later):
+        if not mrss_values_shown(user, site, complete=status == VisitForm.Status.COMPLETE, later_scored=later):
             return False, False
     return opens, enters
 
@@ -234,8 +252,7 @@ def form_states(visits: Iterable[Visit], user: Any = None) -> dict[int, dict[str
     """Visit id → form code → ``FormState``, for every form each visit requires (or has saved), in the registry's
     order; a fixed number of queries whatever the number of visits (see the module's docstring).
 
-    ``user``: who will follow the links (``FormState.opens`` / ``.enters`` / ``.url``); None gives no links. Pass
-    visits with ``site`` loaded (``select_related("site")``) to keep the count fixed."""
+    ``user``: who will follow the links (``FormState.opens`` / ``.enters`` / ``.url``); None gives no links."""
     return _read(list(visits), user)[0]
 
 
@@ -307,6 +324,7 @@ def _read(visits: list[Visit], user: Any) -> tuple[dict[int, dict[str, FormState
                 record_id=saved[0] if saved else None,
                 opens=opens,
                 enters=enters,
+                took_place=visit.done_on is not None,
             )  # fmt: skip
         result[visit.pk] = states
     return result, own_flags

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from visits import calendar_views, views
+from visits import calendar_views, dashboard_views, views
 
 app_name = "visits"
 
@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("missing-forms/", views.missing_forms, name="missing_forms"),
     path("calendar/", calendar_views.visit_calendar, name="calendar"),
+    path("dashboard/", dashboard_views.record_status, name="dashboard"),
     path("participants/<str:number>/", views.participant_schedule, name="participant"),
     path("participants/<str:number>/medications/", views.medications, name="medications"),
     path("participants/<str:number>/medications/add/", views.medication_add, name="medication_add"),
