@@ -11,10 +11,11 @@ from safety.models import AdverseEvent
 from trial_site.concurrency import VersionedFormMixin
 from trial_site.form_choices import ChoicesStartEmptyMixin
 from trial_site.form_dates import iso_formfield_callback
+from trial_site.form_fit import FitFieldsMixin
 from trial_site.forms import ReasonForChangeMixin
 
 
-class AdverseEventForm(ChoicesStartEmptyMixin, ReasonForChangeMixin, forms.ModelForm):
+class AdverseEventForm(FitFieldsMixin, ChoicesStartEmptyMixin, ReasonForChangeMixin, forms.ModelForm):
     class Meta:
         model = AdverseEvent
         fields = [

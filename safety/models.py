@@ -13,6 +13,7 @@ from clinical.safety import Relationship, Seriousness, is_related, is_serious
 from clinical.timeline import DateMeaning, DateProblem
 from screening.timeline import timeline_errors
 from trial_site.audit.base import ClinicalRecord
+from trial_site.branching import ShownWhen, branching_errors
 from trial_site.registry import FormSpec, Placement, Verification
 
 # Adverse events are collected from informed consent: what began before it is medical history.
@@ -36,7 +37,14 @@ SERIOUSNESS_FIELDS: dict[str, Seriousness] = {
 class AdverseEvent(ClinicalRecord):
     """An untoward medical occurrence in a participant, graded by CTCAE (version stored with the grade)."""
 
-    form_spec = FormSpec("adverse-event", None, Placement.PARTICIPANT, verification=Verification.FULL, export_key="AE")
+    form_spec = FormSpec(
+        "adverse-event",
+        None,
+        Placement.PARTICIPANT,
+        verification=Verification.FULL,
+        export_key="AE",
+        branching={"stop_date": ShownWhen("ongoing", (False,))},
+    )
 
     free_text_fields = ("description",)
 
@@ -141,11 +149,10 @@ class AdverseEvent(ClinicalRecord):
                     self.participant, {"onset_date": (self.onset_date, DateMeaning.TRIAL)}, messages=ONSET_MESSAGES
                 )
             )
-        if self.stop_date:
-            if self.onset_date and self.stop_date < self.onset_date and "stop_date" not in errors:
-                errors["stop_date"] = _("The event cannot stop before it started.")
-            if self.ongoing:
-                errors["ongoing"] = _("An event with a stop date is not ongoing.")
+        for name, problem in branching_errors(self, self.form_spec.branching).items():
+            errors.setdefault(name, problem)  # a stop date only for an event no longer ongoing
+        if self.stop_date and self.onset_date and self.stop_date < self.onset_date and "stop_date" not in errors:
+            errors["stop_date"] = _("The event cannot stop before it started.")
         if self.learned_at and self.learned_at > timezone.now():
             errors["learned_at"] = _("This moment is in the future.")
         if self.grade == self.Grade.DEATH and self.outcome != self.Outcome.FATAL:

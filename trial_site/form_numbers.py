@@ -14,6 +14,10 @@ what was typed. The server reads the text itself with ``parse_number``, whatever
 ``NumberField`` is the form field; ``NumberFieldsMixin`` gives it to a form for every numeric field it has
 (Django's ``FloatField``, ``IntegerField`` and ``DecimalField``), keeping each field's label, limits and
 validators, and puts the field's unit in its label (``unit_of``).
+
+A value outside a field's limits is refused with a message that names the field, the value entered and the range
+with its unit ("Temperature: 98.6 is outside 30–43 °C."): ``limit_message``; a value outside a soft limit (possible,
+but unusual: it asks for a confirmation) is named the same way by ``unusual_message``.
 """
 
 from __future__ import annotations
@@ -24,9 +28,12 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.text import format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from clinical.display import number_against
 
 BANGLA_DIGITS = str.maketrans("০১২৩৪৫৬৭৮৯", "0123456789")
 MAX_LENGTH = 30  # no value the trial records needs more characters
@@ -106,10 +113,19 @@ class NumberField(forms.Field):
 
     default_error_messages = NUMBER_MESSAGES
 
-    def __init__(self, *, kind: type = float, **kwargs: Any) -> None:
+    def __init__(self, *, kind: type = float, low: Any = None, high: Any = None, unit: str = "", **kwargs: Any) -> None:
         self.kind = kind
-        kwargs.setdefault("widget", NumberInput(whole=kind is int))
+        self.low, self.high, self.unit = low, high, unit
+        kwargs.setdefault("widget", NumberInput(whole=kind is int, attrs={"class": "input-short"}))
         super().__init__(**kwargs)
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if value is None:
+            return
+        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+            message = limit_message(self.label, value, self.low, self.high, self.unit)
+            raise ValidationError(message, code="out_of_range")
 
     def to_python(self, value: Any) -> Any:
         if value in self.empty_values:
@@ -159,7 +175,19 @@ def unit_of(form: forms.BaseForm, name: str) -> str:
     return ""
 
 
-def number_field_like(field: forms.Field, *, unit: str = "") -> NumberField | None:
+def limits_of(form: forms.BaseForm, name: str) -> list[Any]:
+    """The limit validators of the form's field ``name``: its own, and its model field's (a model form's field does
+    not carry its model field's validators: they would run only when the model is cleaned, with Django's message
+    that names neither the field nor the unit)."""
+    model = getattr(getattr(form, "_meta", None), "model", None)
+    validators = list(form.fields[name].validators)
+    if model is not None:
+        fields = {field.name: field for field in model._meta.get_fields()}
+        validators += list(getattr(fields.get(name), "validators", ()))
+    return [validator for validator in validators if type(validator) in (MinValueValidator, MaxValueValidator)]
+
+
+def number_field_like(field: forms.Field, *, unit: str = "", limits: list[Any] | None = None) -> NumberField | None:
     """A ``NumberField`` in place of Django's numeric form field ``field`` (same label, help, limits, validators,
     initial value), or None when ``field`` is not numeric or is hidden."""
     if isinstance(field, forms.TypedChoiceField | forms.ChoiceField) or field.widget.is_hidden:
@@ -168,6 +196,10 @@ def number_field_like(field: forms.Field, *, unit: str = "") -> NumberField | No
     if kind is None:
         return None
     label = field.label
+    own = [validator for validator in field.validators if type(validator) in (MinValueValidator, MaxValueValidator)]
+    limits = [*own, *(limits or ())]
+    low = max((v.limit_value for v in limits if isinstance(v, MinValueValidator)), default=None)
+    high = min((v.limit_value for v in limits if isinstance(v, MaxValueValidator)), default=None)
     if unit and label is not None and unit.lower() not in str(label).lower():
         label = format_lazy("{} ({})", label, gettext(unit))  # a word unit (tablets) in the page's language
     replacement = NumberField(
@@ -178,9 +210,11 @@ def number_field_like(field: forms.Field, *, unit: str = "") -> NumberField | No
         help_text=field.help_text,
         disabled=field.disabled,
         label_suffix=field.label_suffix,
-        validators=list(field.validators),
+        validators=[validator for validator in field.validators if validator not in own],
+        low=low,
+        high=high,
+        unit=unit,
     )
-    replacement.unit = unit
     return replacement
 
 
@@ -192,6 +226,53 @@ class NumberFieldsMixin:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name, field in list(self.fields.items()):
-            replacement = number_field_like(field, unit=unit_of(self, name))  # type: ignore[arg-type]
+            replacement = number_field_like(
+                field,
+                unit=unit_of(self, name),  # type: ignore[arg-type]
+                limits=limits_of(self, name),  # type: ignore[arg-type]
+            )
             if replacement is not None:
                 self.fields[name] = replacement
+
+
+def shown(value: Any, *limits: Any) -> str:
+    """A number for a message: as people write it (98.6, 43, 0.125), a computed one shortened without seeming to
+    cross ``limits`` (``clinical.display.number_against``)."""
+    if isinstance(value, Decimal):
+        value = float(value)
+    return number_against(value, *(float(limit) for limit in limits if limit is not None))
+
+
+def bare_label(label: Any, unit: str = "") -> str:
+    """A field's label without the unit that ends it ("Temperature (°C)" → "Temperature")."""
+    text = str(label or "")
+    for written in {unit, gettext(unit)} - {""}:
+        text = text.removesuffix(f" ({written})")
+    return text
+
+
+def range_text(low: Any, high: Any, unit: str = "") -> str:
+    """ "30–43 °C", "≥ 0 tablets", "≤ 1000 tablets": a range as the messages write it."""
+    unit = gettext(unit) if unit else ""
+    if low is not None and high is not None:
+        limits = f"{shown(low)}–{shown(high)}"
+        return limits if unit in ("", limits) else f"{limits} {unit}"  # a score's unit may be its range ("0–10")
+    limits = f"≥ {shown(low)}" if low is not None else f"≤ {shown(high)}"
+    return f"{limits} {unit}" if unit else limits
+
+
+def limit_message(label: Any, value: Any, low: Any, high: Any, unit: str = "") -> str:
+    """Why a value is refused: "Temperature: 98.6 is outside 30–43 °C." (the field, the value, the range, the unit)."""
+    words = {"field": bare_label(label, unit), "value": shown(value, low, high), "range": range_text(low, high, unit)}
+    if low is not None and high is not None:
+        return gettext("%(field)s: %(value)s is outside %(range)s.") % words
+    return gettext("%(field)s: %(value)s is not allowed; it must be %(range)s.") % words
+
+
+def unusual_message(label: Any, value: Any, low: Any, high: Any, unit: str = "") -> str:
+    """Why a value asks for a confirmation: possible, but outside the range usually seen."""
+    return gettext("%(field)s: %(value)s is unusual (usually %(range)s). Check it, then confirm it below.") % {
+        "field": bare_label(label, unit),
+        "value": shown(value, low, high),
+        "range": range_text(low, high, unit),
+    }

@@ -11,7 +11,7 @@ The registry reads the models Django has loaded, so it is asked after the apps a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
@@ -20,6 +20,8 @@ from typing import Any
 from django.apps import apps
 from django.db import models
 from django.utils.text import capfirst
+
+from trial_site.branching import ShownWhen
 
 
 class Placement(StrEnum):
@@ -55,7 +57,10 @@ class FormSpec:
     - ``export_key``: the dataset's name in the exports (at most 8 capitals, default the code's);
     - ``fields_since``: field → the protocol version that first asks it (a field an amendment adds: forms made
       under an earlier version do not show it: ``visits.crfs.VisitForm.asks``);
-    - ``day_field``: the date the record's data are of, for the exports' study day (a visit form: the visit's)."""
+    - ``day_field``: the date the record's data are of, for the exports' study day (a visit form: the visit's);
+    - ``branching``: field → ``ShownWhen``, the fields that apply only when another field has some value (the
+      reason for a dose change when the dose changed): the server refuses them filled when they do not apply (and
+      empty when they apply and are required), the page hides them (``trial_site.branching``)."""
 
     code: str
     label: Any
@@ -67,6 +72,7 @@ class FormSpec:
     export_key: str = ""
     fields_since: dict[str, str] = field(default_factory=dict)
     day_field: str = ""
+    branching: Mapping[str, ShownWhen] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.code or not self.code.replace("_", "").replace("-", "").isalnum():
@@ -75,6 +81,9 @@ class FormSpec:
             raise ValueError(f"form {self.code}: only a visit form is required at visits")
         if self.export_key and not (len(self.export_key) <= 8 and self.export_key.isupper()):
             raise ValueError(f"form {self.code}: an export key is at most 8 capitals, not {self.export_key!r}")
+        for name, condition in self.branching.items():
+            if condition.field == name or condition.field in self.branching:
+                raise ValueError(f"form {self.code}: {name} depends on {condition.field}, itself not a plain field")
 
 
 @dataclass(frozen=True)
@@ -143,6 +152,10 @@ def forms() -> tuple[RegisteredForm, ...]:
     found = [RegisteredForm(spec, model) for model in apps.get_models() if (spec := _declared(model)) is not None]
     seen: dict[tuple[Placement, str], str] = {}
     for form in found:
+        names = {model_field.name for model_field in form.model._meta.get_fields()}
+        for name, condition in form.spec.branching.items():
+            if not {name, condition.field} <= names:
+                raise ValueError(f"form {form.code}: the branching of {name} names a field {form.name} does not have")
         key = (form.placement, form.code)
         if key in seen:
             raise ValueError(f"two {form.placement} forms are called {form.code!r}: {seen[key]} and {form.name}")

@@ -13,6 +13,7 @@ from trial_site import registry
 from trial_site.audit.base import guard_clinical_write
 from trial_site.audit.errors import EditConflict
 from trial_site.audit.versions import FieldChange, current_version, data_fields, display, person
+from trial_site.form_numbers import unusual_message
 from trial_site.hooks import follow_up
 from trial_site.permissions import user_can
 from trial_site.protocol import PROTOCOL
@@ -26,10 +27,8 @@ def unusual_values(record: VisitForm) -> dict[str, str]:
     for name, (low, high) in PROTOCOL.soft_limits.items():
         value = getattr(record, name, None)
         if value is not None and not low <= value <= high:
-            found[name] = _("Unusual value (expected %(low)s to %(high)s): check it, then confirm.") % {
-                "low": low,
-                "high": high,
-            }
+            field = record._meta.get_field(name)
+            found[name] = unusual_message(field.verbose_name, value, low, high, getattr(field, "unit", ""))
     return found
 
 

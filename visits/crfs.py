@@ -37,9 +37,11 @@ from clinical.steroids import PREDNISONE_EQUIVALENT_FACTOR, prednisone_equivalen
 from clinical.timeline import DateMeaning
 from clinical.versions import version_key
 from screening.instruments import MrssScores
-from screening.models.crfs import CreatinineUnit, SteroidDrug, TestResult, measured
+from screening.models.crfs import CORTICOSTEROIDS, CreatinineUnit, SteroidDrug, TestResult, measured
 from screening.timeline import timeline_errors
 from trial_site.audit.base import ClinicalRecord
+from trial_site.branching import ShownWhen, branching_errors
+from trial_site.form_numbers import limit_message
 from trial_site.lab_ranges import SiteLabRanges, haemoglobin_test, site_lab_ranges
 from trial_site.models.lab_ranges import LabTest
 from trial_site.protocol import PROTOCOL
@@ -101,6 +103,8 @@ class VisitForm(ClinicalRecord):
         impossible = timeline_errors(
             participant, {name: (getattr(self, name), meaning) for name, meaning in self.timeline_dates.items()}
         )
+        for name, problem in branching_errors(self, self.form_spec.branching).items():
+            impossible.setdefault(name, problem)
         if impossible:
             raise ValidationError(impossible)
         version = {"version": self.protocol_version}
@@ -243,12 +247,8 @@ class LabPanel(VisitForm):
             raise ValidationError({"creatinine_unit": _("Choose the unit of the creatinine value.")})
         low, high = LAB_PANEL_CREATININE_RANGE[CreatinineUnit(self.creatinine_unit)]
         if not low <= self.creatinine <= high:
-            raise ValidationError(
-                {
-                    "creatinine": _("Creatinine in %(unit)s should lie between %(low)s and %(high)s.")
-                    % {"unit": self.creatinine_unit, "low": low, "high": high}
-                }
-            )
+            message = limit_message(_("Creatinine"), self.creatinine, low, high, self.creatinine_unit)
+            raise ValidationError({"creatinine": message})
         self.creatinine_mg_dl = creatinine_mg_dl(self.creatinine, self.creatinine_unit)
 
     @property
@@ -530,8 +530,15 @@ class StudyDrug(VisitForm):
         entered_by=("coordinator", "investigator"),
         visits=("W2", "W4", "W8", "W12", "W16", "W20", "W24"),
         export_key="DRUG",
+        branching={
+            "dose_change_reason": ShownWhen("dose_changed", (True,), required=True),
+            "interruption_from": ShownWhen("interrupted", (True,), required=True),
+            "interruption_to": ShownWhen("interrupted", (True,), required=True),
+            "interruption_reason": ShownWhen("interrupted", (True,), required=True),
+        },
     )
     required_when_complete = ("dispensed", "returned", "period_start", "tablets_per_week")
+    one_line_answers = ("dose_change_reason", "interruption_reason")  # a short reason, one line (forms.FitFieldsMixin)
     timeline_dates = {
         "period_start": DateMeaning.TREATMENT,
         "interruption_from": DateMeaning.TREATMENT,
@@ -621,29 +628,20 @@ class StudyDrug(VisitForm):
             errors["period_start"] = _("The tablets must have been dispensed before this visit (%(day)s).") % {
                 "day": done_on.isoformat()
             }
-        if self.dose_changed:
-            if not self.dose_change_reason.strip():
-                errors["dose_change_reason"] = _("Give the reason the dose changed.")
-        elif self.dose_change_reason.strip():
-            errors["dose_change_reason"] = _("Leave the reason empty when the dose did not change.")
         errors.update(self._interruption_errors(done_on))
         if errors:
             raise ValidationError(errors)
 
     def _interruption_errors(self, done_on: date) -> dict[str, Any]:
+        """The interruption's dates against the period (whether they are asked at all is the form's branching)."""
         errors: dict[str, Any] = {}
         dates = {"interruption_from": self.interruption_from, "interruption_to": self.interruption_to}
         if not self.interrupted:
-            for name, value in dates.items():
-                if value is not None:
-                    errors[name] = _("Leave the date empty when the drug was not interrupted.")
-            if self.interruption_reason.strip():
-                errors["interruption_reason"] = _("Leave the reason empty when the drug was not interrupted.")
             return errors
         for name, value in dates.items():
             if value is None:
-                errors[name] = _("Give the dates of the interruption.")
-            elif value >= done_on:
+                continue
+            if value >= done_on:
                 errors[name] = _("The interruption must lie within the period, which ends the day before the visit.")
             elif self.period_start is not None and value < self.period_start:
                 errors[name] = _("The interruption must lie within the period, which starts on %(day)s.") % {
@@ -652,8 +650,6 @@ class StudyDrug(VisitForm):
         start, end = self.interruption_from, self.interruption_to
         if "interruption_to" not in errors and start is not None and end is not None and end < start:
             errors["interruption_to"] = _("The interruption cannot end before it starts.")
-        if not self.interruption_reason.strip():
-            errors["interruption_reason"] = _("Give the reason for the interruption.")
         return errors
 
 
@@ -674,6 +670,7 @@ class ConcomitantMedications(VisitForm):
         entered_by=("coordinator", "investigator"),
         visits=("W2", "W4", "W8", "W12", "W16", "W20", "W24", "FU"),
         export_key="CONMEDS",
+        branching={"steroid_dose_mg_day": ShownWhen("steroid_drug", CORTICOSTEROIDS)},
     )
     required_when_complete = ("steroid_drug",)
     visit = models.OneToOneField("visits.Visit", on_delete=models.PROTECT, related_name="conmeds_form")
@@ -705,13 +702,11 @@ class ConcomitantMedications(VisitForm):
     def clean(self) -> None:
         super().clean()
         errors: dict[str, Any] = {}
-        if self.steroid_drug and self.steroid_drug != SteroidDrug.NONE:
+        if self.steroid_drug in CORTICOSTEROIDS:  # the dose of none is refused by the branching (VisitForm)
             if self.steroid_drug not in PREDNISONE_EQUIVALENT_FACTOR:
                 errors["steroid_drug"] = _("Unknown corticosteroid.")
             elif self.status == self.Status.COMPLETE and self.steroid_dose_mg_day is None:
                 errors["steroid_dose_mg_day"] = _("Needed to mark the form complete.")
-        elif self.steroid_dose_mg_day is not None:
-            errors["steroid_dose_mg_day"] = _("Choose the corticosteroid, or leave the dose empty.")
         if self.status == self.Status.COMPLETE and not self.reviewed:
             errors["reviewed"] = _("Review the concomitant medications to mark the form complete.")
         if errors:

@@ -23,6 +23,8 @@ from clinical.timeline import DateMeaning
 from screening.instruments import MrssScores
 from screening.timeline import participant_timeline, timeline_errors
 from trial_site.audit.base import ClinicalRecord
+from trial_site.branching import ShownWhen, branching_errors
+from trial_site.form_numbers import limit_message
 from trial_site.registry import FormSpec, Placement, Verification
 
 
@@ -81,6 +83,8 @@ class ScreeningForm(ClinicalRecord):
         errors: dict[str, Any] = timeline_errors(
             participant, {name: (getattr(self, name), DateMeaning.HISTORY) for name in self.dates_not_after_screening}
         )
+        for name, problem in branching_errors(self, self.form_spec.branching).items():
+            errors.setdefault(name, problem)
         for name in self.dates_not_after_screening:
             value: date | None = getattr(self, name)
             if value is None or name in errors:
@@ -203,6 +207,10 @@ class SteroidDrug(models.TextChoices):
     BETAMETHASONE = "betamethasone", _("Betamethasone")
 
 
+# The oral corticosteroids a dose is asked for (not "No oral corticosteroid").
+CORTICOSTEROIDS: tuple[str, ...] = tuple(drug.value for drug in SteroidDrug if drug != SteroidDrug.NONE)
+
+
 class ExclusionHistory(ScreeningForm):
     """Explicit answers to exclusion criteria E1–E16, with the dates the time windows need."""
 
@@ -213,6 +221,12 @@ class ExclusionHistory(ScreeningForm):
         entered_by=("coordinator", "investigator"),
         verification=Verification.FULL,
         export_key="EXCLHIST",
+        branching={
+            "major_surgery_date": ShownWhen("major_surgery", (True,)),
+            "malignancy_date": ShownWhen("malignancy", (True,)),
+            "renal_crisis_date": ShownWhen("renal_crisis", (True,)),
+            "steroid_dose_mg_day": ShownWhen("steroid_drug", CORTICOSTEROIDS),
+        },
     )
     dates_not_after_screening = ("major_surgery_date", "malignancy_date", "renal_crisis_date")
     participant = models.OneToOneField(
@@ -260,15 +274,8 @@ class ExclusionHistory(ScreeningForm):
     def clean(self) -> None:
         super().clean()
         errors: dict[str, Any] = {}
-        for flag, day in (("major_surgery", "major_surgery_date"), ("malignancy", "malignancy_date"),
-                          ("renal_crisis", "renal_crisis_date")):  # fmt: skip
-            if getattr(self, flag) is False and getattr(self, day) is not None:
-                errors[day] = _("Leave the date empty when the answer is no.")
-        if self.steroid_drug and self.steroid_drug != SteroidDrug.NONE:
-            if self.steroid_drug not in PREDNISONE_EQUIVALENT_FACTOR:
-                errors["steroid_drug"] = _("Unknown corticosteroid.")
-        elif self.steroid_dose_mg_day:
-            errors["steroid_dose_mg_day"] = _("Choose the corticosteroid, or leave the dose empty.")
+        if self.steroid_drug in CORTICOSTEROIDS and self.steroid_drug not in PREDNISONE_EQUIVALENT_FACTOR:
+            errors["steroid_drug"] = _("Unknown corticosteroid.")
         if errors:
             raise ValidationError(errors)
 
@@ -276,6 +283,9 @@ class ExclusionHistory(ScreeningForm):
 class TestResult(models.TextChoices):
     NEGATIVE = "negative", _("Negative")
     POSITIVE = "positive", _("Positive")
+
+
+TEST_RESULTS: tuple[str, ...] = tuple(TestResult.values)  # a test's date is asked once its result is given
 
 
 class CreatinineUnit(models.TextChoices):
@@ -297,6 +307,11 @@ class ScreeningLabs(ScreeningForm):
         entered_by=("coordinator", "investigator"),
         verification=Verification.FULL,
         export_key="SCRLABS",
+        branching={
+            "hbsag_date": ShownWhen("hbsag", TEST_RESULTS, required=True),
+            "hcv_date": ShownWhen("hcv_antigen", TEST_RESULTS, required=True),
+            "pregnancy_test_date": ShownWhen("pregnancy_test", TEST_RESULTS, required=True),
+        },
     )
     dates_not_after_screening = ("sampled_on", "hbsag_date", "hcv_date", "pregnancy_test_date")
     participant = models.OneToOneField("screening.Participant", on_delete=models.PROTECT, related_name="screening_labs")
@@ -356,15 +371,7 @@ class ScreeningLabs(ScreeningForm):
         elif self.creatinine is not None:
             low, high = CREATININE_RANGE[CreatinineUnit(self.creatinine_unit)]
             if not low <= self.creatinine <= high:
-                errors["creatinine"] = _("Creatinine in %(unit)s should lie between %(low)s and %(high)s.") % {
-                    "unit": self.creatinine_unit,
-                    "low": low,
-                    "high": high,
-                }
-        for result, day in (("hbsag", "hbsag_date"), ("hcv_antigen", "hcv_date"),
-                            ("pregnancy_test", "pregnancy_test_date")):  # fmt: skip
-            if getattr(self, result) and getattr(self, day) is None:
-                errors[day] = _("Give the date of the test.")
+                errors["creatinine"] = limit_message(_("Creatinine"), self.creatinine, low, high, self.creatinine_unit)
         if self.alt is not None and self.alt_uln is None:
             errors["alt_uln"] = _("ALT needs the laboratory's upper limit of normal.")
         if self.anc is not None and self.wbc is not None and self.anc > self.wbc:
@@ -389,6 +396,7 @@ class Day1Baseline(ScreeningForm, MrssScores):
         entered_by=("investigator",),
         verification=Verification.NONE,
         export_key="DAY1BASE",
+        branching={"renal_crisis_since_screening_date": ShownWhen("renal_crisis_since_screening", (True,))},
     )
     voids_confirmation = False
     participant = models.OneToOneField("screening.Participant", on_delete=models.PROTECT, related_name="day1_baseline")
@@ -431,9 +439,7 @@ class Day1Baseline(ScreeningForm, MrssScores):
                     "day": screened.isoformat()
                 }
         crisis = self.renal_crisis_since_screening_date
-        if self.renal_crisis_since_screening is False and crisis is not None:
-            errors["renal_crisis_since_screening_date"] = _("Leave the date empty when the answer is no.")
-        elif crisis is not None:
+        if crisis is not None and self.renal_crisis_since_screening:  # else refused by the branching (ScreeningForm)
             if crisis > today:
                 errors["renal_crisis_since_screening_date"] = _("This date is in the future.")
             elif crisis < screened:

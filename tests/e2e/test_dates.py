@@ -31,14 +31,23 @@ UNFOLD = """form => { for (let e = form; e; e = e.parentElement) {
     if (e.tagName === 'DETAILS') e.open = true;
     if (getComputedStyle(e).display === 'none') e.style.display = 'block';
 } }"""
-# Yes to the question a date depends on (the study drug interrupted: its dates), no to the other unanswered
-# yes/no questions, so that the form saves and its dates can be read back.
+# The answer each dependent field applies on (its data-shown-when / data-shown-values: the interruption's dates when
+# the study drug was interrupted, a test's date once its result is given, …), so that the page shows it; then no to
+# the other unanswered yes/no questions, so that the form saves and its dates can be read back.
+OPEN_BRANCHES = """form => {
+    for (const field of form.querySelectorAll('[data-shown-when]')) {
+        const gate = form.querySelector(`[name="${field.dataset.shownWhen}"]`);
+        const wanted = JSON.parse(field.dataset.shownValues)[0];
+        if (!gate || gate.disabled) continue;
+        if (gate.type === 'checkbox') { gate.checked = wanted === 'true'; continue; }
+        const option = [...gate.options].find(o => o.value.toLowerCase() === wanted);
+        if (option) gate.value = option.value;
+    }
+    form.dispatchEvent(new Event('change'));
+}"""
 ANSWER_GATES = """form => { for (const e of form.querySelectorAll('select, input[type=checkbox]')) {
-    const yes = e.name === 'interrupted';
-    if (e.type === 'checkbox') { if (yes) e.checked = true; continue; }
-    if (e.value) continue;
-    const wanted = yes ? ['True', 'true', 'yes', '1'] : ['False', 'false', 'no', '0'];
-    const option = [...e.options].find(o => wanted.includes(o.value));
+    if (e.type === 'checkbox' || e.value) continue;
+    const option = [...e.options].find(o => ['False', 'false', 'no', '0'].includes(o.value));
     if (option) e.value = option.value;
 } }"""
 FORMAT_HINT = "2026-12-06"  # every refusal message shows how to write the date
@@ -118,6 +127,7 @@ def _refuses_typed_text(page: Page, base: str, path: str) -> int:
     for index in _forms_with_dates(page):
         page.goto(base + path)
         form = page.locator("form").nth(index)
+        form.evaluate(OPEN_BRANCHES)
         names = form.locator(DATE_INPUTS).evaluate_all(
             "inputs => inputs.map(el => { const moment = el.type === 'datetime-local';"
             " el.type = 'text'; el.value = moment ? '06/12/2026 10:30' : '06/12/2026'; return el.name; })",
@@ -142,12 +152,13 @@ def _fill_and_store(page: Page, base: str, path: str, day: dt.date) -> set[str]:
         page.goto(base + path)
         form = page.locator("form").nth(index)
         form.evaluate(UNFOLD)
+        form.evaluate(OPEN_BRANCHES)
+        form.evaluate(ANSWER_GATES)
         names = []
         for field in form.locator(DATE_INPUTS).all():
             moment = field.get_attribute("type") == "datetime-local"
             field.fill(f"{day.isoformat()}T09:15" if moment else day.isoformat())
             names.append(field.get_attribute("name"))
-        form.evaluate(ANSWER_GATES)
         if form.locator("[name=interruption_reason]").count():
             form.locator("[name=interruption_reason]").fill("held for a week")
         for text in form.locator("[name$=reason_for_change]").all():

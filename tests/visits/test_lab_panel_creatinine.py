@@ -70,7 +70,8 @@ def test_a_value_implausible_in_its_unit_is_refused(
         return
     with pytest.raises(ValidationError) as refused:
         save_labs(d1, coordinator, creatinine=value, creatinine_unit=unit)
-    assert f"Creatinine in {unit} should lie between" in refused.value.message_dict["creatinine"][0]
+    low, high = {"µmol/L": ("9", "1768"), "mg/dL": ("0.1", "20")}[unit]
+    assert refused.value.message_dict["creatinine"][0] == f"Creatinine: {value:g} is outside {low}–{high} {unit}."
 
 
 def test_the_form_page_takes_creatinine_in_micromoles(d1: Visit, coordinator: Any) -> None:
