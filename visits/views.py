@@ -358,8 +358,25 @@ def _mrss_shown(user: Any, visit: Visit) -> bool:
 
 
 def visit_form_entries(user: Any, visit: Visit) -> list[FormState]:
-    """The visit's forms in the registry's order, with their state, flags and the link the user may follow."""
-    return list(form_states([visit], user)[visit.pk].values())
+    """The visit's forms in the registry's order, with their state, flags and the link the user may follow. An
+    unscheduled visit takes any visit form: once it took place, those not saved yet are listed too (empty)."""
+    states = form_states([visit], user)[visit.pk]
+    if not (visit.is_unscheduled and visit.done_on):
+        return list(states.values())
+    entries = []
+    for code, name in registry.visit_form_labels().items():
+        model = crf_by_code(code)
+        if code in states:
+            entries.append(states[code])
+            continue
+        if model is None:
+            continue
+        enters = user_can(user, registry.permission(model, "change"), visit.site)
+        opens = (enters or may_read_forms(user, visit.site)) and (model is not VisitMrss or _mrss_shown(user, visit))
+        entries.append(
+            FormState(visit.pk, code, name, FormEntry.EMPTY, opens=opens, enters=enters and opens, took_place=True)
+        )
+    return entries
 
 
 def _to_enter(entry: FormState) -> bool:

@@ -17,6 +17,7 @@ from tests.randomization.factories import list_in_use
 from tests.visits.test_crfs import FULL_LABS, save
 from tests.visits.test_more_crfs import LIPIDS
 from tests.visits.test_schedule import randomised_on
+from trial_site import registry
 from trial_site.roles import Role
 from visits import services
 from visits.crfs import GlobalAssessment, InflammationMarkers, LabPanel, Lipids
@@ -148,3 +149,18 @@ def test_a_save_against_a_form_changed_meanwhile_is_still_refused_with_409(
     answer = client.post(f"/visits/{w12.pk}/forms/lipids/?then=next", opened)
     assert answer.status_code == 409
     assert Lipids.objects.get().triglycerides == 1.5
+
+
+def test_an_unscheduled_visit_lists_every_visit_form_and_offers_no_next(w12: Visit, coordinator: Any) -> None:
+    visit = services.unscheduled_visit_add(
+        participant=w12.participant, by=coordinator, on=timezone.localdate(), reason="flare of skin thickening"
+    )
+    client = client_of(coordinator)
+    forms = listed(client, visit)
+    assert list(forms) == list(registry.visit_form_labels())  # it takes any visit form
+    assert forms["vitals"] == ("empty", True)
+    page = client.get(f"/visits/{visit.pk}/forms/vitals/").content.decode()
+    assert "Complete and next form" not in page and "Mark complete" in page
+    answer = client.post(f"/visits/{visit.pk}/forms/lipids/", lab_body(client, visit, "lipids", LIPIDS))
+    assert answer["Location"] == f"/visits/{visit.pk}/"
+    assert listed(client, visit)["lipids"] == ("complete", True)
