@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
+from typing import NamedTuple
 
 
 def number(value: float) -> str:
@@ -40,3 +41,38 @@ def number_against(value: float, *thresholds: float) -> str:
 def day(value: date) -> str:
     """A date as ISO 8601 (2025-03-01): unambiguous in every locale."""
     return value.isoformat()
+
+
+def gettext_noop(text: str) -> str:
+    """Marks English words for translation (makemessages finds them) without importing Django: the page that
+    shows them translates them."""
+    return text
+
+
+class CriterionReading(NamedTuple):
+    """How one criterion's result reads: ``words`` (English; pages translate them) and whether the result speaks
+    for eligibility (True: green), against it (False: red) or is not yet known (None)."""
+
+    words: str
+    in_favour: bool | None
+
+
+_READINGS: dict[tuple[str, str], CriterionReading] = {
+    ("inclusion", "met"): CriterionReading(gettext_noop("inclusion met"), True),
+    ("inclusion", "failed"): CriterionReading(gettext_noop("inclusion not met"), False),
+    ("inclusion", "unknown"): CriterionReading(gettext_noop("not yet known"), None),
+    ("exclusion", "met"): CriterionReading(gettext_noop("exclusion absent"), True),
+    ("exclusion", "failed"): CriterionReading(gettext_noop("exclusion present"), False),
+    ("exclusion", "unknown"): CriterionReading(gettext_noop("not yet known"), None),
+}
+
+
+def criterion_reading(kind: str, status: str) -> CriterionReading:
+    """The one wording of a criterion's result, everywhere it is shown: an inclusion criterion is "met" or "not
+    met", an exclusion criterion is "present" or "absent" (never "met" for an exclusion that is absent). ``kind``
+    is "inclusion" or "exclusion"; ``status`` a ``CriterionStatus`` value ("met" = does not stand in the way,
+    "failed" = stands in the way, "unknown"). Raises ``ValueError`` for anything else."""
+    try:
+        return _READINGS[(str(kind), str(status))]
+    except KeyError:
+        raise ValueError(f"no wording for a {kind!r} criterion with status {status!r}") from None

@@ -9,7 +9,9 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 
 from clinical.allocation import PlannedSlot, StratumBalance, balance_report
+from clinical.dates import months_between
 from randomization.models import Allocation, AllocationList, AllocationSlot, Unblinding
+from randomization.strata import stratum_for
 from screening.models import Participant
 from screening.selectors import participants_with_screening
 from trial_site.permissions import user_can
@@ -105,3 +107,40 @@ def allocation_lists() -> QuerySet[AllocationList]:
 
 def slot_count(allocation_list: AllocationList) -> int:
     return AllocationSlot.objects.filter(allocation_list=allocation_list).count()
+
+
+@dataclass(frozen=True)
+class RandomisationPreview:
+    """What the randomise confirmation page states before anything is allocated (never the arm): the stratum as
+    the randomise service computes it (``strata.stratum_for``: the site and the disease duration at screening),
+    the allocation list in use and Day 1 (today at the site)."""
+
+    site_code: str
+    site_name: str
+    duration_months: int | None
+    level: str | None
+    stratum: str | None
+    threshold_months: int
+    allocation_list: str | None
+
+
+def randomisation_preview(participant: Participant) -> RandomisationPreview:
+    site = participant.site
+    history = getattr(participant, "disease_history", None)
+    onset = history.first_non_raynaud_date if history is not None else None
+    months = months_between(onset, participant.screening_date) if onset is not None else None
+    stratum = (
+        stratum_for(site_code=site.code, first_non_raynaud_date=onset, screening_date=participant.screening_date)
+        if onset is not None
+        else None
+    )
+    allocation_list = AllocationList.objects.filter(is_active=True).first()
+    return RandomisationPreview(
+        site_code=site.code,
+        site_name=site.name,
+        duration_months=months,
+        level=PROTOCOL.stratification.level(months) if months is not None else None,
+        stratum=stratum,
+        threshold_months=PROTOCOL.stratification.threshold_months,
+        allocation_list=allocation_list.name if allocation_list is not None else None,
+    )

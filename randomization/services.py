@@ -21,6 +21,7 @@ from clinical.allocation import (
     generate_allocation,
     parse_allocation_csv,
 )
+from clinical.display import criterion_reading
 from clinical.eligibility import CriterionStatus, Decision, EligibilityDecision
 from randomization import tasks
 from randomization.models import Allocation, AllocationList, AllocationSlot, Unblinding
@@ -164,11 +165,10 @@ def allocation_list_activate(*, allocation_list: AllocationList, by: Any) -> All
 
 
 def _criteria_in_words(decision: EligibilityDecision) -> str:
-    words = {CriterionStatus.FAILED: _("failed"), CriterionStatus.UNKNOWN: _("not yet known")}
     return "; ".join(
-        f"{result.code} {words[result.status]}: {result.value}"
+        f"{result.code} {_(criterion_reading(result.kind, result.status).words)}: {result.value}"
         for result in decision.criteria
-        if result.status in words
+        if result.status is not CriterionStatus.MET
     )
 
 

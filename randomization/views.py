@@ -15,9 +15,10 @@ from randomization import selectors, services
 from randomization.forms import FlagErrorForm, GenerateListForm, ImportListForm, UnblindForm
 from randomization.models import Allocation, AllocationList
 from screening.models import Participant
-from screening.selectors import participants_with_screening
+from screening.selectors import participants_with_screening, site_today
 from trial_site.audit.errors import EditConflict
 from trial_site.concurrency import form_after_conflict
+from trial_site.confirmation import is_confirmed
 from trial_site.forms import add_validation_messages
 from trial_site.permissions import permission_required, user_can
 from trial_site.scoping import get_scoped_object_or_404
@@ -80,14 +81,30 @@ def _allocation_page(
 
 
 @permission_required("randomization.randomise")
-@require_POST
+@require_http_methods(["GET", "POST"])
 @once_per_submission
 def randomise(request: HttpRequest, number: str) -> HttpResponse:
+    """GET: the confirmation page (the participant, the stratum, the list in use, that it cannot be undone; not
+    the arm). POST from that page (``confirmed=yes``): randomise. A POST without the confirmation saves nothing
+    (400, the page again)."""
     participant = _participant(request, number)
     if not user_can(request.user, "randomization.randomise", participant.site):
         raise PermissionDenied("cannot randomise at this site")
-    if (refusal := services.randomisation_refusal(participant)) and not hasattr(participant, "allocation"):
+    refusal = services.randomisation_refusal(participant) if not hasattr(participant, "allocation") else None
+    if request.method == "POST" and refusal:
         raise PermissionDenied(refusal)
+    if request.method == "GET" or not is_confirmed(request):
+        unconfirmed = request.method == "POST"
+        if unconfirmed:
+            messages.error(request, _("Not randomised: confirm on this page first. Nothing was saved."))
+        context = {
+            "participant": participant,
+            "allocation": getattr(participant, "allocation", None),
+            "refusal": refusal,
+            "preview": selectors.randomisation_preview(participant),
+            "day1": site_today(participant),
+        }
+        return render(request, "randomization/randomise_confirm.html", context, status=400 if unconfirmed else 200)
     try:
         allocation = services.participant_randomize(participant=participant, by=request.user)
     except ValidationError as error:
@@ -135,6 +152,7 @@ def unblind(request: HttpRequest, number: str) -> HttpResponse:
     if allocation is None:
         return redirect("randomization:participant", number=number)
     form = UnblindForm(request.POST or None)
+    status = 400 if request.method == "POST" else 200  # sent without its reason or password: nothing unblinded
     if request.method == "POST" and form.is_valid():
         try:
             services.allocation_unblind(
@@ -150,7 +168,10 @@ def unblind(request: HttpRequest, number: str) -> HttpResponse:
         else:
             messages.warning(request, _("Unblinded. The investigator and the administrator have been told."))
             return redirect("randomization:participant", number=number)
-    return render(request, "randomization/unblind.html", {"participant": participant, "form": form})
+    return render(
+        request, "randomization/unblind.html", {"participant": participant, "allocation": allocation, "form": form},
+        status=status,
+    )  # fmt: skip
 
 
 @permission_required("randomization.view_allocationlist")

@@ -234,8 +234,8 @@ def eligibility_confirm(*, participant: Participant, by: Any) -> EligibilityConf
     if decision.decision != Decision.ELIGIBLE:
         raise ValidationError(
             _(
-                "Eligibility can be confirmed only when every criterion is met. "
-                "Failed: %(failed)s. Unknown: %(unknown)s."
+                "Eligibility can be confirmed only when every inclusion criterion is met and every exclusion "
+                "criterion is absent. Against eligibility: %(failed)s. Not yet known: %(unknown)s."
             )
             % {
                 "failed": ", ".join(decision.failed_codes) or "—",

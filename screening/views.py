@@ -25,6 +25,7 @@ from screening.status import ScreeningStatus
 from trial_site.audit.errors import EditConflict
 from trial_site.blinding import MRSS_CRITERIA, Hidden, mrss_values_shown, shows
 from trial_site.concurrency import VERSION_FIELD, form_after_conflict
+from trial_site.confirmation import is_confirmed
 from trial_site.forms import add_validation_error, add_validation_messages, may_read_forms, read_only
 from trial_site.models import Site
 from trial_site.permissions import permission_required, user_can
@@ -123,9 +124,13 @@ def participant_summary(request: HttpRequest, number: str) -> HttpResponse:
         "can_rescreen": user_can(request.user, "screening.add_participant", site)
         and row.status == ScreeningStatus.SCREEN_FAILED,
         "can_edit_details": user_can(request.user, "screening.change_participant", site),
-        "concealed_criteria": frozenset() if shows(request.user, site, Hidden.EARLIER_MRSS) else MRSS_CRITERIA,
+        "concealed_criteria": _concealed_criteria(request, participant),
     }
     return render(request, "screening/summary.html", context)
+
+
+def _concealed_criteria(request: HttpRequest, participant: Participant) -> frozenset[str]:
+    return frozenset() if shows(request.user, participant.site, Hidden.EARLIER_MRSS) else MRSS_CRITERIA
 
 
 @permission_required("screening.view_participant")
@@ -188,10 +193,27 @@ def _to_summary(participant: Participant) -> HttpResponse:
 
 
 @permission_required("screening.confirm_eligibility")
-@require_POST
+@require_http_methods(["GET", "POST"])
 @once_per_submission
 def eligibility_confirm(request: HttpRequest, number: str) -> HttpResponse:
+    """GET: the confirmation page (the participant, the decision with each criterion, what confirming permits).
+    POST from it (``confirmed=yes``): confirm. A POST without the confirmation saves nothing (400, the page)."""
     participant = _participant(request, number)
+    if request.method == "GET" or not is_confirmed(request):
+        unconfirmed = request.method == "POST"
+        if unconfirmed:
+            messages.error(request, _("Eligibility not confirmed: confirm on this page first. Nothing was saved."))
+        row = selectors.screening_row(participant)
+        context = {
+            "participant": participant,
+            "decision": row.decision,
+            "computed": selectors.computed_values(participant),
+            "confirmation": selectors.confirmation_in_force(participant),
+            "can_confirm": user_can(request.user, "screening.confirm_eligibility", participant.site)
+            and row.status == ScreeningStatus.ELIGIBLE,
+            "concealed_criteria": _concealed_criteria(request, participant),
+        }
+        return render(request, "screening/confirm.html", context, status=400 if unconfirmed else 200)
     try:
         services.eligibility_confirm(participant=participant, by=request.user)
     except ValidationError as error:

@@ -10,10 +10,13 @@ from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from monitoring.models import Signature
-from monitoring.selectors.records import record_key, record_participant_id, record_visit_id
+from clinical.casebook import CasebookCheck, FormOfVisit, QueryOnForm, casebook_check
+from monitoring.models import DataQuery, Signature
+from monitoring.selectors.queries import field_label
+from monitoring.selectors.records import record_key, record_label, record_participant_id, record_visit_id
+from screening.selectors import site_today
 from trial_site.scoping import scope_to_user_sites
-from visits.models import Visit
+from visits.models import RequiredForm, Visit
 
 # The signature list names the sites where a role the user holds there may read signatures.
 VIEW_SIGNATURES = "monitoring.view_signature"
@@ -77,3 +80,42 @@ def sign_again_url(signature: Signature) -> str:
     if signature.scope == Signature.Scope.VISIT:
         return sign_url("visit", visit=signature.visit_id)
     return sign_url("casebook", participant=signature.participant.screening_number)
+
+
+def casebook_check_of(participant: Any) -> CasebookCheck:
+    """What stands in the way of signing ``participant``'s casebook today at the site (``clinical.casebook``):
+    the forms due and missing, by visit, and the queries not closed, with their form and field."""
+    required = (
+        RequiredForm.objects.filter(visit__participant=participant)
+        .select_related("visit")
+        .order_by("visit__sequence", "visit__target_date", "form")
+    )
+    forms = [
+        FormOfVisit(
+            visit=row.visit.code,
+            form=str(row.label),
+            entered=row.status == RequiredForm.Status.ENTERED,
+            not_required=row.status == RequiredForm.Status.NOT_REQUIRED,
+            visit_done_on=row.visit.done_on,
+            window_closes=row.visit.latest,
+            visit_not_due=row.visit.missed or row.visit.cancelled,
+        )
+        for row in required
+    ]
+    queries = [
+        QueryOnForm(form=_query_form(query), field=field_label(query.content_type.model_class(), query.field),
+                    status=query.status)
+        for query in DataQuery.objects.filter(participant=participant)
+        .exclude(status=DataQuery.Status.CLOSED)
+        .select_related("content_type")
+        .order_by("raised_at", "pk")
+    ]  # fmt: skip
+    return casebook_check(forms, queries, today=site_today(participant))
+
+
+def _query_form(query: DataQuery) -> str:
+    record = query.record
+    if record is not None:
+        return record_label(record)
+    model = query.content_type.model_class()
+    return str(model._meta.verbose_name) if model is not None else query.content_type.model

@@ -15,9 +15,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp import devices_for_user
 
-from monitoring.models import Signature
+from clinical.casebook import CasebookCheck
+from monitoring.models import DataQuery, Signature
 from monitoring.selectors.records import record_key, record_label, record_participant_id
-from monitoring.selectors.signatures import covering, visit_id_of
+from monitoring.selectors.signatures import casebook_check_of, covering, visit_id_of
 from screening.models import Participant
 from trial_site.models import AccessEvent
 from trial_site.permissions import require
@@ -108,6 +109,8 @@ def signature_sign(
     require(by, "monitoring.sign_data", target["site"])
     if scope == Signature.Scope.VISIT and visit is not None and visit.done_on is None:
         raise ValidationError(_("Only a visit that took place can be signed."))
+    if scope == Signature.Scope.CASEBOOK and participant is not None:
+        casebook_refuse_if_incomplete(participant)
     what = f"signing {scope} {target.get('object_id') or target.get('visit_id') or target['participant_id']}"
     problem = _credentials_problem(by=by, password=password, otp_token=otp_token, request=request, what=what)
     if problem:
@@ -131,6 +134,32 @@ def signature_sign(
         )
         signature.save(by=by)
     return signature
+
+
+def casebook_problems(check: CasebookCheck) -> list[str]:
+    """Each thing that stands in the way of signing a casebook, in words: the missing form with its visit, the
+    query not closed with its form and field."""
+    missing = [
+        _("Required form missing: %(form)s, visit %(visit)s.") % {"form": form.form, "visit": form.visit}
+        for form in check.missing
+    ]
+    unresolved = [
+        _("Query %(status)s, not closed: %(form)s, field “%(field)s”.")
+        % {"status": DataQuery.Status(query.status).label, "form": query.form, "field": query.field}
+        for query in check.unresolved
+    ]
+    return missing + unresolved
+
+
+def casebook_refuse_if_incomplete(participant: Participant) -> None:
+    """Refuse (``ValidationError``, one message per problem) to sign a casebook while a form that is due is missing
+    or a query is not closed (``clinical.casebook``)."""
+    check = casebook_check_of(participant)
+    if not check.may_sign:
+        raise ValidationError(
+            [_("The casebook cannot be signed as accurate and complete while:"), *casebook_problems(check)],
+            code="casebook_incomplete",
+        )
 
 
 def signatures_invalidate_for_change(*, record: Any, by: Any, reason: str, created: bool) -> None:

@@ -17,8 +17,8 @@ from django_otp import devices_for_user
 
 from monitoring.models import Signature
 from monitoring.selectors.records import record_for_form, record_label, record_url
-from monitoring.selectors.signatures import VIEW_SIGNATURES, signature_lists
-from monitoring.services.signatures import signature_sign
+from monitoring.selectors.signatures import VIEW_SIGNATURES, casebook_check_of, signature_lists
+from monitoring.services.signatures import casebook_problems, signature_sign
 from screening.models import Participant
 from trial_site.forms import BANGLA_DIGITS
 from trial_site.permissions import permission_required
@@ -116,10 +116,11 @@ def sign(request: HttpRequest) -> HttpResponse:
                 messages.success(request, _("Signed: %(what)s.") % {"what": target["label"]})
                 return redirect(target["back"] or "monitoring:signatures")
         status = 400
+    problems = casebook_problems(casebook_check_of(target["participant"])) if "participant" in target else []
     return render(
         request,
         "monitoring/signature_sign.html",
-        {**target, "form": form, "meaning": PROTOCOL.monitoring.signature_meaning},
+        {**target, "form": form, "meaning": PROTOCOL.monitoring.signature_meaning, "casebook_problems": problems},
         status=status,
     )
 

@@ -9,10 +9,12 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
+from clinical.display import criterion_reading
+
 register = template.Library()
 
 DECISION_STYLE = {"eligible": "success", "not_eligible": "danger", "incomplete": "warning"}
-CRITERION_STYLE = {"met": "success", "failed": "danger", "unknown": "warning"}
+CRITERION_STYLE = {True: "success", False: "danger", None: "warning"}  # in favour of eligibility, against, unknown
 STATUS_STYLE = {
     "consented": "secondary", "screening": "info", "eligible": "success", "confirmed": "success",
     "screen_failed": "danger", "randomised": "primary", "withdrawn": "dark",
@@ -40,10 +42,21 @@ def decision_badge(decision: str) -> str:
     )
 
 
+def _field(criterion: Any, name: str) -> Any:
+    return criterion[name] if isinstance(criterion, dict) else getattr(criterion, name)
+
+
 @register.simple_tag
-def criterion_badge(status: str) -> str:
-    text = {"met": _("met"), "failed": _("failed"), "unknown": _("not yet known")}[str(status)]
-    return format_html('<span class="badge text-bg-{}">{}</span>', CRITERION_STYLE[str(status)], text)
+def criterion_badge(criterion: Any) -> str:
+    """A criterion's result in the words of ``clinical.display.criterion_reading`` ("inclusion met", "exclusion
+    absent", …), green when it speaks for eligibility, red against, yellow while not yet known."""
+    reading = criterion_reading(_field(criterion, "kind"), _field(criterion, "status"))
+    return format_html(
+        '<span class="badge text-bg-{}" data-in-favour="{}">{}</span>',
+        CRITERION_STYLE[reading.in_favour],
+        {True: "yes", False: "no", None: "unknown"}[reading.in_favour],
+        _(reading.words),
+    )
 
 
 @register.simple_tag

@@ -126,7 +126,11 @@ def test_investigator_randomises_a_confirmed_participant_once(
     expect(page.get_by_test_id("refusal")).to_have_count(0)
     expect(page.get_by_test_id("allocation")).to_have_count(0)
 
-    page.get_by_test_id("randomise").click()
+    page.get_by_test_id("randomise").click()  # the confirmation page: the stratum, no arm yet
+    expect(page).to_have_url(at_path(live_server, f"/randomization/participants/{number}/randomise/"))
+    expect(page.get_by_test_id("stratum")).to_have_text("DHK/early")
+    expect(page.get_by_test_id("randomise-facts")).not_to_contain_text(other_arm.drug)
+    page.get_by_test_id("randomise-confirm").click()
 
     expect(page).to_have_url(at_path(live_server, f"/randomization/participants/{number}/"))
     expect(page.get_by_role("alert")).to_contain_text("Randomised: DHK-R-001.")

@@ -148,10 +148,13 @@ def test_investigator_confirms_and_a_later_lab_correction_voids_the_confirmation
     decision = page.get_by_test_id("decision")
     expect(decision.locator("strong")).to_have_text("Eligible")
     expect(page.get_by_test_id("criteria").locator("tbody tr")).to_have_count(21)
-    expect(page.get_by_test_id("criteria").get_by_text("failed", exact=True)).to_have_count(0)
+    expect(page.get_by_test_id("criteria").locator('[data-in-favour="no"]')).to_have_count(0)
     expect(page.get_by_test_id("forms").get_by_role("link", name="Edit")).to_have_count(5)
 
-    page.get_by_test_id("confirm").click()
+    page.get_by_test_id("confirm").click()  # the confirmation page: the decision and what confirming permits
+    expect(page).to_have_url(at_path(live_server, f"/screening/{number}/confirm/"))
+    expect(page.get_by_test_id("what-it-permits")).to_contain_text("It permits randomisation")
+    page.get_by_test_id("confirm-eligibility").click()
 
     expect(page).to_have_url(at_path(live_server, f"/screening/{number}/"))
     expect(page.get_by_role("alert")).to_contain_text("Eligibility confirmed.")
@@ -189,9 +192,9 @@ def test_investigator_confirms_and_a_later_lab_correction_voids_the_confirmation
     expect(page).to_have_url(at_path(live_server, f"/screening/{number}/"))
     expect(page.get_by_role("alert")).to_contain_text("saved.")
     expect(decision.locator("strong")).to_have_text("Not eligible")
-    expect(decision).to_contain_text("Failed: E17")
+    expect(decision).to_contain_text("Against eligibility: E17")
     e17 = page.get_by_test_id("criteria").locator('tr[data-code="E17"]')
-    expect(e17).to_contain_text("failed")
+    expect(e17).to_contain_text("exclusion present")
     expect(e17).to_contain_text("7.9")
     expect(page.get_by_test_id("confirmation")).to_have_count(0)
     voided = page.get_by_test_id("voided-confirmation")

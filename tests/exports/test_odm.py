@@ -22,14 +22,17 @@ from exports.catalogue import dataset, datasets, identifying_variables
 from exports.odm import plans, write_odm
 from exports.rows import columns, dataset_rows
 from exports.scope import DateMode, ExportScope, date_shift_days
-from monitoring.models import Signature
+from monitoring.models import DataQuery, Signature
+from monitoring.services.queries import query_answer, query_close
 from monitoring.services.signatures import signature_sign
 from screening import services as screening_services
 from screening.models import Participant, ScreeningLabs
 from tests.factories import DEFAULT_PASSWORD
+from tests.monitoring.casebook import complete_casebook
 from tests.screening.factories import register, save_form, screen_eligible
 from trial_site.models import Site
 from trial_site.protocol import PROTOCOL
+from trial_site.roles import Role
 from visits.crfs import VisitMrss
 
 pytestmark = [pytest.mark.needs_postgres]
@@ -307,7 +310,16 @@ def test_a_cut_off_before_a_change_gives_the_old_value(site: Any, coordinator: A
     assert now[("F.SCRLABS", labs.pk)]["IT.SCRLABS.HB_G_DL"] == 14.0
 
 
-def test_signatures_in_force_appear_with_their_user_and_meaning(trial: dict[str, Any], investigator: Any) -> None:
+def test_signatures_in_force_appear_with_their_user_and_meaning(
+    trial: dict[str, Any], coordinator: Any, investigator: Any, assessor: Any, user_with_role: Any
+) -> None:
+    for casebook in trial["randomised"][:2]:  # complete, as signing a casebook requires
+        people = {"coordinator": coordinator, "investigator": investigator, "assessor": assessor}
+        complete_casebook(casebook, **people, missed_reason="did not come")
+    monitor = user_with_role(Role.MONITOR, username="monitor")  # the edit checks' queries, answered and closed
+    for query in DataQuery.objects.filter(participant__in=trial["randomised"][:2], status=DataQuery.Status.OPEN):
+        query_answer(query=query, by=investigator, text="checked against the source")
+        query_close(query=query, by=monitor)
     participant = trial["randomised"][0]
     mrss = VisitMrss.objects.get(visit__participant=participant, visit__code="D1")
     signature_sign(scope="form", record=mrss, by=investigator, password=DEFAULT_PASSWORD)

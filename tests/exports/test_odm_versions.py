@@ -16,6 +16,7 @@ from screening.models import Consent, Participant, ScreeningLabs
 from tests.exports.conftest import score_mrss
 from tests.exports.test_odm import ODM, all_sites, assert_replay_matches_database, export, parsed
 from tests.factories import DEFAULT_PASSWORD
+from tests.monitoring.casebook import complete_casebook
 from tests.randomization.factories import list_in_use
 from tests.screening.factories import register, screen_eligible
 from tests.visits.test_schedule import randomised_on
@@ -138,7 +139,7 @@ def test_an_export_cut_off_before_an_amendment_describes_only_the_versions_then_
 
 
 def test_a_visit_scheduled_before_an_amendment_and_entered_after_it_is_in_both_versions_signed_in_the_newer(
-    site: Any, coordinator: Any, investigator: Any, statistician: Any
+    site: Any, coordinator: Any, investigator: Any, statistician: Any, assessor: Any
 ) -> None:
     list_in_use(statistician)
     participant = randomised_on(timezone.localdate() - timedelta(days=3), site, coordinator, investigator)
@@ -147,6 +148,8 @@ def test_a_visit_scheduled_before_an_amendment_and_entered_after_it_is_in_both_v
     score_mrss(d1, investigator, 1)  # the visit record (scheduled at randomisation) is 1.0's, the mRSS 2.0's
     mrss = VisitMrss.objects.get(visit=d1)
     assert (d1.protocol_version, mrss.protocol_version) == ("1.0", "2.0")
+    # D1's other forms entered too, as signing the casebook requires
+    complete_casebook(participant, coordinator=coordinator, investigator=investigator, assessor=assessor)
     signature_sign(scope="visit", visit=d1, by=investigator, password=DEFAULT_PASSWORD)
     signature_sign(scope="casebook", participant=participant, by=investigator, password=DEFAULT_PASSWORD)
 

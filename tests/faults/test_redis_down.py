@@ -103,7 +103,7 @@ def test_redis_stopping_breaks_no_page_or_save_and_the_due_reminders_go_out_once
                 assert {path: coordinator_client.get(path).status_code for path in pages} == dict.fromkeys(pages, 200)
                 with log_records("trial_site.queue", logging.ERROR) as not_queued:
                     randomise_url = f"/randomization/participants/{number}/randomise/"
-                    randomised = investigator_client.post(randomise_url, follow=True)
+                    randomised = investigator_client.post(randomise_url, {"confirmed": "yes"}, follow=True)
                     assert randomised.status_code == 200 and "Randomised:" in randomised.content.decode()
                     sent_now = first_sms_reminder(to_randomise)  # planned by the randomisation, in the same commit
                     send_now_url = f"/reminders/{sent_now.pk}/send-now/"

@@ -236,7 +236,7 @@ def answered_well(outcomes: list[Outcome], expected: int) -> list[str]:
 def randomise_job(session: StaffSession, participant: Participant) -> Callable[[], requests.Response]:
     """The POST of the participant's Randomise button, as the page opened now carries it (a tab of its own)."""
     tab = session.twin()
-    page = tab.get(f"/randomization/participants/{participant.screening_number}/")
+    page = tab.get(f"/randomization/participants/{participant.screening_number}/randomise/")  # the confirmation
     assert page.status_code == 200, page.status_code
     form = html_form(page.text, RANDOMISE_FORM)
     return lambda: tab.post(form.action, form.fields)

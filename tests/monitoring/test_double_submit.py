@@ -29,6 +29,7 @@ from tests.http.server import (
     form_fields,
     wait_for,
 )
+from tests.monitoring.casebook import complete_casebook
 from trial_site.roles import Role
 from visits.models import Visit
 
@@ -86,7 +87,11 @@ def test_a_signature_sent_2_5_and_20_times_at_once_signs_once_and_every_repeat_g
     participant: Participant,
     d1: Visit,
     user_with_role: Any,
+    coordinator: Any,
+    investigator: Any,
+    assessor: Any,
 ) -> None:
+    complete_casebook(participant, coordinator=coordinator, investigator=investigator, assessor=assessor)
     karim = user_with_role(Role.INVESTIGATOR, username="karim")
     session = live_gunicorn.login(karim)
     targets = {  # a casebook, a visit and a form: each signed by one burst
@@ -148,7 +153,11 @@ def test_two_pages_signing_the_same_casebook_at_once_sign_it_once(
     live_gunicorn: GunicornServer,  # noqa: F811
     participant: Participant,
     user_with_role: Any,
+    coordinator: Any,
+    investigator: Any,
+    assessor: Any,
 ) -> None:
+    complete_casebook(participant, coordinator=coordinator, investigator=investigator, assessor=assessor)
     karim = user_with_role(Role.INVESTIGATOR, username="karim")
     url = sign_url("casebook", participant=participant.screening_number)
     tabs = [live_gunicorn.login(karim) for _ in range(2)]

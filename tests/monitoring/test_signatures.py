@@ -19,6 +19,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from monitoring.models import Signature
 from monitoring.services.signatures import signature_sign
 from tests.factories import DEFAULT_PASSWORD
+from tests.monitoring.casebook import complete_casebook
 from tests.visits.test_schedule import randomised_on
 from trial_site.models import AccessEvent
 from trial_site.protocol import PROTOCOL
@@ -118,8 +119,10 @@ def test_two_factor_required_refuses_a_signer_without_a_device(
     assert not Signature.objects.exists()
 
 
-def _sign_all(vitals: VitalSigns, investigator: Any) -> dict[str, Signature]:
+def _sign_all(vitals: VitalSigns, investigator: Any, coordinator: Any, assessor: Any) -> dict[str, Signature]:
+    """The form, its visit and the casebook signed; the casebook made complete first, as signing it requires."""
     visit = vitals.visit
+    complete_casebook(visit.participant, coordinator=coordinator, investigator=investigator, assessor=assessor)
     return {
         "form": signature_sign(scope="form", record=vitals, by=investigator, password=DEFAULT_PASSWORD),
         "visit": signature_sign(scope="visit", visit=visit, by=investigator, password=DEFAULT_PASSWORD),
@@ -130,9 +133,9 @@ def _sign_all(vitals: VitalSigns, investigator: Any) -> dict[str, Signature]:
 
 
 def test_a_change_invalidates_a_signature_of_the_form_its_visit_and_the_casebook(
-    vitals: VitalSigns, investigator: Any, coordinator: Any, client: Client
+    vitals: VitalSigns, investigator: Any, coordinator: Any, assessor: Any, client: Client
 ) -> None:
-    signed = _sign_all(vitals, investigator)
+    signed = _sign_all(vitals, investigator, coordinator, assessor)
     vitals.heart_rate = 80
     visit_form_save(record=vitals, by=coordinator, complete=True, reason="pulse re-counted")
 
@@ -154,15 +157,27 @@ def test_a_change_invalidates_a_signature_of_the_form_its_visit_and_the_casebook
 
 
 def test_a_new_form_on_a_signed_visit_invalidates_the_visit_and_casebook_signatures(
-    vitals: VitalSigns, investigator: Any, coordinator: Any
+    vitals: VitalSigns, investigator: Any, coordinator: Any, assessor: Any
 ) -> None:
-    signed = _sign_all(vitals, investigator)
-    visit_form_save(record=LabPanel(visit=vitals.visit, hb_g_dl=12.5), by=coordinator, complete=False)
+    signed = _sign_all(vitals, investigator, coordinator, assessor)
+    participant = vitals.visit.participant  # an unscheduled visit today, signed with the casebook again
+    extra = visit_services.unscheduled_visit_add(
+        participant=participant, by=coordinator, on=timezone.localdate(), reason="new skin ulcer"
+    )
+    signed = {
+        "form": signed["form"],
+        "visit": signature_sign(scope="visit", visit=extra, by=investigator, password=DEFAULT_PASSWORD),
+        "casebook": signature_sign(
+            scope="casebook", participant=participant, by=investigator, password=DEFAULT_PASSWORD
+        ),
+    }
+    visit_form_save(record=LabPanel(visit=extra, hb_g_dl=12.5), by=coordinator, complete=False)
     for signature in signed.values():
         signature.refresh_from_db()
     assert signed["form"].invalidated_at is None  # the vital signs did not change
     assert signed["visit"].invalidated_at is not None and signed["casebook"].invalidated_at is not None
-    assert "Laboratory" in signed["visit"].invalidated_reason or "added" in signed["visit"].invalidated_reason
+    reason = signed["visit"].invalidated_reason
+    assert "Laboratory" in reason or "added" in reason
 
 
 def test_a_signature_in_force_is_not_given_twice(vitals: VitalSigns, investigator: Any) -> None:
@@ -197,7 +212,7 @@ def test_a_visit_not_done_cannot_be_signed(d1: Visit, investigator: Any) -> None
 
 
 def test_the_signature_list_shows_visits_to_sign_in_a_constant_number_of_queries(
-    d1: Visit, site: Any, coordinator: Any, investigator: Any, client: Client
+    d1: Visit, site: Any, coordinator: Any, investigator: Any, assessor: Any, client: Client
 ) -> None:
     client.force_login(investigator)
 
@@ -218,9 +233,12 @@ def test_the_signature_list_shows_visits_to_sign_in_a_constant_number_of_queries
         participant = randomised_on(timezone.localdate() - timedelta(days=10), site, coordinator, investigator)
         visit = participant.visits.get(code="D1")
         visit = visit_services.visit_record_done(visit=visit, by=coordinator, done_on=visit.target_date)
+        complete_casebook(participant, coordinator=coordinator, investigator=investigator, assessor=assessor)
         signature_sign(scope="visit", visit=visit, by=investigator, password=DEFAULT_PASSWORD)
         signature_sign(scope="casebook", participant=participant, by=investigator, password=DEFAULT_PASSWORD)
-        visit_form_save(record=VitalSigns(visit=visit, **VITALS), by=coordinator, complete=True)  # invalidates
+        vitals = VitalSigns.objects.get(visit=visit)
+        vitals.heart_rate = 80
+        visit_form_save(record=vitals, by=coordinator, complete=True, reason="pulse re-counted")  # invalidates
     content, many = page()
     assert content.count('data-testid="signatures-invalidated"') == 1 and content.count("<tr data-signature=") == 7
     assert many == few

@@ -79,7 +79,7 @@ def test_i4_the_day_1_mrss_decides(
     if allowed:
         assert randomise(participant, investigator).participant_id == participant.pk
     else:
-        assert "I4 failed: Day 1 mRSS 9" in refusal(participant, investigator)
+        assert "I4 inclusion not met: Day 1 mRSS 9" in refusal(participant, investigator)
 
 
 @pytest.mark.parametrize(("dose", "allowed"), [(2.0, True), (2.1, False)], ids=["2 g/day", "2.1 g/day"])
@@ -91,7 +91,7 @@ def test_e7_the_day_1_mycophenolate_dose_decides(
     if allowed:
         randomise(participant, investigator)
     else:
-        assert "E7 failed: mycophenolate mofetil 2.1 g/day on Day 1" in refusal(participant, investigator)
+        assert "E7 exclusion present: mycophenolate mofetil 2.1 g/day on Day 1" in refusal(participant, investigator)
 
 
 # --- E15 on both sides of 6 months before Day 1 -------------------------------------------------------------
@@ -119,7 +119,8 @@ def test_e15_a_renal_crisis_recorded_at_screening_judged_against_day_1(
         randomise(participant, investigator)
         return
     message = refusal(participant, investigator)
-    assert f"E15 failed: SSc renal crisis on {crisis.isoformat()}: within the 6 months before Day 1" in message
+    expected = f"E15 exclusion present: SSc renal crisis on {crisis.isoformat()}: within the 6 months before Day 1"
+    assert expected in message
     assert "on or after 2026-04-20" in message
 
 
@@ -134,7 +135,7 @@ def test_e15_a_renal_crisis_since_screening_refuses(
         renal_crisis_since_screening=True,
         renal_crisis_since_screening_date=DAY1 - timedelta(days=3),
     )
-    assert "E15 failed: SSc renal crisis on 2026-10-17" in refusal(participant, investigator)
+    assert "E15 exclusion present: SSc renal crisis on 2026-10-17" in refusal(participant, investigator)
 
 
 # --- unknown refuses too ------------------------------------------------------------------------------------
@@ -195,13 +196,13 @@ def test_the_page_refuses_with_the_reason_and_randomises_once_day_1_is_recorded(
     assert client.post(form_url, values).status_code == 302
     assert Day1Baseline.objects.get(participant=participant).mrss_total == 9
     page = client.get(page_url).content.decode()
-    assert "I4 failed: Day 1 mRSS 9" in page
+    assert "I4 inclusion not met: Day 1 mRSS 9" in page
     assert client.post(page_url + "randomise/").status_code == 403
 
     values |= mrss_of(12) | {"reason_for_change": "mRSS re-added from the source"}
     assert client.post(form_url, values).status_code == 302
     assert 'data-testid="randomise"' in client.get(page_url).content.decode()
-    assert client.post(page_url + "randomise/").status_code == 302
+    assert client.post(page_url + "randomise/", {"confirmed": "yes"}).status_code == 302
     assert Allocation.objects.filter(participant=participant).exists()
 
 

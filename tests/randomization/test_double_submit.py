@@ -21,7 +21,7 @@ from tests.randomization.factories import confirmed_participant, list_in_use
 from trial_site.models import OutboxMessage
 
 REPEAT_MESSAGE = "This form had been sent already: nothing was saved twice."
-RANDOMISE_FORM = "//main//form[.//button[@data-testid='randomise']]"
+RANDOMISE_FORM = "//main//form[.//button[@data-testid='randomise-confirm']]"  # on the confirmation page
 EMAIL_HANDLER = "randomization.tasks.email_randomisation"
 
 
@@ -47,7 +47,7 @@ def test_randomise_pressed_many_times_at_once_and_again_later_randomises_once_wi
     participant = confirmed_participant(site, coordinator, investigator)
     page_path = f"/randomization/participants/{participant.screening_number}/"
     browser = server.login(investigator)
-    page = browser.get(page_path)
+    page = browser.get(f"{page_path}randomise/")
     body = form_fields(page.text, RANDOMISE_FORM)
     assert body["submission_key"]
     tabs = [browser.twin() for _ in range(copies)]
@@ -90,8 +90,8 @@ def test_a_second_randomise_post_without_a_key_makes_no_second_allocation(
     client = logged_in(investigator)
     path = f"/randomization/participants/{participant.screening_number}/"
 
-    first = client.post(f"{path}randomise/")  # an old page, or a client that sends no key
-    second = client.post(f"{path}randomise/")
+    first = client.post(f"{path}randomise/", {"confirmed": "yes"})  # a client that sends no key
+    second = client.post(f"{path}randomise/", {"confirmed": "yes"})
 
     assert (first.status_code, second.status_code) == (302, 302)
     assert first["Location"] == second["Location"] == path

@@ -140,7 +140,7 @@ def test_emergency_unblinding_needs_a_reason_and_the_password_and_is_logged_and_
     assert "concealed" in client.get(page).content.decode()
 
     wrong = client.post(page + "unblind/", {"reason": "severe reaction", "password": "not-my-password"})
-    assert wrong.status_code == 200 and "The password is not right" in wrong.content.decode()
+    assert wrong.status_code == 400 and "The password is not right" in wrong.content.decode()
     assert not Unblinding.objects.exists()
 
     mail.outbox.clear()

@@ -111,11 +111,10 @@ def test_eligibility_confirmed_twice_with_one_key_is_one_confirmation(
     participant = screen_eligible(register(site, coordinator), coordinator)
     client = logged_in(investigator)
     summary = f"/screening/{participant.screening_number}/"
-    key = str(
-        form_fields(client.get(summary).content.decode(), "//form[.//button[@data-testid='confirm']]")["submission_key"]
-    )
+    confirmation_page = client.get(f"{summary}confirm/").content.decode()
+    key = str(form_fields(confirmation_page, "//form[.//button[@data-testid='confirm-eligibility']]")["submission_key"])
 
-    first, repeat = twice(client, f"{summary}confirm/", {"submission_key": key})
+    first, repeat = twice(client, f"{summary}confirm/", {"submission_key": key, "confirmed": "yes"})
 
     assert (first.status_code, repeat.status_code) == (302, 302)
     assert first["Location"] == repeat["Location"] == summary

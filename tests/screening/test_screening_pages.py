@@ -90,7 +90,7 @@ def test_editing_a_form_asks_for_a_reason_and_shows_the_voided_confirmation(
 ) -> None:
     participant = screen_eligible(register(site, coordinator), coordinator)
     number = participant.screening_number
-    assert logged_in(investigator).post(f"/screening/{number}/confirm/").status_code == 302
+    assert logged_in(investigator).post(f"/screening/{number}/confirm/", {"confirmed": "yes"}).status_code == 302
 
     client = logged_in(coordinator)
     form_page = client.get(f"/screening/{number}/forms/labs/").content.decode()

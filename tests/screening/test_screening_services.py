@@ -83,10 +83,10 @@ def test_changing_saved_screening_data_needs_a_reason(site: Any, coordinator: An
 
 def test_confirmation_is_refused_unless_the_data_support_it(site: Any, coordinator: Any, investigator: Any) -> None:
     participant = register(site, coordinator)
-    with pytest.raises(ValidationError, match="Unknown: I1, I2"):
+    with pytest.raises(ValidationError, match="Not yet known: I1, I2"):
         services.eligibility_confirm(participant=participant, by=investigator)
     participant = screen_eligible(participant, coordinator, mrss_per_area=0)
-    with pytest.raises(ValidationError, match="Failed: I4"):
+    with pytest.raises(ValidationError, match="Against eligibility: I4"):
         services.eligibility_confirm(participant=participant, by=investigator)
     assert not participant.confirmations.exists()
 

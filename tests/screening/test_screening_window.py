@@ -120,7 +120,7 @@ def test_the_randomisation_page_refuses_outside_the_window_with_the_reason(
     client = logged_in(investigator)
     page_url = f"/randomization/participants/{participant.screening_number}/"
     page = client.get(page_url).content.decode()
-    posted = client.post(page_url + "randomise/")
+    posted = client.post(page_url + "randomise/", {"confirmed": "yes"})
     if allowed:
         assert 'data-testid="randomise"' in page and 'data-testid="refusal"' not in page
         assert posted.status_code == 302 and Allocation.objects.filter(participant=participant).exists()

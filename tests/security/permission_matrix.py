@@ -81,7 +81,7 @@ screening:register            302       200      200      403      403      403 
 screening:participant         302       200      200      200      200      200      403      403
 screening:details             302       200      200      403      403      403      403      403
 screening:form                302       200      200      403      200/403  200/403  403      403
-screening:confirm             302       403      405      403      403      403      403      403
+screening:confirm             302       403      200      403      403      403      403      403
 screening:screen_failure      302       405      405      403      403      403      403      403
 screening:withdraw            302       200      200      403      403      403      403      403
 screening:rescreen            302       200      200      403      403      403      403      403
@@ -93,7 +93,7 @@ randomization:lists           302       403      403      403      403      403 
 randomization:list            302       403      403      403      403      403      200      403
 randomization:list_activate   302       403      403      403      403      403      405      403
 randomization:participant     302       200      200      200      200      200      200      200
-randomization:randomise       302       403      405      403      403      403      403      403
+randomization:randomise       302       403      200      403      403      403      403      403
 randomization:flag_error      302       403      405      403      403      403      403      403
 randomization:unblind         302       403      403      200      403      403      403      403
 
