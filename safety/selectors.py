@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from clinical.safety import patient_years, rate_per_100_patient_years, sae_overdue, sae_time_left
@@ -114,3 +115,16 @@ def safety_summary(user: Any) -> list[ArmSummary]:
             )
         )
     return summaries
+
+
+SIGN_REPORTS = "safety.sign_saereport"
+
+
+def reports_to_assess(user: Any) -> QuerySet[SaeReport]:
+    """SAE reports the investigator has not yet assessed (no causality and signature), at the sites where the user
+    may sign them; the soonest deadline first."""
+    return (
+        scope_to_user_sites(SaeReport.objects.filter(signed_by__isnull=True), user, permission=SIGN_REPORTS)
+        .select_related("adverse_event__participant", "site")
+        .order_by("deadline", "pk")
+    )

@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext
@@ -493,3 +493,26 @@ def participants_to_reconsent(user: Any) -> list[ReconsentRow]:
 def reconsent_count(user: Any) -> int:
     """How many participants at the user's sites must re-consent (the menu's count)."""
     return len(participants_to_reconsent(user))
+
+
+CONFIRM_ELIGIBILITY = "screening.confirm_eligibility"
+
+
+def eligibility_to_confirm(user: Any) -> list[Participant]:
+    """Participants whose computed decision is "eligible" and whose eligibility no confirmation in force holds yet
+    (not randomised, withdrawn nor screen failed), at the sites where the user may confirm eligibility; by
+    screening number. The number of queries does not depend on the number of participants."""
+    confirmed = EligibilityConfirmation.objects.filter(participant_id=OuterRef("pk"), voided_at__isnull=True)
+    candidates = (
+        scope_to_user_sites(Participant.objects.all(), user, permission=CONFIRM_ELIGIBILITY)
+        .filter(allocation__isnull=True, withdrawal__isnull=True, screen_failure__isnull=True)
+        .filter(~Exists(confirmed))
+        .order_by("screening_number")
+    )
+    # None has a confirmation in force (filtered above): no prefetch of them, which would add a query only when
+    # there is a candidate.
+    participants = with_protocol_versions(participants_with_screening(candidates).prefetch_related(None))
+    for participant in participants:
+        participant.confirmations_in_force = []  # type: ignore[attr-defined]
+    rows = (screening_row(participant) for participant in participants)
+    return [row.participant for row in rows if row.status == ScreeningStatus.ELIGIBLE]

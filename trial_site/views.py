@@ -15,7 +15,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template import loader
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -24,9 +24,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from trial_site import selectors
 from trial_site.forms import AccessLogFilterForm, OneTimeCodeForm
+from trial_site.home import home_lists
 from trial_site.models import AccessEvent, Site
 from trial_site.navigation import ROLE_DUTIES, SECTIONS, sections_for
-from trial_site.permissions import permission_required, section_required, user_roles
+from trial_site.permissions import permission_required, section_required, user_can, user_roles
 from trial_site.roles import Role
 from trial_site.scoping import get_scoped_object_or_404, log_cross_site_refusal
 from trial_site.services import access_event_record
@@ -38,13 +39,29 @@ ACCESS_LOG_PAGE_SIZE = 50
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    """The user's to-do lists per role (``trial_site.home``), then the sections of their roles."""
     roles = user_roles(request.user)
     duties = [(role.label, ROLE_DUTIES[role]) for role in Role if role in roles]
     return render(
         request,
         "trial_site/home.html",
-        {"duties": duties, "sections": sections_for(roles)},
+        {
+            "duties": duties,
+            "todo_lists": home_lists(request.user),
+            "calendar_url": _calendar_url(request.user),
+            "sections": sections_for(roles),
+        },
     )
+
+
+def _calendar_url(user: Any) -> str:
+    """The visit calendar, for users who may read visits (its page's permission), when the calendar exists."""
+    if not user_can(user, "visits.view_visit"):
+        return ""
+    try:
+        return reverse("visits:calendar")
+    except NoReverseMatch:
+        return ""
 
 
 @permission_required("trial_site.view_site")

@@ -79,16 +79,22 @@ def visits_in_window(user: Any, *, today: date | None = None) -> list[Visit]:
     return list(_open_visits(user).filter(earliest__lte=today, latest__gte=today).order_by("latest"))
 
 
-def missing_forms_among(visits: QuerySet[Visit], *, today: date) -> list[RequiredForm]:
-    """Forms still required for those of ``visits`` that took place or whose window has closed."""
+def missing_forms_due(visits: QuerySet[Visit], *, today: date) -> QuerySet[RequiredForm]:
+    """Forms still required for those of ``visits`` that took place or whose window has closed (a queryset: the
+    home page counts it and shows the first few)."""
     visits = visits.filter(cancelled=False, missed=False)
     due = Q(visit__done_on__isnull=False) | Q(visit__latest__lt=today)
-    return list(
+    return (
         RequiredForm.objects.filter(visit__in=visits, status=RequiredForm.Status.REQUIRED)
         .filter(due)
         .select_related("visit__participant", "visit__site")
         .order_by("visit__latest", "visit__participant__screening_number", "form")
     )
+
+
+def missing_forms_among(visits: QuerySet[Visit], *, today: date) -> list[RequiredForm]:
+    """Forms still required for those of ``visits`` that took place or whose window has closed."""
+    return list(missing_forms_due(visits, today=today))
 
 
 def missing_forms(user: Any, *, today: date | None = None) -> list[RequiredForm]:
@@ -138,3 +144,31 @@ def lab_trends(participant: Any) -> list[tuple[Visit, LabPanel]]:
     for panel in panels:
         panel.lab_ranges = ranges
     return sorted(((panel.visit, panel) for panel in panels), key=lambda pair: pair[0].sequence)
+
+
+# The home page's to-do lists: the visits and forms of the sites where the user may record visits.
+RECORD_VISITS = "visits.change_visit"
+
+
+def visits_to_record(user: Any) -> QuerySet[Visit]:
+    """The visits of the sites where the user may record visits (``RECORD_VISITS`` there)."""
+    return scope_to_user_sites(Visit.objects.all(), user, permission=RECORD_VISITS)
+
+
+def visits_due_by(visits: QuerySet[Visit], *, until: date) -> QuerySet[Visit]:
+    """Of ``visits``, those still open whose window opens by ``until``: overdue ones (window closed) and those in
+    window or opening by then; the soonest to close first. Counted and sliced by the caller (no list of all)."""
+    return open_among(visits).filter(earliest__lte=until).order_by("latest", "participant__screening_number", "pk")
+
+
+def mrss_to_score(user: Any, *, today: date | None = None) -> QuerySet[Visit]:
+    """Visits in window today whose mRSS form is still required, at the sites where the user may enter the mRSS;
+    the soonest to close first."""
+    today = today or timezone.localdate()
+    sites = scope_to_user_sites(Visit.objects.all(), user, permission=registry.permission(VisitMrss, "change"))
+    return (
+        open_among(sites)
+        .filter(earliest__lte=today, latest__gte=today)
+        .filter(required_forms__form=VisitMrss.form_code, required_forms__status=RequiredForm.Status.REQUIRED)
+        .order_by("latest", "participant__screening_number", "pk")
+    )

@@ -12,7 +12,7 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, F, Q, QuerySet, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -253,3 +253,36 @@ def record_queries(record: models.Model) -> list[DataQuery]:
 def forget_record_queries(record: models.Model) -> None:
     """Drop the record's cached queries (after a write that changed them)."""
     record.__dict__.pop(_CACHE, None)
+
+
+# The home page's to-do lists of queries.
+ANSWER_QUERIES = "monitoring.answer_query"
+RAISE_QUERIES = "monitoring.raise_query"
+
+
+def _unresolved_at(user: Any, status: str, permission: str) -> QuerySet[DataQuery]:
+    return (
+        scope_to_user_sites(DataQuery.objects.filter(status=status), user, permission=permission)
+        .select_related("site", "participant", "content_type", "assignee")
+    )  # fmt: skip
+
+
+def queries_to_answer(user: Any) -> QuerySet[DataQuery]:
+    """Open queries at the sites where the user may answer them: those assigned to the user first, then the
+    others addressed to the site; the earliest due first."""
+    mine_first = Case(When(assignee_id=user.pk, then=Value(0)), default=Value(1))
+    return _unresolved_at(user, DataQuery.Status.OPEN, ANSWER_QUERIES).order_by(
+        mine_first, F("due_date").asc(nulls_last=True), "raised_at", "pk"
+    )
+
+
+def queries_open_at(user: Any) -> QuerySet[DataQuery]:
+    """Open queries at the sites where the user may raise queries (monitors, data managers), the oldest first."""
+    return _unresolved_at(user, DataQuery.Status.OPEN, RAISE_QUERIES).order_by("raised_at", "pk")
+
+
+def queries_to_close(user: Any) -> QuerySet[DataQuery]:
+    """Answered queries the user may close (``may_close``: their own, or an edit check's, at a site where they may
+    raise queries), the longest waiting first."""
+    closable = Q(raised_by_id=user.pk) | Q(raised_by__isnull=True)
+    return _unresolved_at(user, DataQuery.Status.ANSWERED, RAISE_QUERIES).filter(closable).order_by("raised_at", "pk")

@@ -1,0 +1,100 @@
+"""The home page's to-do lists, per role: what the user has to do now at their sites, each item one click from
+its page, each list with its count, its first rows and a link to the full list.
+
+The lists are built by the apps (``<app>.todo``), named here by dotted path (the kernel imports no app), each
+scoped by the permission its items' pages require at the item's site. A user with several roles sees each list
+once. Every list runs a fixed number of queries, whatever the number of participants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.db.models import QuerySet
+from django.utils.functional import Promise
+from django.utils.module_loading import import_string
+
+from trial_site.permissions import user_roles
+from trial_site.roles import Role
+
+# How many items a list shows on the home page; "see all" leads to the rest.
+HOME_ROWS = 5
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class TodoItem:
+    label: str
+    detail: str
+    url: str
+    urgent: bool = False
+
+
+@dataclass(frozen=True)
+class TodoList:
+    key: str
+    title: str | Promise
+    count: int
+    items: list[TodoItem]
+    see_all_url: str
+    empty: str | Promise
+
+
+# Each role's lists, in the order shown; a list named by two of the user's roles is shown once.
+ROLE_LISTS: dict[Role, tuple[str, ...]] = {
+    Role.COORDINATOR: (
+        "visits.todo.visits_due",
+        "visits.todo.missing_forms",
+        "monitoring.todo.queries_to_answer",
+        "screening.todo.reconsent_due",
+    ),
+    Role.INVESTIGATOR: (
+        "screening.todo.eligibility_to_confirm",
+        "safety.todo.events_to_assess",
+        "monitoring.todo.visits_to_sign",
+        "safety.todo.sae_clocks",
+    ),
+    Role.BLINDED_ASSESSOR: ("visits.todo.mrss_to_score",),
+    Role.MONITOR: ("monitoring.todo.queries_to_close", "monitoring.todo.forms_to_verify"),
+    Role.DATA_MANAGER: ("monitoring.todo.queries_open", "monitoring.todo.queries_to_close"),
+}
+
+
+def list_paths(roles: Iterable[Role]) -> list[str]:
+    """The dotted paths of the lists of ``roles``, in role order, each once."""
+    held = set(roles)
+    paths: list[str] = []
+    for role in Role:
+        if role in held:
+            paths.extend(path for path in ROLE_LISTS.get(role, ()) if path not in paths)
+    return paths
+
+
+def home_lists(user: Any) -> list[TodoList]:
+    """The to-do lists of ``user``'s roles."""
+    return [import_string(path)(user, rows=HOME_ROWS) for path in list_paths(user_roles(user))]
+
+
+def todo_list(
+    key: str,
+    title: str | Promise,
+    rows: QuerySet[T] | Sequence[T],
+    item: Callable[[T], TodoItem],
+    *,
+    limit: int,
+    see_all_url: str,
+    empty: str | Promise,
+) -> TodoList:
+    """A list from ``rows`` (a queryset is counted and sliced in the database: two queries)."""
+    count = rows.count() if isinstance(rows, QuerySet) else len(rows)
+    return TodoList(
+        key=key,
+        title=title,
+        count=count,
+        items=[item(row) for row in rows[:limit]],
+        see_all_url=see_all_url,
+        empty=empty,
+    )
