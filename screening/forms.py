@@ -6,7 +6,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django import forms
-from django.contrib.auth import get_user_model
 from django.forms import modelform_factory
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -15,11 +14,11 @@ from clinical.versions import version_key
 from screening.models import Consent, ConsentWithdrawal, Participant, Reconsent
 from screening.models.crfs import ScreeningForm, ScreeningMrss
 from trial_site.concurrency import VERSION_FIELD
-from trial_site.form_choices import ChoicesStartEmptyMixin
+from trial_site.form_choices import ChoicesStartEmptyMixin, consent_takers_at, mrss_assessors_at, people_field
 from trial_site.form_dates import IsoDateField, iso_formfield_callback
 from trial_site.form_numbers import NumberFieldsMixin
 from trial_site.forms import ReasonForChangeMixin
-from trial_site.models import Site, StaffMembership
+from trial_site.models import Site
 from trial_site.phone import mobile_e164
 from trial_site.protocol import ConsentFormVersion
 from trial_site.protocol_versions import protocol_today
@@ -46,11 +45,6 @@ class ParticipantForm(ReasonForChangeMixin, forms.ModelForm):
         return mobile_e164(self.cleaned_data["mobile_phone"])
 
 
-def staff_at(site: Site) -> Any:
-    staff_ids = StaffMembership.objects.filter(site=site, is_active=True).values("user_id")
-    return get_user_model().objects.filter(pk__in=staff_ids, is_active=True).order_by("first_name", "username")
-
-
 def full_name(user: Any) -> str:
     return user.get_full_name() or user.get_username()
 
@@ -66,9 +60,7 @@ class ConsentForm(forms.ModelForm):
     def __init__(self, *args: Any, site: Site, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.instance.site = site
-        self.fields["obtained_by"].queryset = staff_at(site)
-        self.fields["obtained_by"].label_from_instance = full_name
-        self.fields["obtained_by"].initial = user.pk
+        people_field(self, "obtained_by", consent_takers_at(site), default=user)
         self.fields["form_version"] = consent_version_field(site)
         self.fields["consented_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
 
@@ -110,9 +102,8 @@ class ReconsentForm(forms.ModelForm):
         self.instance.participant = participant
         self.instance.site = participant.site
         self.fields["form_version"] = consent_version_field(participant.site, at_least=required)
-        self.fields["obtained_by"].queryset = staff_at(participant.site)
-        self.fields["obtained_by"].label_from_instance = full_name
-        self.fields["obtained_by"].initial = user.pk
+        takers = consent_takers_at(participant.site, keep=self.instance.obtained_by_id)
+        people_field(self, "obtained_by", takers, default=user)
         self.fields["consented_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
 
 
@@ -159,9 +150,9 @@ def build_screening_form(model: type[ScreeningForm], *, participant: Participant
     fresh = saved is None or opened_as_new
     instance = model(participant=participant, site=participant.site) if fresh else saved
     form = screening_form_class(model)(data, instance=instance)
-    if model is ScreeningMrss and "assessor" in form.fields:
-        form.fields["assessor"].queryset = staff_at(participant.site)
-        form.fields["assessor"].label_from_instance = full_name
-        if instance.pk is None and not form.is_bound:
-            form.initial.update(assessor=user.pk, assessed_on=participant.screening_date)
+    if "assessor" in form.fields:  # the screening mRSS, and the Day 1 baseline's mRSS
+        assessors = mrss_assessors_at(participant.site, keep=instance.assessor_id)
+        people_field(form, "assessor", assessors, default=user)
+    if model is ScreeningMrss and instance.pk is None and not form.is_bound:
+        form.initial["assessed_on"] = participant.screening_date
     return form

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from clinical.mrss import MRSS_AREA_CODES
 from screening import selectors, services
+from screening.access import screening_form_access
 from screening.forms import (
     ConsentForm,
     ParticipantForm,
@@ -23,10 +24,10 @@ from screening.forms import (
 from screening.models import SCREENING_FORMS, ConsentWithdrawal, Participant, ScreeningMrss
 from screening.status import ScreeningStatus
 from trial_site.audit.errors import EditConflict
-from trial_site.blinding import MRSS_CRITERIA, Hidden, mrss_values_shown, shows
+from trial_site.blinding import MRSS_CRITERIA, Hidden, shows
 from trial_site.concurrency import VERSION_FIELD, form_after_conflict
 from trial_site.confirmation import is_confirmed
-from trial_site.forms import add_validation_error, add_validation_messages, may_read_forms, read_only
+from trial_site.forms import add_validation_error, add_validation_messages, read_only
 from trial_site.models import Site
 from trial_site.permissions import permission_required, user_can
 from trial_site.scoping import get_scoped_object_or_404, scope_to_user_sites
@@ -102,7 +103,7 @@ def participant_summary(request: HttpRequest, number: str) -> HttpResponse:
             "slug": form.slug,
             "title": form._meta.verbose_name,
             "entered": selectors.form_of(participant, form) is not None,
-            "can_edit": user_can(request.user, f"screening.change_{form._meta.model_name}", site),
+            "can_edit": screening_form_access(request.user, participant, form).enters,
         }
         for form in SCREENING_FORMS
     ]
@@ -143,13 +144,10 @@ def screening_form_edit(request: HttpRequest, number: str, slug: str) -> HttpRes
     model = FORMS_BY_SLUG.get(slug)
     if model is None:
         raise Http404("no such screening form")
-    can_edit = user_can(request.user, f"screening.change_{model._meta.model_name}", participant.site)
-    if not can_edit and (request.method == "POST" or not may_read_forms(request.user, participant.site)):
-        raise PermissionDenied(f"cannot edit {slug}")
-    if model is ScreeningMrss and not mrss_values_shown(
-        request.user, participant.site, complete=False, later_scored=hasattr(participant, "allocation")
-    ):
-        raise PermissionDenied("blinded: the screening mRSS of a randomised participant")
+    access = screening_form_access(request.user, participant, model)
+    if not access.opens or (request.method == "POST" and not access.enters):
+        raise PermissionDenied(f"cannot open {slug}" if not access.opens else f"cannot edit {slug}")
+    can_edit = access.enters
     form = build_screening_form(
         model, participant=participant, user=request.user, data=request.POST if request.method == "POST" else None
     )

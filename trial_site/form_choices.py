@@ -18,9 +18,15 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+from trial_site import registry
+from trial_site.models import StaffMembership
+from trial_site.roles import ROLE_PERMISSIONS
 
 BLANK = ("", "---------")
 _TRUE = {"true", "on", "yes", "1"}
@@ -116,3 +122,59 @@ class ChoicesStartEmptyMixin:
             if new and name not in asked:
                 self.initial.pop(name, None)
                 field.initial = None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Lists of people: only those whose role fits the question.
+#
+# "Consent obtained by" offers the staff who may take consent at the site: those holding a role that registers a
+# participant with their consent (``TAKES_CONSENT``: coordinator, investigator). An mRSS form's
+# "assessor" offers those who score the skin: the roles that enter the visit mRSS (investigator, blinded assessor).
+# Monitors, data managers, statisticians and administrators are never offered. A saved record keeps its person in
+# the list (someone whose role ended since), so that the form can still be saved unchanged. An id outside the list
+# is refused at the field ("Select a valid choice"): the list is the field's queryset.
+
+TAKES_CONSENT = "screening.add_participant"
+MRSS_FORM_CODE = "mrss"
+
+
+def staff_holding(site: Any, roles: tuple[str, ...] | frozenset[str], *, keep: int | None = None) -> Any:
+    """The active accounts holding one of ``roles`` (``Role`` values) at ``site`` now, by name; and ``keep`` (the
+    person a saved record names) whatever their role."""
+    holders = StaffMembership.objects.filter(site=site, is_active=True, role__in=roles).values("user_id")
+    chosen = Q(pk__in=holders, is_active=True)
+    if keep is not None:
+        chosen |= Q(pk=keep)
+    return get_user_model().objects.filter(chosen).order_by("first_name", "last_name", "username")
+
+
+def consent_taker_roles() -> tuple[str, ...]:
+    """The roles that may take consent: those that register a participant with their consent."""
+    return tuple(role.value for role, granted in ROLE_PERMISSIONS.items() if TAKES_CONSENT in granted)
+
+
+def mrss_assessor_roles() -> tuple[str, ...]:
+    """The roles that score the skin: those that enter the visit mRSS (the registry)."""
+    form = registry.visit_form(MRSS_FORM_CODE)
+    return form.spec.entered_by if form is not None else ()
+
+
+def consent_takers_at(site: Any, *, keep: int | None = None) -> Any:
+    """Who may be named as having obtained consent at ``site``."""
+    return staff_holding(site, consent_taker_roles(), keep=keep)
+
+
+def mrss_assessors_at(site: Any, *, keep: int | None = None) -> Any:
+    """Who may be named as the assessor of an mRSS at ``site``."""
+    return staff_holding(site, mrss_assessor_roles(), keep=keep)
+
+
+def people_field(form: forms.BaseForm, name: str, people: Any, *, default: Any = None) -> None:
+    """Offer ``people`` (a queryset of accounts) in the form's field ``name``, each by their full name; on a new,
+    unsent form preselect ``default`` (the user filling it in) when they are among them."""
+    field = form.fields[name]
+    field.queryset = people
+    field.label_from_instance = lambda user: user.get_full_name() or user.get_username()
+    new = default is not None and not form.is_bound and form.initial.get(name) is None
+    if new and people.filter(pk=default.pk).exists():
+        form.initial[name] = default.pk

@@ -119,6 +119,8 @@ def permission_required(
             request.site_permissions = (*getattr(request, "site_permissions", ()), permission)  # type: ignore[attr-defined]
             return view(request, *args, **kwargs)
 
+        # What the page asks, for its links (``trial_site.reachable``); ``functools.wraps`` carries it outwards.
+        wrapped.required_permission = permission  # type: ignore[attr-defined]
         return wrapped
 
     return decorator

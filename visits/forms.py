@@ -9,9 +9,8 @@ from django import forms
 from django.forms import modelform_factory
 from django.utils.translation import gettext_lazy as _
 
-from screening.forms import full_name, staff_at
 from trial_site.concurrency import VersionedFormMixin
-from trial_site.form_choices import ChoicesStartEmptyMixin
+from trial_site.form_choices import ChoicesStartEmptyMixin, mrss_assessors_at, people_field
 from trial_site.form_dates import IsoDateField, iso_formfield_callback
 from trial_site.form_numbers import NumberFieldsMixin
 from trial_site.forms import ReasonForChangeMixin
@@ -101,10 +100,7 @@ def build_visit_crf_form(
     for name in [name for name in form.fields if name in model.form_spec.fields_since and not instance.asks(name)]:
         del form.fields[name]  # a field the form's protocol version does not ask
     if "assessor" in form.fields:
-        form.fields["assessor"].queryset = staff_at(visit.site)
-        form.fields["assessor"].label_from_instance = full_name
-        if instance.assessor_id is None and not form.is_bound:
-            form.initial["assessor"] = user.pk
+        people_field(form, "assessor", mrss_assessors_at(visit.site, keep=instance.assessor_id), default=user)
     return form
 
 

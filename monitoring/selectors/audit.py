@@ -47,6 +47,7 @@ from screening.models import Participant
 from trial_site.audit.base import ClinicalRecord
 from trial_site.models import Site
 from trial_site.permissions import may_see_identifiers, user_can
+from trial_site.reachable import may_open
 
 PAGE_SIZE = 50
 MASKED = gettext_lazy("(identifying: changed)")
@@ -159,6 +160,10 @@ class AuditViewer:
         if site.pk not in self._identifying:
             self._identifying[site.pk] = may_see_identifiers(self.user, site)
         return self._identifying[site.pk]
+
+    def opens(self, url: str, site: Site | None) -> str:
+        """``url`` when the user may open it (``trial_site.reachable``), else "": a record named, not linked."""
+        return url if url and may_open(self.user, url, site) else ""
 
     def sees_arm(self, site: Site) -> bool:
         if site.pk not in self._arm:
@@ -467,7 +472,9 @@ def entries_for(
                 user=labels.get(get_user_model(), {}).get("label", {}).get(row.history_user_id, ""),
                 reason=row.history_change_reason or "",
                 changes=[_shown(source, site, viewer, labels, *difference) for difference in differences],
-                record_url=_amendment_url(row.version) if source.trial_level else (_url(record) if record else ""),
+                record_url=viewer.opens(
+                    _amendment_url(row.version) if source.trial_level else (_url(record) if record else ""), site
+                ),
                 protocol_version=(row.version if source.trial_level else getattr(row, "protocol_version", "")) or "",
             )
         )

@@ -19,10 +19,15 @@ from django.utils.translation import gettext as _
 from monitoring.models import DataQuery
 from monitoring.query_forms import QueryFilterForm, QueryRaiseForm, QueryStepForm
 from monitoring.selectors import queries as selectors
-from monitoring.selectors.records import is_clinical_model, record_label, record_url
+from monitoring.selectors.audit import BLINDED
+from monitoring.selectors.record_values import FieldValue, field_values
+from monitoring.selectors.records import is_clinical_model, record_label, record_participant_id, record_url
 from monitoring.services import queries as services
+from screening.models import Participant
 from trial_site.audit.versions import current_version
+from trial_site.blinding import blinded_at
 from trial_site.permissions import permission_required, user_can
+from trial_site.reachable import may_open_url
 from trial_site.scoping import get_scoped_object_or_404
 from trial_site.submission import once_per_submission
 from trial_site.text import sentence_start
@@ -146,7 +151,7 @@ def query_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "form_label": selectors.model_label(model),
             "field_label": selectors.field_label(model, query.field),
             "record_label": record_label(record) if record is not None else "",
-            "record_url": record_url(record) if record is not None else "",
+            "record_url": may_open_url(request.user, record_url(record), record.site_id) if record is not None else "",
             "age": selectors.age_days(query),
             "overdue": selectors.is_overdue(query),
             "forms": forms,
@@ -195,6 +200,8 @@ def query_raise(request: HttpRequest) -> HttpResponse:
                 messages.success(request, _("Query raised."))
                 return redirect("monitoring:query", pk=query.pk)
         status = 400
+    values = _queryable_values(record, request.user)
+    chosen = str(form["field"].value() or "")
     return render(
         request,
         "monitoring/query_raise.html",
@@ -202,10 +209,32 @@ def query_raise(request: HttpRequest) -> HttpResponse:
             "form": form,
             "record": record,
             "record_label": sentence_start(record_label(record)),
-            "record_url": record_url(record),
+            "record_url": may_open_url(request.user, record_url(record), record.site_id),
+            "participant": _participant_of(record),
+            "values": values,
+            "chosen": next((row for row in values if row.name == chosen), None),
         },
         status=status,
     )
+
+
+def _participant_of(record: Any) -> Participant | None:
+    """The participant whose casebook holds ``record`` (the record itself when it is one)."""
+    if isinstance(record, Participant):
+        return record
+    participant_id = record_participant_id(record)
+    return Participant.objects.filter(pk=participant_id).only("screening_number").first() if participant_id else None
+
+
+def _queryable_values(record: Any, user: Any) -> list[FieldValue]:
+    """The fields a query may be about, with their values now: what the person raising the query compares with the
+    source. A viewer blinded at the record's site (who cannot raise queries today) would see no value."""
+    model = type(record)
+    model_fields = [model._meta.get_field(name) for name, _label in selectors.queryable_fields(model)]
+    rows = field_values(record, user, model_fields)
+    if blinded_at(user, record.site):
+        rows = [FieldValue(row.name, row.label, str(BLINDED)) for row in rows]
+    return rows
 
 
 urlpatterns: list[URLPattern] = [

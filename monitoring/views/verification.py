@@ -14,23 +14,31 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from monitoring.selectors import verification as selectors
+from monitoring.selectors.record_values import FieldValue, field_values
 from monitoring.selectors.records import record_for_form, record_label, record_url
 from monitoring.selectors.sdv_plan import form_name, sdv_forms, sdv_full
 from monitoring.services import verification as services
-from trial_site.permissions import may_see_identifiers, permission_required, user_can
+from trial_site.permissions import permission_required, user_can
 from trial_site.protocol import PROTOCOL
+from trial_site.reachable import may_open_url
 from trial_site.scoping import get_scoped_object_or_404
 from trial_site.submission import once_per_submission
 
-IDENTIFYING_HIDDEN = gettext_lazy("(identifying: not shown)")
-
 
 class VerificationForm(forms.Form):
+    """The fields the monitor compared with the source, as checkboxes; "all fields" (or none ticked) verifies the
+    whole form."""
+
+    all_fields = forms.BooleanField(
+        label=gettext_lazy("All fields (the whole form)"),
+        required=False,
+        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+    )
     fields = forms.MultipleChoiceField(
         label=gettext_lazy("Fields verified"),
         required=False,
-        help_text=gettext_lazy("None selected: the whole form."),
-        widget=forms.SelectMultiple(attrs={"size": 6}),
+        help_text=gettext_lazy("Tick the fields you compared with the source, or all fields."),
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
     )
 
     def __init__(self, *args: Any, record: Any, **kwargs: Any) -> None:
@@ -40,33 +48,14 @@ class VerificationForm(forms.Form):
             for model_field in selectors.verifiable_fields(type(record))
         ]
 
-
-def _shown(record: Any, model_field: Any) -> str:
-    """A field's value as a person reads it: the choice's label, the related record's name, or the value."""
-    if model_field.choices:
-        return str(getattr(record, f"get_{model_field.name}_display")())
-    value = getattr(record, model_field.name)
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, bool):
-        return _("yes") if value else _("no")
-    return str(value)
+    def verified_fields(self) -> list[str]:
+        """The fields to record: none (the whole form) when "all fields" is ticked."""
+        return [] if self.cleaned_data["all_fields"] else self.cleaned_data["fields"]
 
 
-def record_values(record: Any, user: Any) -> list[tuple[str, str, str]]:
-    """(field name, label, value shown) of each field of the form a monitor may verify; an identifying field's value
-    only to a user who may see identifying data at the record's site."""
-    identifying = (
-        set(getattr(record, "identifying_fields", ())) if not may_see_identifiers(user, record.site_id) else set()
-    )
-    return [
-        (
-            model_field.name,
-            str(model_field.verbose_name).capitalize(),
-            str(IDENTIFYING_HIDDEN) if model_field.name in identifying else _shown(record, model_field),
-        )
-        for model_field in selectors.verifiable_fields(type(record))
-    ]
+def record_values(record: Any, user: Any) -> list[FieldValue]:
+    """Each field of the form a monitor may verify, with its value (identifying values only to those who may)."""
+    return field_values(record, user, selectors.verifiable_fields(type(record)))
 
 
 @permission_required(selectors.VIEW_VERIFICATION)
@@ -105,7 +94,7 @@ def mark(request: HttpRequest) -> HttpResponse:
             raise PermissionDenied("cannot verify source data here")
         if form.is_valid():
             try:
-                services.verification_record(record=record, fields=form.cleaned_data["fields"], by=request.user)
+                services.verification_record(record=record, fields=form.verified_fields(), by=request.user)
             except ValidationError as error:
                 for field, problems in error.message_dict.items():
                     form.add_error(field if field in form.fields else None, problems)
@@ -120,7 +109,7 @@ def mark(request: HttpRequest) -> HttpResponse:
             "record": record,
             "label": record_label(record),
             "values": record_values(record, request.user),
-            "record_url": record_url(record),
+            "record_url": may_open_url(request.user, record_url(record), record.site_id),
             "form": form,
             "form_name": form_name(type(record)),
             "verification": selectors.verification_in_force(record),
