@@ -16,6 +16,7 @@ from screening.models.crfs import ScreeningForm, ScreeningMrss
 from trial_site.concurrency import VERSION_FIELD
 from trial_site.form_choices import ChoicesStartEmptyMixin, consent_takers_at, mrss_assessors_at, people_field
 from trial_site.form_dates import IsoDateField, iso_formfield_callback
+from trial_site.form_fit import FitFieldsMixin
 from trial_site.form_numbers import NumberFieldsMixin
 from trial_site.forms import ReasonForChangeMixin
 from trial_site.models import Site
@@ -122,7 +123,9 @@ class RescreenForm(forms.Form):
     screening_date = IsoDateField(label=_("Date of the new screening"))
 
 
-class ScreeningFormBase(ChoicesStartEmptyMixin, NumberFieldsMixin, ReasonForChangeMixin, forms.ModelForm):
+class ScreeningFormBase(
+    FitFieldsMixin, ChoicesStartEmptyMixin, NumberFieldsMixin, ReasonForChangeMixin, forms.ModelForm
+):
     """Base of the screening CRF forms; the participant is set by the view."""
 
 

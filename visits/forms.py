@@ -12,9 +12,11 @@ from django.utils.translation import gettext_lazy as _
 from trial_site.concurrency import VersionedFormMixin
 from trial_site.form_choices import ChoicesStartEmptyMixin, mrss_assessors_at, people_field
 from trial_site.form_dates import IsoDateField, iso_formfield_callback
+from trial_site.form_fit import FitFieldsMixin
 from trial_site.form_numbers import NumberFieldsMixin
 from trial_site.forms import ReasonForChangeMixin
 from trial_site.protocol_versions import protocol_today
+from visits.crf_services import unusual_values
 from visits.crfs import VisitForm
 from visits.models import ConcomitantMedication, EndOfStudy, Visit
 
@@ -60,8 +62,29 @@ class EndOfStudyForm(ChoicesStartEmptyMixin, forms.Form):
     details = forms.CharField(label=_("Details"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class VisitCrfFormBase(ChoicesStartEmptyMixin, NumberFieldsMixin, ReasonForChangeMixin, forms.ModelForm):
-    """Base of the visit CRF forms: the reason for change is asked only when the saved form is complete."""
+class ConfirmationBox(forms.CheckboxInput):
+    """The "unusual values confirmed" box: a hidden nothing until a value entered is unusual (``shown``), then the
+    checkbox. Read from the data as a checkbox either way (absent: not confirmed)."""
+
+    shown = False
+
+    @property
+    def is_hidden(self) -> bool:  # type: ignore[override]
+        return not self.shown
+
+    def render(self, name: str, value: Any, attrs: Any = None, renderer: Any = None) -> Any:
+        return super().render(name, value, attrs, renderer) if self.shown else ""
+
+
+UNUSUAL = "unusual_values_confirmed"
+
+
+class VisitCrfFormBase(
+    FitFieldsMixin, ChoicesStartEmptyMixin, NumberFieldsMixin, ReasonForChangeMixin, forms.ModelForm
+):
+    """Base of the visit CRF forms: the reason for change is asked only when the saved form is complete; the
+    confirmation of unusual values only when a value is unusual (outside its soft limit, ``PROTOCOL.soft_limits``):
+    the first save with one shows the form again, a warning at the value and the box to tick."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -69,6 +92,29 @@ class VisitCrfFormBase(ChoicesStartEmptyMixin, NumberFieldsMixin, ReasonForChang
         if not stored_complete and "reason_for_change" in self.fields:
             del self.fields["reason_for_change"]
         self.changes_saved_data = stored_complete
+        if UNUSUAL in self.fields:
+            field = self.fields[UNUSUAL]
+            field.widget = ConfirmationBox()
+            field.help_text = _("Tick to confirm that each value marked unusual above was checked and is right.")
+            if not self.is_bound and self.instance.unusual_values_confirmed and unusual_values(self.instance):
+                field.widget.shown = True  # a saved form whose unusual values were confirmed shows it, ticked
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        if UNUSUAL not in self.fields:
+            return
+        found = {
+            target: message
+            for name, message in unusual_values(self.instance).items()
+            # creatinine_mg_dl is derived from the value entered; a value refused already is not also unusual
+            if (target := "creatinine" if name == "creatinine_mg_dl" else name) in self.fields
+            and not self.has_error(target)
+        }
+        self.fields[UNUSUAL].widget.shown = bool(found)
+        if found and not self.cleaned_data.get(UNUSUAL):
+            for target, message in found.items():
+                self.add_error(target, message)
+            self.add_error(UNUSUAL, _("Confirm the unusual values to save them."))
 
 
 def visit_crf_form_class(model: type[VisitForm]) -> type[forms.ModelForm]:
