@@ -110,13 +110,14 @@ def _forms_with_dates(page: Page) -> list[int]:
 
 
 def _submit(page: Page, index: int) -> None:
-    """Submit the ``index``-th form of the page with its first button, the browser's own checks off (a person
+    """Submit the ``index``-th form of the page with its first button (a case report form's "Save as draft": the
+    dates are the question here, not whether the form is complete), the browser's own checks off (a person
     without them, or another browser, could send anything); a form folded away on the page is sent as well."""
     form = page.locator("form").nth(index)
     with page.expect_navigation():
         form.evaluate(
-            "f => { f.noValidate = true;"
-            " f.requestSubmit(f.querySelector('button[type=submit], input[type=submit], button:not([type])')); }"
+            "f => { f.noValidate = true; f.requestSubmit(f.querySelector('button[name=complete][value=\"0\"]')"
+            " || f.querySelector('button[type=submit], input[type=submit], button:not([type])')); }"
         )
 
 
@@ -159,8 +160,8 @@ def _fill_and_store(page: Page, base: str, path: str, day: dt.date) -> set[str]:
             moment = field.get_attribute("type") == "datetime-local"
             field.fill(f"{day.isoformat()}T09:15" if moment else day.isoformat())
             names.append(field.get_attribute("name"))
-        if form.locator("[name=interruption_reason]").count():
-            form.locator("[name=interruption_reason]").fill("held for a week")
+        for text in form.locator("input[type=text][data-shown-when], textarea[data-shown-when]").all():
+            text.fill("held for a week")  # a reason the opened branch needs (the interruption's, the dose change's)
         for text in form.locator("[name$=reason_for_change]").all():
             text.fill("date entered through the date input")
         _submit(page, index)
