@@ -13,8 +13,8 @@ from visits.record_status import FLAGS, STATES, VISIT_LEGEND
 from visits.selectors import VIEW_VISITS
 
 
-@require_safe
 @permission_required(VIEW_VISITS)
+@require_safe
 def record_status(request: HttpRequest) -> HttpResponse:
     """Participants × visits at the user's sites, each cell the visit's state; filtered, sorted and paged."""
     filters = Filters.from_query(request.GET)

@@ -104,7 +104,7 @@ def test_language_switcher_switches_the_page_to_bangla(
 
     expect(page.locator("html")).to_have_attribute("lang", "bn")
     expect(page).to_have_url(at_path(live_server, "/"))
-    expect(page.get_by_test_id("nav-sections").get_by_role("link")).to_have_count(9)  # "Protocol" too
+    expect(page.get_by_test_id("nav-sections").get_by_role("link")).to_have_count(10)  # "Protocol", "Record status" too
     expect(page.get_by_test_id("home-section-screening")).to_be_visible()
     expect(page.get_by_test_id("language-switcher").locator("select")).to_have_value("bn")
 

@@ -528,7 +528,7 @@ def enter_the_week_4_mrss(day: Day) -> None:
     # Blinded by design: back on the participant's page the assessor sees no mRSS totals or change from baseline.
     expect(page.get_by_test_id("mrss-change")).to_have_count(0)
     cell = page.get_by_test_id("grid").locator("tbody tr", has_text="mRSS").locator("th, td").nth(w4_column)
-    expect(cell).to_have_attribute("data-status", "entered")
+    expect(cell).to_have_attribute("data-state", "complete")
     content = page.content().lower()
     assert all(arm.drug.lower() not in content for arm in PROTOCOL.arms)  # still blinded
 

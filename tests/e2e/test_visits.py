@@ -42,7 +42,7 @@ def test_assessor_scores_the_mrss_with_a_live_total_and_the_grid_follows(
 
     expect(page).to_have_url(f"{live_server.url}/visits/{d1.pk}/")  # back to the visit page, then its participant
     page.get_by_role("navigation", name="breadcrumb").get_by_role("link", name=participant.screening_number).click()
-    expect(page.locator('td[data-form="mrss"]').first).to_have_attribute("data-status", "entered")
+    expect(page.locator('td[data-form="mrss"]').first).to_have_attribute("data-state", "complete")
     # Blinded by design: the assessor who scored sees no chart of the scores (earlier ones would show through).
     expect(page.get_by_test_id("mrss-chart")).to_have_count(0)
     content = page.content().lower()

@@ -199,6 +199,7 @@ def sample_paths(world: World) -> dict[str, str]:
         "visits:index": "/visits/",
         "visits:missing_forms": "/visits/missing-forms/",
         "visits:calendar": "/visits/calendar/",
+        "visits:dashboard": "/visits/dashboard/",
         "visits:participant": f"/visits/participants/{number}/",
         "visits:medications": f"/visits/participants/{number}/medications/",
         "visits:medication_add": f"/visits/participants/{number}/medications/add/",

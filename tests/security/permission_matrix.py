@@ -100,6 +100,7 @@ randomization:unblind         302       403      403      200      403      403 
 visits:index                  302       200      200      200      200      200      403      403
 visits:missing_forms          302       200      200      200      200      200      403      403
 visits:calendar               302       200/405  200/405  200/405  200/405  200/405  403      403
+visits:dashboard              302       200/405  200/405  200/405  200/405  200/405  403      403
 visits:participant            302       200/405  200/405  200/405  200/405  200/405  403      403
 visits:unscheduled_visit_add  302       405      405      403      403      403      403      403
 visits:follow_up_schedule     302       405      405      403      403      403      403      403

@@ -96,13 +96,15 @@ def test_memberships_put_users_in_their_role_groups_and_only_administrators_in_t
     assert logged_in(admin).get("/admin/").status_code == 200
 
 
-_SITE_TEAM = {"screening", "randomization", "visits", "safety", "reminders", "monitoring", "reports", "sites"}
+_SITE_TEAM = {
+    "screening", "randomization", "visits", "record_status", "safety", "reminders", "monitoring", "reports", "sites"
+}  # fmt: skip
 _ADMINISTRATION = {"staff", "access_log"}
 # Every role reads the protocol and its amendments ("protocol").
 EXPECTED_MENU = {
     Role.COORDINATOR: _SITE_TEAM | {"protocol"},
     Role.INVESTIGATOR: _SITE_TEAM | {"protocol"},
-    Role.BLINDED_ASSESSOR: {"screening", "randomization", "visits", "reports", "sites", "protocol"},
+    Role.BLINDED_ASSESSOR: {"screening", "randomization", "visits", "record_status", "reports", "sites", "protocol"},
     Role.MONITOR: _SITE_TEAM | {"access_log", "protocol"},
     Role.DATA_MANAGER: _SITE_TEAM | {"exports", "protocol"},
     Role.STATISTICIAN: {"randomization", "exports", "reports", "sites", "protocol"},
