@@ -163,7 +163,7 @@ def test_a_blinded_assessor_enters_the_mrss_and_is_warned_when_not_the_baseline_
     assert "the same assessor should score every visit" in response.content.decode()  # baseline by the coordinator
     assert row_status(d1, "mrss") == "entered"
     grid = client.get(f"/visits/participants/{d1.participant.screening_number}/").content.decode()
-    assert 'data-form="mrss" data-status="entered"' in grid
+    assert 'data-state="complete" data-form="mrss"' in grid  # the grid shows the form complete
 
 
 def test_a_coordinator_cannot_score_the_visit_mrss(d1: Visit, coordinator: Any) -> None:
