@@ -35,13 +35,13 @@ def test_the_consort_flow_by_arm_for_investigators_and_pooled_for_the_blinded(
 ) -> None:
     log_in(page, "farhana")
     page.goto(f"{live_server.url}/exports/reports/consort/")
-    diagram = page.locator("svg").first
+    diagram = page.get_by_test_id("consort-diagram").locator("svg")
     expect(diagram).to_contain_text("5")  # assessed
     expect(diagram).to_contain_text(PROTOCOL.arms[0].drug, ignore_case=True)
     page.get_by_role("button", name="Log out").click()
 
     log_in(page, "nasrin")
     page.goto(f"{live_server.url}/exports/reports/consort/")
-    expect(page.locator("svg").first).to_be_visible()
+    expect(page.get_by_test_id("consort-diagram").locator("svg")).to_be_visible()
     for arm in PROTOCOL.arms:
         expect(page.locator("body")).not_to_contain_text(arm.drug, ignore_case=True)
