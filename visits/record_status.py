@@ -35,9 +35,8 @@ from clinical.record_status import (
     visit_state,
 )
 from trial_site import registry
-from trial_site.blinding import Hidden, mrss_values_shown, shows
-from trial_site.forms import may_read_forms
-from trial_site.permissions import user_can
+from trial_site.blinding import Hidden, shows
+from visits.access import form_access
 from visits.crfs import VisitForm, VisitMrss, crf_by_code
 from visits.models import RequiredForm, Visit
 
@@ -49,8 +48,10 @@ __all__ = [
     "StateDisplay",
     "VisitCell",
     "form_states",
+    "next_form",
     "visit_cell",
     "visit_cells",
+    "visit_form_entries",
 ]
 
 
@@ -235,17 +236,12 @@ def _later_mrss(user: Any, visits: list[Visit]) -> dict[int, list[int]]:
 def _may_open(
     user: Any, visit: Visit, model: type[VisitForm], status: str | None, mrss_sequences: dict[int, list[int]]
 ) -> tuple[bool, bool]:
-    """(opens, enters): the rules of ``visits.views.visit_crf``, so that no link leads to a refusal."""
+    """(opens, enters): the rule of the CRF page (``visits.access.form_access``), so that no link leads to a
+    refusal."""
     if user is None:
         return False, False
-    site = _site(visit)
-    enters = user_can(user, registry.permission(model, "change"), site)
-    opens = enters or may_read_forms(user, site)
-    if opens and model is VisitMrss and not shows(user, site, Hidden.EARLIER_MRSS):
-        later = any(sequence > visit.sequence for sequence in mrss_sequences.get(visit.participant_id, []))
-        if not mrss_values_shown(user, site, complete=status == VisitForm.Status.COMPLETE, later_scored=later):
-            return False, False
-    return opens, enters
+    later = any(sequence > visit.sequence for sequence in mrss_sequences.get(visit.participant_id, []))
+    return form_access(user, _site(visit), model, complete=status == VisitForm.Status.COMPLETE, later_scored=later)
 
 
 def form_states(visits: Iterable[Visit], user: Any = None) -> dict[int, dict[str, FormState]]:
@@ -328,3 +324,46 @@ def _read(visits: list[Visit], user: Any) -> tuple[dict[int, dict[str, FormState
             )  # fmt: skip
         result[visit.pk] = states
     return result, own_flags
+
+
+def visit_form_entries(user: Any, visit: Visit) -> list[FormState]:
+    """The visit's forms in the registry's order, with their state, flags and the link the user may follow. An
+    unscheduled visit takes any visit form: once it took place, those not saved yet are listed too (empty)."""
+    states = form_states([visit], user)[visit.pk]
+    if not (visit.is_unscheduled and visit.done_on):
+        return list(states.values())
+    entries = []
+    for code, name in registry.visit_form_labels().items():
+        model = crf_by_code(code)
+        if code in states:
+            entries.append(states[code])
+            continue
+        if model is None:
+            continue
+        # Nothing saved yet at this visit: an mRSS neither complete nor (for the blinded) followed by a later one
+        # it would reveal; the visit page is a single visit, so the later mRSS is read here, once per form.
+        later = (
+            model is VisitMrss
+            and VisitMrss.objects.filter(
+                visit__participant_id=visit.participant_id, visit__sequence__gt=visit.sequence
+            ).exists()
+        )
+        opens, enters = form_access(user, _site(visit), model, complete=False, later_scored=later)
+        entries.append(
+            FormState(visit.pk, code, name, FormEntry.EMPTY, opens=opens, enters=enters and opens, took_place=True)
+        )
+    return entries
+
+
+def _to_enter(entry: FormState) -> bool:
+    """A form the user could enter next: theirs to enter, open to entry, required and not complete."""
+    return entry.enters and bool(entry.url) and entry.state in (FormEntry.EMPTY, FormEntry.DRAFT)
+
+
+def next_form(user: Any, visit: Visit, after: str) -> str | None:
+    """The form to enter after ``after``: the next one in the registry's order the user enters and that is not
+    complete, else the first such before it; None when every form left is complete (or not the user's)."""
+    entries = visit_form_entries(user, visit)
+    position = next((index for index, entry in enumerate(entries) if entry.code == after), -1)
+    ordered = entries[position + 1 :] + entries[: max(position, 0)]
+    return next((entry.code for entry in ordered if _to_enter(entry)), None)

@@ -19,17 +19,17 @@ from clinical.mrss import MRSS_AREA_CODES
 from randomization.selectors import arm_visible_to, treatment_of
 from screening.models import Participant
 from screening.selectors import participants_with_screening, screening_row
-from trial_site import registry
 from trial_site.audit.errors import EditConflict
 from trial_site.audit.versions import current_version
-from trial_site.blinding import Hidden, mrss_values_shown, shows
+from trial_site.blinding import Hidden, shows
 from trial_site.concurrency import VERSION_FIELD, form_after_conflict
-from trial_site.forms import add_validation_error, may_read_forms, read_only
+from trial_site.forms import add_validation_error, read_only
 from trial_site.permissions import permission_required, user_can
 from trial_site.scoping import get_scoped_object_or_404
 from trial_site.submission import once_per_submission
 from trial_site.text import sentence_start
 from visits import crf_services, selectors, services
+from visits.access import form_access
 from visits.charts import mrss_chart
 from visits.crfs import VisitForm, VisitMrss, crf_by_code
 from visits.forms import (
@@ -44,7 +44,7 @@ from visits.forms import (
     build_visit_crf_form,
 )
 from visits.models import ConcomitantMedication, Visit
-from visits.record_status import FormEntry, FormState, form_states
+from visits.record_status import next_form, visit_form_entries
 
 
 def _participant(request: HttpRequest, number: str) -> Participant:
@@ -337,60 +337,22 @@ def visit_crf(request: HttpRequest, pk: int, code: str) -> HttpResponse:
     model = crf_by_code(code)
     if model is None or (not visit.required_forms.filter(form=code).exists() and not visit.is_unscheduled):
         raise Http404("this visit has no such form")
-    can_enter = user_can(request.user, registry.permission(model, "change"), visit.site)
-    if not can_enter and (request.method == "POST" or not may_read_forms(request.user, visit.site)):
-        raise PermissionDenied(f"cannot enter {code}")
-    if model is VisitMrss and not _mrss_shown(request.user, visit):
-        raise PermissionDenied("blinded: an mRSS complete or followed by a later one")
+    opens, can_enter = form_access(request.user, visit.site, model, **_mrss_facts(request.user, visit, model))
+    if not opens or (request.method == "POST" and not can_enter):
+        raise PermissionDenied(f"cannot open {code}" if not opens else f"cannot enter {code}")
     return _visit_crf(request, visit, model, can_enter)
 
 
-def _mrss_shown(user: Any, visit: Visit) -> bool:
-    """Whether ``user`` may open this visit's mRSS: a blinded assessor only the one being scored now."""
-    if shows(user, visit.site, Hidden.EARLIER_MRSS):
-        return True
+def _mrss_facts(user: Any, visit: Visit, model: type[VisitForm]) -> dict[str, bool]:
+    """What ``form_access`` needs to know of an mRSS for a user blinded at the visit's site (whether this visit's is
+    complete, whether a later visit's is scored); nothing is read for other forms or users."""
+    if model is not VisitMrss or shows(user, visit.site, Hidden.EARLIER_MRSS):
+        return {"complete": False, "later_scored": False}
     record = VisitMrss.objects.filter(visit=visit).only("status").first()
     later = VisitMrss.objects.filter(
         visit__participant_id=visit.participant_id, visit__sequence__gt=visit.sequence
     ).exists()
-    complete = record is not None and record.status == VisitMrss.Status.COMPLETE
-    return mrss_values_shown(user, visit.site, complete=complete, later_scored=later)
-
-
-def visit_form_entries(user: Any, visit: Visit) -> list[FormState]:
-    """The visit's forms in the registry's order, with their state, flags and the link the user may follow. An
-    unscheduled visit takes any visit form: once it took place, those not saved yet are listed too (empty)."""
-    states = form_states([visit], user)[visit.pk]
-    if not (visit.is_unscheduled and visit.done_on):
-        return list(states.values())
-    entries = []
-    for code, name in registry.visit_form_labels().items():
-        model = crf_by_code(code)
-        if code in states:
-            entries.append(states[code])
-            continue
-        if model is None:
-            continue
-        enters = user_can(user, registry.permission(model, "change"), visit.site)
-        opens = (enters or may_read_forms(user, visit.site)) and (model is not VisitMrss or _mrss_shown(user, visit))
-        entries.append(
-            FormState(visit.pk, code, name, FormEntry.EMPTY, opens=opens, enters=enters and opens, took_place=True)
-        )
-    return entries
-
-
-def _to_enter(entry: FormState) -> bool:
-    """A form the user could enter next: theirs to enter, open to entry, required and not complete."""
-    return entry.enters and bool(entry.url) and entry.state in (FormEntry.EMPTY, FormEntry.DRAFT)
-
-
-def next_form(user: Any, visit: Visit, after: str) -> str | None:
-    """The form to enter after ``after``: the next one in the registry's order the user enters and that is not
-    complete, else the first such before it; None when every form left is complete (or not the user's)."""
-    entries = visit_form_entries(user, visit)
-    position = next((index for index, entry in enumerate(entries) if entry.code == after), -1)
-    ordered = entries[position + 1 :] + entries[: max(position, 0)]
-    return next((entry.code for entry in ordered if _to_enter(entry)), None)
+    return {"complete": record is not None and record.status == VisitMrss.Status.COMPLETE, "later_scored": later}
 
 
 def _crf_saved(request: HttpRequest, visit: Visit, model: type[VisitForm]) -> HttpResponse:
