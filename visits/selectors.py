@@ -162,13 +162,15 @@ def visits_due_by(visits: QuerySet[Visit], *, until: date) -> QuerySet[Visit]:
 
 
 def mrss_to_score(user: Any, *, today: date | None = None) -> QuerySet[Visit]:
-    """Visits in window today whose mRSS form is still required, at the sites where the user may enter the mRSS;
-    the soonest to close first."""
+    """Visits whose mRSS form is still required, at the sites where the user may enter the mRSS: those in window
+    today (recorded done or not yet) and those recorded done (the score taken at the visit, still to enter); the
+    soonest to close first."""
     today = today or timezone.localdate()
     sites = scope_to_user_sites(Visit.objects.all(), user, permission=registry.permission(VisitMrss, "change"))
     return (
-        open_among(sites)
-        .filter(earliest__lte=today, latest__gte=today)
+        sites.filter(missed=False, cancelled=False)
+        .filter(Q(earliest__lte=today, latest__gte=today) | Q(done_on__isnull=False))
+        .select_related("participant", "site")
         .filter(required_forms__form=VisitMrss.form_code, required_forms__status=RequiredForm.Status.REQUIRED)
         .order_by("latest", "participant__screening_number", "pk")
     )

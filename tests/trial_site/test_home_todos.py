@@ -135,7 +135,8 @@ def test_the_data_manager_sees_open_queries_and_the_assessor_the_mrss_to_score(t
     assert_every_link_opens(client, response.content.decode(), lists)
     client, response, lists = home(trial["staff"]["assessor"])
     assert list(lists) == ["mrss_to_score"]
-    assert labels(lists["mrss_to_score"]) == f"{busy} · W4 Week 4"
+    # Day 1 took place with its mRSS still to enter; week 4 is in window today.
+    assert labels(lists["mrss_to_score"]) == f"{busy} · D1 Baseline | {busy} · W4 Week 4"
     assert_every_link_opens(client, response.content.decode(), lists)
 
 
