@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.utils.functional import Promise
 from django.utils.module_loading import import_string
 
-from trial_site.permissions import user_roles
+from trial_site.permissions import in_roles, user_roles
 from trial_site.roles import Role
 
 # How many items a list shows on the home page; "see all" leads to the rest.
@@ -74,8 +74,14 @@ def list_paths(roles: Iterable[Role]) -> list[str]:
 
 
 def home_lists(user: Any) -> list[TodoList]:
-    """The to-do lists of ``user``'s roles."""
-    return [import_string(path)(user, rows=HOME_ROWS) for path in list_paths(user_roles(user))]
+    """The to-do lists of ``user``'s roles, each built for the user in the roles that have it (``in_roles``): a list
+    covers only the sites where the user holds one of those roles."""
+    held = user_roles(user)
+    return [
+        import_string(path)(in_roles(user, frozenset(role for role in held if path in ROLE_LISTS.get(role, ()))),
+                            rows=HOME_ROWS)
+        for path in list_paths(held)
+    ]  # fmt: skip
 
 
 def todo_list(

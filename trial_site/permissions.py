@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -26,6 +27,19 @@ def user_roles(user: Any, site: Site | None = None) -> frozenset[Role]:
             cache[site_id] = cache.get(site_id, frozenset()) | {Role(role)}
         user._trial_roles_cache = cache
     return cache.get(site.pk if site is not None else None, frozenset())
+
+
+def in_roles(user: Any, roles: frozenset[Role]) -> Any:
+    """``user`` seen in some of their roles only: a copy holding ``roles`` at the sites where they hold them, and
+    nothing elsewhere. The home page builds each role's to-do lists with it, so that a list shows only the sites
+    where the user holds a role that has the list (a data manager at one site who is an investigator at another sees
+    the investigator's SAE clocks of the second site only). No query beyond ``user_roles``."""
+    user_roles(user)
+    seen = copy.copy(user)
+    seen._trial_roles_cache = {
+        site_id: held & roles for site_id, held in user._trial_roles_cache.items() if site_id is None or held & roles
+    }
+    return seen
 
 
 def user_can(user: Any, permission: str, site: Site | None = None) -> bool:
