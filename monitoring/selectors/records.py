@@ -34,6 +34,14 @@ def record_participant_id(record: models.Model) -> int | None:
     return owner() if owner else None
 
 
+def record_participant(record: models.Model) -> Any:
+    """The participant whose casebook holds ``record`` (the record itself when it is one), with its numbers only."""
+    if isinstance(record, Participant):
+        return record
+    participant_id = record_participant_id(record)
+    return Participant.objects.filter(pk=participant_id).only("screening_number").first() if participant_id else None
+
+
 def record_visit_id(record: models.Model) -> int | None:
     scope = getattr(record, "lock_scope", None)
     return scope()[1] if scope else None

@@ -21,9 +21,8 @@ from monitoring.query_forms import QueryFilterForm, QueryRaiseForm, QueryStepFor
 from monitoring.selectors import queries as selectors
 from monitoring.selectors.audit import BLINDED
 from monitoring.selectors.record_values import FieldValue, field_values
-from monitoring.selectors.records import is_clinical_model, record_label, record_participant_id, record_url
+from monitoring.selectors.records import is_clinical_model, record_label, record_participant, record_url
 from monitoring.services import queries as services
-from screening.models import Participant
 from trial_site.audit.versions import current_version
 from trial_site.blinding import blinded_at
 from trial_site.permissions import permission_required, user_can
@@ -210,20 +209,12 @@ def query_raise(request: HttpRequest) -> HttpResponse:
             "record": record,
             "record_label": sentence_start(record_label(record)),
             "record_url": may_open_url(request.user, record_url(record), record.site_id),
-            "participant": _participant_of(record),
+            "participant": record_participant(record),
             "values": values,
             "chosen": next((row for row in values if row.name == chosen), None),
         },
         status=status,
     )
-
-
-def _participant_of(record: Any) -> Participant | None:
-    """The participant whose casebook holds ``record`` (the record itself when it is one)."""
-    if isinstance(record, Participant):
-        return record
-    participant_id = record_participant_id(record)
-    return Participant.objects.filter(pk=participant_id).only("screening_number").first() if participant_id else None
 
 
 def _queryable_values(record: Any, user: Any) -> list[FieldValue]:

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from monitoring.selectors import verification as selectors
 from monitoring.selectors.record_values import FieldValue, field_values
-from monitoring.selectors.records import record_for_form, record_label, record_url
+from monitoring.selectors.records import record_for_form, record_label, record_participant, record_url
 from monitoring.selectors.sdv_plan import form_name, sdv_forms, sdv_full
 from monitoring.services import verification as services
 from trial_site.permissions import permission_required, user_can
@@ -108,6 +108,7 @@ def mark(request: HttpRequest) -> HttpResponse:
         {
             "record": record,
             "label": record_label(record),
+            "participant": record_participant(record),
             "values": record_values(record, request.user),
             "record_url": may_open_url(request.user, record_url(record), record.site_id),
             "form": form,
