@@ -322,10 +322,9 @@ class Coordinator(StaffUser):
         if complete == "1":
             form.set("reason_for_change", PLAN["reason"])
         self.think()
-        if self.submit(
-            path, form, "CRF save", expect=re.escape(f"/visits/participants/{crf['number']}/"), complete=complete
-        ):
-            self.page(f"/visits/participants/{crf['number']}/", "participant visits")
+        visit_page = f"/visits/{crf['visit']}/"  # a saved form returns to its visit's page
+        if self.submit(path, form, "CRF save", expect=re.escape(visit_page), complete=complete):
+            self.page(visit_page, "visit")
 
     def report_adverse_event(self, number: str) -> None:
         path = f"/safety/participants/{number}/"

@@ -39,13 +39,18 @@ SITELESS = {
     "randomization:list_activate": "an allocation list is the trial's, kept by the statistician, not a site's",
     "protocol_version": "a protocol version is the trial's, not a site's",
 }
+# Pages whose sample address has a query string naming no record: lists of the user's own sites (the role-pairs
+# matrix compares what they show with each site's roles alone).
+QUERIED_LISTS = {
+    "search": "a search lists the participants of the user's own sites; its words name no record",
+}
 
 
 def object_urls(world: World) -> list[str]:
     return [
         name
         for name, route in url_routes().items()
-        if ("<" in route or "?" in world.samples[name]) and name not in SITELESS
+        if ("<" in route or "?" in world.samples[name]) and name not in SITELESS and name not in QUERIED_LISTS
     ]
 
 

@@ -48,16 +48,22 @@ GET_MEMBERS = re.compile(r"""\(((?:\s*["']\w+["']\s*,?)+)\)\s*if\s+\w+\s+in\s+re
 
 
 def params_read_by(view: Any) -> set[str]:
-    """The GET parameters the view reads itself, in its code or in the module's functions it calls."""
+    """The GET parameters the view reads itself, in its code or in the module's functions it calls (and those they
+    call, in the same module)."""
     function = inspect.unwrap(view)
     module = inspect.getmodule(function)
-    called = [getattr(module, name, None) for name in function.__code__.co_names]
-    sources = [inspect.getsource(function)] + [
-        inspect.getsource(helper)
-        for helper in called
-        if inspect.isfunction(helper) and helper.__module__ == function.__module__
-    ]
-    return _reads("\n".join(sources))
+    seen: dict[str, Any] = {}
+    todo = [function]
+    while todo:
+        current = inspect.unwrap(todo.pop())
+        if current.__qualname__ in seen:
+            continue
+        seen[current.__qualname__] = current
+        for name in current.__code__.co_names:
+            helper = getattr(module, name, None)
+            if inspect.isfunction(helper) and inspect.unwrap(helper).__module__ == function.__module__:
+                todo.append(helper)
+    return _reads("\n".join(inspect.getsource(found) for found in seen.values()))
 
 
 def _reads(source: str) -> set[str]:

@@ -188,7 +188,7 @@ def test_the_participant_page_shows_the_timeline_and_the_grid(
     page = client.get(f"/visits/participants/{participant.screening_number}/").content.decode()
     for code in ("D1", "W2", "W24"):
         assert f'data-visit="{code}"' in page
-    assert 'data-form="mrss" data-status="required"' in page and 'data-state="overdue"' in page
+    assert 'data-state="empty" data-form="mrss"' in page and 'data-state="overdue"' in page
     blinded = Client()
     blinded.force_login(assessor)
     assert (
