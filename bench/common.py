@@ -10,6 +10,7 @@ hand). Generated trials live in PostgreSQL databases ``bench_<N>`` on the server
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -35,13 +36,31 @@ def database_url(server: str, participants: int) -> str:
     return f"{server}/bench_{participants}"
 
 
+def migrations_fingerprint() -> str:
+    """The migrations on disk (every app's file names): a generated trial made under others is migrated first."""
+    names = sorted(str(path.relative_to(ROOT)) for path in ROOT.glob("*/migrations/0*.py"))
+    return hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
+
+
 def ensure_generated(server: str, participants: int, *, regenerate: bool = False) -> str:
-    """Generate ``bench_<N>`` unless its marker says it is there (a fresh database each time it is made).
+    """Generate ``bench_<N>`` unless its marker says it is there (a fresh database each time it is made); one made
+    before a migration was added is migrated (its stored statuses refreshed and analysed), not made again.
 
     Returns the database URL."""
     marker = WORK / f"bench_{participants}.generated.json"
     url = database_url(server, participants)
     if marker.exists() and not regenerate and database_exists(server, f"bench_{participants}"):
+        made = json.loads(marker.read_text())
+        if made.get("migrations") != migrations_fingerprint():
+            print(f"migrating bench_{participants} to the code's migrations …", flush=True)
+            script = str(ROOT / "bench" / "generate.py")
+            subprocess.run(
+                [sys.executable, script, "--participants", str(participants), "--database-url", url, "--migrate-only"],
+                check=True,
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+            )
+            marker.write_text(json.dumps({**made, "migrations": migrations_fingerprint()}))
         return url
     drop_database(server, f"bench_{participants}")
     print(f"generating bench_{participants} ({participants} participants) …", flush=True)
@@ -64,6 +83,7 @@ def ensure_generated(server: str, participants: int, *, regenerate: bool = False
         json.dumps(
             {
                 "participants": participants,
+                "migrations": migrations_fingerprint(),
                 "seconds": round(time.monotonic() - started, 1),
                 "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
             }

@@ -4,7 +4,8 @@ command, ``bin/bench``, runs this).
 Each scenario is its own script in ``bench/``, run in a child process with ``--write-docs``; one that fails is
 reported and the others still run. The exit code is 1 when any scenario failed or missed its criterion.
 
-    .venv/bin/python bench/run_all.py                  # every scenario
+    .venv/bin/python bench/run_all.py                  # every scenario, at 100, 5,000 and 50,000 participants
+    .venv/bin/python bench/run_all.py --quick          # the same without the 50,000-participant trial
     .venv/bin/python bench/run_all.py pages load       # some of them
 """
 
@@ -25,6 +26,8 @@ SCENARIOS: dict[str, list[str]] = {
     "export-memory": ["bench/export_memory.py", "--write-docs"],
     "load": ["bench/load.py", "--write-docs"],
 }
+# Scenarios whose largest trial is 50,000 participants; --quick runs them at 5,000 at most.
+SIZED = ("pages", "export-memory", "load")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "scenarios", nargs="*", metavar="scenario", help=f"any of {', '.join(SCENARIOS)} (default: all)"
     )
+    parser.add_argument("--quick", action="store_true", help="no 50,000-participant trial (5,000 at most)")
     args = parser.parse_args(argv)
     unknown = [name for name in args.scenarios if name not in SCENARIOS]
     if unknown:
@@ -41,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in chosen:
         print(f"\n== {name} ==", flush=True)
         started = time.monotonic()
-        code = subprocess.run([sys.executable, *SCENARIOS[name]], cwd=ROOT).returncode
+        command = [sys.executable, *SCENARIOS[name], *(["--quick"] if args.quick and name in SIZED else [])]
+        code = subprocess.run(command, cwd=ROOT).returncode
         outcomes[name] = (code, time.monotonic() - started)
     print("\n== summary ==")
     for name, (code, seconds) in outcomes.items():
