@@ -149,6 +149,9 @@ def job_status(request: HttpRequest, job_id: int, kinds: list[str]) -> JsonRespo
 @export_access_required
 def download(request: HttpRequest, job_id: int, kinds: list[str]) -> FileResponse:
     """The file, for the person who asked for it, until it expires; 404 (and the access log) for anyone else."""
-    export, path = services.export_download(job_id=job_id, user=request.user, request=request)
+    export, opened = services.export_download(job_id=job_id, user=request.user, request=request)
     content_type = services.export_content_type(export)
-    return FileResponse(path.open("rb"), as_attachment=True, filename=export.file_name, content_type=content_type)
+    response = FileResponse(opened, as_attachment=True, filename=export.file_name, content_type=content_type)
+    if not response.has_header("Content-Length") and (size := getattr(opened, "size", None)) is not None:
+        response["Content-Length"] = str(size)  # object storage: the body is read as it is sent, its length known
+    return response

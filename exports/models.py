@@ -13,8 +13,8 @@ from django.utils.translation import pgettext_lazy
 class ExportJob(models.Model):
     """Who asked for which export of what, when; how it went; the file's size, row counts and SHA-256.
 
-    Rows are never deleted (``delete`` is refused); when the file expires it is removed from the disk and the
-    row says so.
+    Rows are never deleted (``delete`` is refused); when the file expires it is deleted from the export storage
+    (``exports.storage``) and the row says so.
     """
 
     class Status(models.TextChoices):

@@ -2,9 +2,11 @@
 
 Every export is a row of the export log (``ExportJob``) from the moment it is asked for; the file is written by
 a writer of ``exports.formats`` through a ``HashingWriter``, so its SHA-256 and size are known without reading
-it again. Jobs write under ``EXPORT_ROOT/<job id>/<file name>`` and are served only to the person who asked,
-until they expire; small exports stream straight to the browser and leave no file behind. Every request and
-every download is written to the access log (kind ``export``).
+it again. A job's file is written to a local spool file, then saved as ``<job id>/<file name>`` in the export
+storage (``exports.storage``: the file system under ``EXPORT_ROOT``, or S3-compatible object storage shared by every
+host), and served from there, read as it is sent, only to the person who asked, until it expires; small exports
+stream straight to the browser and leave no file behind. Every request and every download is written to the
+access log (kind ``export``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import shutil
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -21,6 +22,8 @@ from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files import File
+from django.core.files.storage import Storage
 from django.db import transaction
 from django.db.models import F
 from django.http import Http404, HttpRequest
@@ -33,6 +36,7 @@ from exports.formats import FORMATS, ExportFormat, Progress, RowCounts, Writer, 
 from exports.models import ExportJob
 from exports.rows import count
 from exports.scope import DateMode, ExportScope
+from exports.storage import SpooledExport, export_storage
 from trial_site.models import AccessEvent, Site
 from trial_site.permissions import SEE_IDENTIFIERS, site_ids_where, user_can
 from trial_site.roles import SEES_ARM
@@ -239,8 +243,27 @@ def export_streams(job: ExportJob) -> bool:
 # --- Writing a job ---------------------------------------------------------------------------------------------
 
 
-def export_path(job: ExportJob) -> Path:
-    return Path(settings.EXPORT_ROOT) / str(job.pk) / job.file_name
+def export_file_name_stored(job: ExportJob) -> str:
+    """The name of ``job``'s file in the export storage."""
+    return f"{job.pk}/{job.file_name}"
+
+
+def _spool_folder(storage: Storage) -> str | None:
+    """Where a job's file is written before it is saved: beside the files on a file system storage (saving is then
+    a rename), else ``EXPORT_SPOOL_DIR`` (the system's temporary folder when empty)."""
+    return getattr(storage, "spool_folder", None) or settings.EXPORT_SPOOL_DIR or None
+
+
+def _job_files_delete(storage: Storage, job_id: int, file_path: str = "") -> None:
+    """Delete ``job_id``'s file and anything else left in its folder (an attempt cut short)."""
+    names = {file_path} if file_path else set()
+    try:
+        _folders, files = storage.listdir(str(job_id))
+    except FileNotFoundError:
+        files = []
+    names |= {f"{job_id}/{name}" for name in files}
+    for name in sorted(names):
+        storage.delete(name)
 
 
 def _progress_recorder(job_id: int) -> Progress:
@@ -269,17 +292,25 @@ def export_run(job_id: int) -> ExportJob:
         job.status, job.started_at, job.rows_done = ExportJob.Status.RUNNING, timezone.now(), 0
         job.rows_total = export_rows_expected(kind=job.kind, dataset=job.dataset, scope=scope)
         job.save(update_fields=["status", "started_at", "rows_done", "rows_total"])
-    path = export_path(job)
-    partial = path.with_name(path.name + ".part")
+    storage = export_storage()
+    name = export_file_name_stored(job)
     try:
-        partial.parent.mkdir(parents=True, exist_ok=True)
-        with translation.override("en"), partial.open("wb") as file:
-            hashing = HashingWriter(file)
-            row_counts = export_writer(job)(scope, hashing, _progress_recorder(job.pk))
-        partial.replace(path)
+        with tempfile.TemporaryDirectory(prefix=".spool-", dir=_spool_folder(storage)) as folder:
+            spooled = Path(folder) / job.file_name
+            with translation.override("en"), spooled.open("w+b") as file:
+                hashing = HashingWriter(file)
+                row_counts = export_writer(job)(scope, hashing, _progress_recorder(job.pk))
+                file.flush()
+                storage.delete(name)  # written again (its worker died): the new file replaces the old
+                stored = storage.save(
+                    name, SpooledExport(file, path=str(spooled), content_type=export_content_type(job))
+                )
     except Exception as error:
         logger.exception("export #%s (%s) failed", job.pk, job.kind)
-        shutil.rmtree(path.parent, ignore_errors=True)
+        try:
+            _job_files_delete(storage, job.pk)
+        except Exception:
+            logger.exception("export #%s: its partial files could not be removed", job.pk)
         finished = timezone.now()
         ExportJob.objects.filter(pk=job.pk).update(
             status=ExportJob.Status.FAILED, finished_at=finished, error=f"{type(error).__name__}: {error}"[:500]
@@ -291,7 +322,7 @@ def export_run(job_id: int) -> ExportJob:
         status=ExportJob.Status.DONE,
         rows_done=sum(row_counts.values()),
         row_counts=row_counts,
-        file_path=str(path.relative_to(settings.EXPORT_ROOT)),
+        file_path=stored,
         size=hashing.size,
         sha256=hashing.sha256,
         finished_at=finished,
@@ -367,26 +398,29 @@ def export_owned(*, job_id: int, user: Any, request: HttpRequest | None = None) 
     return job
 
 
-def export_download(*, job_id: int, user: Any, request: HttpRequest | None = None) -> tuple[ExportJob, Path]:
-    """The job and its file, for the person who asked for it while the file is kept; ``Http404`` otherwise."""
+def export_download(*, job_id: int, user: Any, request: HttpRequest | None = None) -> tuple[ExportJob, File]:
+    """The job and its file opened for reading from the export storage (read as it is sent, never whole), for the
+    person who asked for it while the file is kept; ``Http404`` otherwise."""
     job = export_owned(job_id=job_id, user=user, request=request)
-    path = Path(settings.EXPORT_ROOT) / job.file_path
-    if job.status != ExportJob.Status.DONE or not job.file_path or not path.is_file():
+    if job.status != ExportJob.Status.DONE or not job.file_path:
         raise Http404("the export's file is not available")
+    try:
+        opened = export_storage().open(job.file_path, "rb")
+    except FileNotFoundError:
+        raise Http404("the export's file is not available") from None
     access_event_record(kind=AccessEvent.Kind.EXPORT, request=request, user=user, detail=_log_detail(job, "downloaded"))
-    return job, path
+    return job, opened
 
 
 def exports_expire(*, now: datetime) -> list[int]:
-    """Remove the files of exports past their expiry and mark them expired (the log rows stay); their ids."""
+    """Delete the files of exports past their expiry from the export storage and mark them expired (the log rows
+    stay); their ids."""
     expired = list(
         ExportJob.objects.filter(status=ExportJob.Status.DONE, expires_at__lte=now).values_list("pk", "file_path")
     )
+    storage = export_storage()
     for job_id, file_path in expired:
-        folder = Path(settings.EXPORT_ROOT) / str(job_id)
-        if file_path:
-            (Path(settings.EXPORT_ROOT) / file_path).unlink(missing_ok=True)
-        shutil.rmtree(folder, ignore_errors=True)
+        _job_files_delete(storage, job_id, file_path)
         ExportJob.objects.filter(pk=job_id, status=ExportJob.Status.DONE).update(status=ExportJob.Status.EXPIRED)
     return [job_id for job_id, _path in expired]
 

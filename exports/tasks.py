@@ -1,4 +1,5 @@
-"""Celery tasks of the export centre: writing one export job, and removing expired files (beat, hourly)."""
+"""Celery tasks of the export centre: writing one export job into the export storage, and deleting expired files
+(beat, hourly)."""
 
 from __future__ import annotations
 

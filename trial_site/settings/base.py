@@ -95,7 +95,15 @@ TEMPLATES = [
 
 # --- Database -----------------------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'trial.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
+# A connection is kept DB_CONN_MAX_AGE seconds for the requests that follow (production: 60; 0 here, a new one per
+# request), checked before each request reuses it (DB_CONN_HEALTH_CHECKS): a server restart costs no failed page.
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL,
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
+        conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", True),
+    )
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The demo's web server and Celery worker share the file: take the write lock at BEGIN and wait for it.
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
@@ -116,7 +124,14 @@ DATABASE_ROLE_CHECK = False
 # --- Redis and cache ------------------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Sessions are read from it on every request: a Redis that hangs costs a second, then the database answers.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -183,10 +198,34 @@ CELERY_BEAT_SCHEDULE = {
 SAFETY_CONTACTS = env_list("SAFETY_CONTACTS", [])
 
 # --- Exports --------------------------------------------------------------------------------------------------
-# Export files are written here by the worker and served only to the user who asked; they expire (the file is
-# removed, the log row stays) after EXPORT_RETENTION_HOURS. Exports of at most EXPORT_STREAM_MAX_ROWS rows in a
-# format that allows it stream straight to the browser; the others run as a Celery job with a progress bar.
+# Export files are written by the worker into the export storage (STORAGES["exports"]) and served from it only to
+# the user who asked; they expire (the file is deleted, the log row stays) after EXPORT_RETENTION_HOURS. Exports of
+# at most EXPORT_STREAM_MAX_ROWS rows in a format that allows it stream straight to the browser; the others run as a
+# Celery job with a progress bar. The storage is the file system under EXPORT_ROOT (one host), or, with
+# EXPORT_S3_BUCKET, S3-compatible object storage that every web host and worker shares: the bucket (private),
+# EXPORT_S3_PREFIX inside it, AWS_S3_ENDPOINT_URL for a server other than Amazon's (MinIO, Ceph, …),
+# AWS_S3_REGION_NAME, and the credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the host's role. A job
+# is written to a local spool file first (EXPORT_SPOOL_DIR, else the system's temporary folder), then uploaded.
 EXPORT_ROOT = Path(env_str("EXPORT_ROOT", str(VAR_DIR / "exports")))
+EXPORT_SPOOL_DIR = env_str("EXPORT_SPOOL_DIR")
+EXPORT_S3_BUCKET = env_str("EXPORT_S3_BUCKET")
+if EXPORT_S3_BUCKET:
+    _s3_endpoint = env_str("AWS_S3_ENDPOINT_URL")
+    EXPORT_STORAGE: dict[str, object] = {
+        "BACKEND": "exports.storage_s3.ExportS3Storage",
+        "OPTIONS": {
+            "bucket_name": EXPORT_S3_BUCKET,
+            "location": env_str("EXPORT_S3_PREFIX", "exports"),
+            "endpoint_url": _s3_endpoint or None,
+            "region_name": env_str("AWS_S3_REGION_NAME") or None,
+            # A server at an address of its own (MinIO, a local test server) names the bucket in the path.
+            "addressing_style": env_str("AWS_S3_ADDRESSING_STYLE") or ("path" if _s3_endpoint else None),
+            "file_overwrite": True,
+            "default_acl": None,  # the bucket's own: private
+        },
+    }
+else:
+    EXPORT_STORAGE = {"BACKEND": "exports.storage.ExportFileStorage"}
 EXPORT_RETENTION_HOURS = env_int("EXPORT_RETENTION_HOURS", 72)
 EXPORT_STREAM_MAX_ROWS = env_int("EXPORT_STREAM_MAX_ROWS", 20000)
 
@@ -297,9 +336,14 @@ AXES_VERBOSE = False
 # The username axes records, cut to the 255 characters its attempt log holds (longer was a server error).
 AXES_USERNAME_CALLABLE = "trial_site.forms.axes_username"
 
-# Sessions: 30 idle minutes (each request renews the clock) and gone when the browser closes.
+# Sessions: 30 idle minutes and gone when the browser closes. Read from Redis (no query) and written through to
+# the database, so a Redis restart or outage logs nobody out; without REDIS_URL (each process its own cache) from
+# the database. Not written on every request: a request renews the 30 minutes only when SESSION_RENEW_SECONDS
+# have passed since the last save, so an idle session ends 28 to 30 minutes after its last request
+# (trial_site/sessions/).
+SESSION_ENGINE = "trial_site.sessions.cached_db" if REDIS_URL else "trial_site.sessions.db"
 SESSION_COOKIE_AGE = 30 * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_RENEW_SECONDS = env_int("SESSION_RENEW_SECONDS", 2 * 60)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -328,6 +372,7 @@ STATICFILES_DIRS = [
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "exports": EXPORT_STORAGE,
 }
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
