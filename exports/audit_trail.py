@@ -103,21 +103,32 @@ def history_versions(
     if participant_ids is not None:
         rows = rows.filter(**{f"{dataset.participant_path}__in": list(participant_ids)})
     ordered = rows.order_by(dataset.participant_path, "id", "history_date", "history_id").values_list(*selects)
+    at = {name: position for position, name in enumerate(selects)}
+    participant, action, moment, user, reason, site = (
+        at[name]
+        for name in (
+            dataset.participant_path, "history_type", "history_date", "history_user_id", "history_change_reason",
+            "site_id",
+        )
+    )  # fmt: skip
+    record = at["id"]
+    code, visit_id, sequence = (at[name] for name in visit) if visit else (None, None, None)
+    made_under = at["protocol_version"] if versioned else None
+    named = [(v.name, at[v.source]) for v in variables]
     for raw in ordered.iterator(CHUNK_SIZE):
-        by_source = dict(zip(selects, raw, strict=True))
         yield Version(
-            participant_id=by_source[dataset.participant_path],
-            record_id=by_source["id"],
-            action=by_source["history_type"],
-            at=by_source["history_date"],
-            user_id=by_source["history_user_id"],
-            reason=by_source["history_change_reason"] or "",
-            site_id=by_source["site_id"],
-            visit_code=by_source[visit[0]] if visit else None,
-            visit_id=by_source[visit[1]] if visit else None,
-            visit_sequence=by_source[visit[2]] if visit else None,
-            values={v.name: by_source[v.source] for v in variables},
-            protocol_version=(by_source["protocol_version"] or "") if versioned else "",
+            participant_id=raw[participant],
+            record_id=raw[record],
+            action=raw[action],
+            at=raw[moment],
+            user_id=raw[user],
+            reason=raw[reason] or "",
+            site_id=raw[site],
+            visit_code=raw[code] if code is not None else None,
+            visit_id=raw[visit_id] if visit_id is not None else None,
+            visit_sequence=raw[sequence] if sequence is not None else None,
+            values={name: raw[position] for name, position in named},
+            protocol_version=(raw[made_under] or "") if made_under is not None else "",
         )
 
 

@@ -16,7 +16,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from exports.catalogue import Variable, datasets
-from exports.rows import Person, columns, count, dataset_rows
+from exports.rows import Finish, Person, columns, count, dataset_rows
 from exports.scope import ExportScope
 
 Progress = Callable[[int], None]
@@ -47,7 +47,9 @@ class Table:
     """A dataset as a writer sees it: a name (eight characters at most), a label, columns, and its rows.
 
     ``rows()`` starts a fresh pass over the rows each time it is called (a writer that needs two passes, to
-    measure text widths say, calls it twice); ``count()`` is the number of rows a pass gives at most.
+    measure text widths say, calls it twice); ``count()`` is the number of rows a pass gives at most. ``cells``,
+    where there is one, is the same pass with the writer's own formatting folded into each column's conversion
+    (``rows.dataset_rows``' ``finish``: the CSV writer's cells come out as text).
     """
 
     name: str
@@ -55,6 +57,7 @@ class Table:
     columns: tuple[Variable, ...]
     rows: Callable[[], Iterator[list[Any]]]
     count: Callable[[], int]
+    cells: Callable[[Finish], Iterator[list[Any]]] | None = None
 
 
 def dataset_tables(scope: ExportScope, persons: dict[int, Person]) -> list[Table]:
@@ -66,6 +69,7 @@ def dataset_tables(scope: ExportScope, persons: dict[int, Person]) -> list[Table
             columns=columns(dataset, scope),
             rows=lambda dataset=dataset: dataset_rows(dataset, scope, persons),
             count=lambda dataset=dataset: count(dataset, scope),
+            cells=lambda finish, dataset=dataset: dataset_rows(dataset, scope, persons, finish),
         )
         for dataset in datasets()
     ]

@@ -60,9 +60,10 @@ import re
 import shutil
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any, BinaryIO
 from xml.sax.saxutils import escape, quoteattr
 
@@ -75,7 +76,7 @@ from clinical.versions import version_key
 from exports.audit_trail import change_moment, history_rows, history_versions, utc_text, value_text
 from exports.catalogue import Dataset, Variable, datasets
 from exports.formats import Progress, ProgressBatch, RowCounts
-from exports.rows import Person, columns, convert, cut_off_moment, people
+from exports.rows import Person, columns, cut_off_moment, people, value_converter, whole_result_plans
 from exports.scope import ExportScope
 from monitoring.models import Signature
 from trial_site import registry
@@ -109,6 +110,9 @@ LEGAL_REASON = (
 )
 # Characters XML 1.0 cannot carry at all.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Characters that make a text need escaping (or cleaning) as an attribute value, and as element content.
+_ATTRIBUTE_SPECIAL = re.compile('[&<>"\n\r\t\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]')
+_TEXT_SPECIAL = re.compile("[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 STUDY_OID = "ST." + re.sub(r"[^A-Za-z0-9]", "", PROTOCOL.registration or "TRIAL")
 # A ClinicalData element kept in memory up to this size, then in a temporary file, until the file is put together.
@@ -154,7 +158,7 @@ class XmlWriter:
 
     @staticmethod
     def _attributes(attributes: dict[str, Any]) -> str:
-        return "".join(f" {name}={quoteattr(clean(value))}" for name, value in attributes.items() if value is not None)
+        return "".join(f" {name}={attribute(value)}" for name, value in attributes.items() if value is not None)
 
     def start(self, tag: str, **attributes: Any) -> None:
         self._put(f"<{tag}{self._attributes(attributes)}>")
@@ -168,7 +172,7 @@ class XmlWriter:
         if text is None:
             self._put(f"<{tag}{self._attributes(attributes)}/>")
         else:
-            self._put(f"<{tag}{self._attributes(attributes)}>{escape(clean(text))}</{tag}>")
+            self._put(f"<{tag}{self._attributes(attributes)}>{element_text(text)}</{tag}>")
 
     def translated(self, tag: str, text: str) -> None:
         """``<tag><TranslatedText xml:lang="en">text</TranslatedText></tag>``"""
@@ -179,6 +183,23 @@ class XmlWriter:
 
 def clean(value: Any) -> str:
     return _NOT_XML.sub("", str(value))
+
+
+def attribute(value: Any) -> str:
+    """``value`` as a quoted attribute value: ``quoteattr(clean(value))``, which only text holding a character XML
+    escapes or cannot carry needs (numbers, dates, codes and OIDs are written as they are)."""
+    text = value if value.__class__ is str else str(value)
+    if _ATTRIBUTE_SPECIAL.search(text) is None:
+        return f'"{text}"'
+    return quoteattr(clean(text))
+
+
+def element_text(value: Any) -> str:
+    """``value`` as element content: ``escape(clean(value))``, done only where a character needs it."""
+    text = value if value.__class__ is str else str(value)
+    if _TEXT_SPECIAL.search(text) is None:
+        return text
+    return escape(clean(text))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -573,6 +594,8 @@ class ClinicalWriter:
         self.xml = self.writers[versions[0]]
         self.counts: RowCounts = {}
         self.batch = ProgressBatch(progress)
+        self.item_columns: dict[str, list[ItemColumn]] = {}
+        self.refs: dict[tuple[int | None, int], str] = {}
 
     def finish(self, out: XmlWriter) -> None:
         """Each version's ``ClinicalData`` that has data, in order, to ``out`` (one for the first version when
@@ -665,7 +688,7 @@ class ClinicalWriter:
         xml.start("FormData", **attributes, TransactionType="Upsert")
         if marks:
             self.signature(marks[0], person)
-        previous: dict[str, str | None] | None = None
+        previous: ItemState | None = None
         for version in form.versions:
             previous = self.version(plan, version, previous, person)
         xml.end("FormData")
@@ -674,41 +697,113 @@ class ClinicalWriter:
             self.signature(mark, person)
             xml.end("FormData")
 
-    def version(
-        self, plan: Plan, version: Any, previous: dict[str, str | None] | None, person: Person
-    ) -> dict[str, str | None]:
-        """One ``ItemGroupData``; returns the item values after it (for the next version's differences)."""
-        xml = self.xml
-        values = {
-            variable.name: _item_text(convert(variable, version.values[variable.name], person, self.scope))
-            for variable in plan.items
-        }
+    def _items(self, plan: Plan) -> list[ItemColumn]:
+        found = self.item_columns.get(plan.dataset.key)
+        if found is None:
+            found = self.item_columns[plan.dataset.key] = [item_column(plan, v, self.scope) for v in plan.items]
+        return found
+
+    def _audit_refs(self, user_id: int | None, site_id: int) -> str:
+        """``<UserRef …/><LocationRef …/>`` of a user at a site, made once for each pair."""
+        found = self.refs.get((user_id, site_id))
+        if found is None:
+            user = f"<UserRef UserOID={attribute(user_oid(user_id))}/>"
+            location = f"<LocationRef LocationOID={attribute(location_oid(self.sites[site_id].code))}/>"
+            found = self.refs[(user_id, site_id)] = user + location
+        return found
+
+    def version(self, plan: Plan, version: Any, previous: ItemState | None, person: Person) -> ItemState:
+        """One ``ItemGroupData``; returns the items after it (for the next version's differences).
+
+        Each item's text is made once per version by its column's converter (``item_column``), and only for an
+        item whose stored value changed since the previous version; the element is put together as text."""
+        items = self._items(plan)
+        values = version.values
+        raws = [values[item.name] for item in items]
+        if previous is None:
+            texts = [item.text(raw, person) for item, raw in zip(items, raws, strict=True)]
+        else:
+            texts = [
+                before_text
+                if raw.__class__ is before.__class__ and raw.__class__ in _SAME_VALUE_SAME_TEXT and raw == before
+                else item.text(raw, person)
+                for item, raw, before, before_text in zip(items, raws, previous[0], previous[1], strict=True)
+            ]
         transaction = TRANSACTIONS.get(version.action, "Upsert")
         if version.action == "~" and previous is None:
             transaction = "Upsert"
-        xml.start("ItemGroupData", ItemGroupOID=plan.group_oid, TransactionType=transaction)
-        xml.start("AuditRecord")
-        xml.leaf("UserRef", UserOID=user_oid(version.user_id))
-        xml.leaf("LocationRef", LocationOID=location_oid(self.sites[version.site_id].code))
-        xml.leaf("DateTimeStamp", utc_text(change_moment(version.at, person, self.scope)))
+        parts = [
+            f"<ItemGroupData ItemGroupOID={attribute(plan.group_oid)} TransactionType={attribute(transaction)}>",
+            "<AuditRecord>",
+            self._audit_refs(version.user_id, version.site_id),
+            f"<DateTimeStamp>{element_text(utc_text(change_moment(version.at, person, self.scope)))}</DateTimeStamp>",
+        ]
         if version.reason and (self.scope.identified or self.scope.free_text):  # free text: not de-identified
-            xml.leaf("ReasonForChange", version.reason)
-        xml.end("AuditRecord")
+            parts.append(f"<ReasonForChange>{element_text(version.reason)}</ReasonForChange>")
+        parts.append("</AuditRecord>")
         if transaction != "Remove":
-            for variable in plan.items:
-                value = values[variable.name]
-                if previous is None or transaction == "Upsert":
-                    if value is not None:
-                        xml.leaf("ItemData", ItemOID=plan.item_oid(variable), Value=value)
-                elif value != previous.get(variable.name):
-                    if value is None:
-                        xml.leaf("ItemData", ItemOID=plan.item_oid(variable), IsNull="Yes")
-                    else:
-                        xml.leaf("ItemData", ItemOID=plan.item_oid(variable), Value=value)
-        xml.end("ItemGroupData")
+            if previous is None or transaction == "Upsert":
+                for item, text in zip(items, texts, strict=True):
+                    if text is not None:
+                        parts.append(item.value(text))
+            else:
+                for item, text, before_text in zip(items, texts, previous[1], strict=True):
+                    if text != before_text:
+                        parts.append(item.null if text is None else item.value(text))
+        parts.append("</ItemGroupData>")
+        self.xml._put("".join(parts))
         self.counts[plan.dataset.key] = self.counts.get(plan.dataset.key, 0) + 1
         self.batch.add()
-        return values
+        return raws, texts
+
+
+# The stored values of a version's items and their texts (None: no value), for the next version's differences.
+ItemState = tuple[list[Any], list[str | None]]
+# Types whose equal values always give the same text (a float or a decimal may not: -0.0 and 0.0, 1.0 and 1.00).
+_SAME_VALUE_SAME_TEXT = frozenset({str, int, bool, date, datetime, type(None)})
+
+
+@dataclass(frozen=True)
+class ItemColumn:
+    """How one item of a dataset is written: its text from the stored value, and its ``ItemData`` element."""
+
+    name: str
+    text: Callable[[Any, Person], str | None]  # ``_item_text(convert(…))``, decided once for the column
+    plain: bool  # its texts never need escaping (numbers, dates, booleans)
+    head: str  # ``<ItemData ItemOID="…" Value=``
+    null: str  # ``<ItemData ItemOID="…" IsNull="Yes"/>``
+
+    def value(self, text: str) -> str:
+        return f'{self.head}"{text}"/>' if self.plain else f"{self.head}{attribute(text)}/>"
+
+
+def _text_of(kind: type | None) -> tuple[Callable[[Any], str | None], bool]:
+    """``_item_text`` for values of type ``kind`` (and None), and whether its texts never need escaping."""
+    if kind is int:
+        return (lambda value: str(value) if value.__class__ is int else _item_text(value)), True
+    if kind is str:
+        return (lambda value: (value or None) if value.__class__ is str else _item_text(value)), False
+    if kind is bool:
+        return (lambda value: ("true" if value else "false") if value.__class__ is bool else _item_text(value)), True
+    if kind is date or kind is datetime:
+        return (lambda value: None if value is None else value.isoformat()), True
+    if kind is float or kind is Decimal:
+        return _item_text, True
+    return _item_text, False
+
+
+def item_column(plan: Plan, variable: Variable, scope: ExportScope) -> ItemColumn:
+    """The item's ``ItemColumn``: ``rows.value_converter`` and the item's text folded into one function."""
+    converter, kind = value_converter(plan.dataset, variable, scope)
+    text, plain = _text_of(kind)
+
+    def make(raw: Any, person: Person) -> str | None:
+        return text(raw if converter is None else converter(raw, person))
+
+    oid = attribute(plan.item_oid(variable))
+    return ItemColumn(
+        variable.name, make, plain, f"<ItemData ItemOID={oid} Value=", f'<ItemData ItemOID={oid} IsNull="Yes"/>'
+    )
 
 
 def _visit_id(event: EventInstance) -> int | None:
@@ -730,7 +825,7 @@ def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
 
 def write_odm(scope: ExportScope, out: BinaryIO, progress: Progress) -> RowCounts:
     """The ODM 1.3.2 file of ``scope`` to ``out``; returns the versions (``ItemGroupData``) written per dataset."""
-    with translation.override("en"):
+    with translation.override("en"), whole_result_plans():
         persons = people(scope)
         all_plans = plans(scope)
         versions = protocol_versions(scope)
