@@ -21,6 +21,7 @@ from trial_site.hooks import schedule_changed
 from trial_site.protocol import Protocol, VisitDefinition
 from trial_site.protocol_versions import protocol_version
 from visits.models import RequiredForm, Visit
+from visits.progress import visits_refresh
 from visits.services import UNSCHEDULED, required_form_status
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ def schedule_amend(*, version: str, by: Any) -> dict[str, int]:
         for participant in participants:
             done = _amend_participant(participant, protocol, by=by, reason=reason)
             if any(done.values()):
+                visits_refresh(participant.visits.values_list("pk", flat=True))
                 counts["participants"] += 1
                 for key, value in done.items():
                     counts[key] += value

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils.translation import gettext as _
 
+from screening.models import Participant
 from screening.selectors import require_current_consent
 from trial_site import registry
 from trial_site.audit.base import guard_clinical_write
@@ -19,6 +20,7 @@ from trial_site.permissions import user_can
 from trial_site.protocol import PROTOCOL
 from visits.crfs import LabPanel, VisitForm, VisitMrss
 from visits.models import RequiredForm
+from visits.progress import visits_refresh
 
 
 def unusual_values(record: VisitForm) -> dict[str, str]:
@@ -44,6 +46,25 @@ def assessor_warning(record: VisitForm) -> str | None:
     }
 
 
+# What the save of a visit form reads of its participant: the consent check (consent, withdrawal, screen failure, end
+# of study, re-consents), the form's validation (end of study) and the assessor warning (the screening mRSS).
+PARTICIPANT_FOR_SAVE = ("site", "consent", "withdrawal", "screen_failure", "end_of_study", "screening_mrss__assessor")
+
+
+def participant_for_save(visit: Any) -> Participant:
+    """The visit's participant with what the save reads of it (``PARTICIPANT_FOR_SAVE``): two queries, or none when
+    the caller loaded them already."""
+    participant = visit.participant
+    cache, prefetched = participant._state.fields_cache, getattr(participant, "_prefetched_objects_cache", {})
+    if all(path.split("__")[0] in cache for path in PARTICIPANT_FOR_SAVE) and "reconsents" in prefetched:
+        return participant
+    return (
+        Participant.objects.select_related(*PARTICIPANT_FOR_SAVE)
+        .prefetch_related("reconsents")
+        .get(pk=visit.participant_id)
+    )
+
+
 @transaction.atomic
 def visit_form_save(*, record: VisitForm, by: Any, complete: bool, reason: str | None = None) -> list[str]:
     """Save a visit form as a draft or complete; return warnings for the user (never blocking).
@@ -58,6 +79,7 @@ def visit_form_save(*, record: VisitForm, by: Any, complete: bool, reason: str |
     visit = record.visit
     if not user_can(by, registry.permission(record, "change"), visit.site):
         raise PermissionDenied(f"{by} may not enter {record._meta.verbose_name}")
+    visit.participant = participant_for_save(visit)
     require_current_consent(visit.participant)
     unusual = unusual_values(record)
     if unusual and not record.unusual_values_confirmed:
@@ -85,6 +107,7 @@ def visit_form_save(*, record: VisitForm, by: Any, complete: bool, reason: str |
     RequiredForm.objects.filter(visit=visit, form=record.form_code).exclude(
         status=RequiredForm.Status.NOT_REQUIRED
     ).update(status=RequiredForm.Status.ENTERED if complete else RequiredForm.Status.REQUIRED)
+    visits_refresh([visit.pk])
     return [warning for warning in (assessor_warning(record), pregnancy_warning(record)) if warning]
 
 

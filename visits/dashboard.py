@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from functools import reduce
-from operator import or_
+from functools import cached_property
 from typing import Any
 
 from django.core.paginator import Page, Paginator
@@ -21,11 +20,12 @@ from django.utils import timezone
 
 from clinical.record_status import CellState
 from screening.models import Participant
-from trial_site import registry
 from trial_site.models import Site
 from trial_site.permissions import site_ids_where
+from trial_site.protocol_versions import approved_versions
 from trial_site.scoping import scope_to_user_sites
-from visits.models import RequiredForm, Visit
+from visits.models import Visit, VisitProgress
+from visits.paging import capped_count
 from visits.record_status import VisitCell, visit_cells
 from visits.selectors import VIEW_VISITS, readable_visits
 
@@ -33,36 +33,75 @@ PER_PAGE = 25
 SORTS = ("number", "site", "next_due")
 
 
-def _any_record(**conditions: Any) -> Q:
-    """A visit has a saved visit form (matching ``conditions``): one EXISTS per visit form table."""
-    return reduce(
-        or_,
-        (Q(Exists(form.model.objects.filter(visit=OuterRef("pk"), **conditions))) for form in registry.visit_forms()),
-    )
+FORMS = VisitProgress.Forms
+NOTHING_ENTERED = (FORMS.NOTHING, FORMS.NONE_REQUIRED)
 
 
 def cell_state_sql(today: date) -> Case:
-    """``clinical.record_status.visit_state`` as SQL over a visit row, in the same order of rules. A required-form row
-    still "required" is a form not complete (empty or a draft); "entered" is a complete one (``visit_form_save``
-    keeps the rows so)."""
-    entered = _any_record()
-    draft = _any_record(status="draft")
-    not_complete = Q(Exists(RequiredForm.objects.filter(visit=OuterRef("pk"), status=RequiredForm.Status.REQUIRED)))
-    requires = Q(
-        Exists(RequiredForm.objects.filter(visit=OuterRef("pk")).exclude(status=RequiredForm.Status.NOT_REQUIRED))
-    )
+    """``clinical.record_status.visit_state`` as SQL over a visit row and its stored progress
+    (``VisitProgress.forms``, kept by the services: ``visits.progress``), in the same order of rules."""
+    forms = "progress__forms"
     return Case(
         When(cancelled=True, then=Value(CellState.CANCELLED.value)),
         When(missed=True, then=Value(CellState.MISSED.value)),
-        When(entered & ~draft & ~not_complete, then=Value(CellState.COMPLETE.value)),
-        When(entered, then=Value(CellState.DRAFT.value)),
-        When(Q(done_on__isnull=False) & requires, then=Value(CellState.EMPTY.value)),
+        When(**{forms: FORMS.COMPLETE}, then=Value(CellState.COMPLETE.value)),
+        When(**{forms: FORMS.DRAFT}, then=Value(CellState.DRAFT.value)),
+        When(Q(done_on__isnull=False) & Q(**{forms: FORMS.NOTHING}), then=Value(CellState.EMPTY.value)),
         When(done_on__isnull=False, then=Value(CellState.COMPLETE.value)),
         When(earliest__gt=today, then=Value(CellState.NOT_DUE.value)),
         When(latest__gte=today, then=Value(CellState.DUE.value)),
         default=Value(CellState.OVERDUE.value),
         output_field=CharField(),
     )
+
+
+def state_q(state: str, today: date) -> Q:
+    """The visits in ``state`` (a ``CellState`` value) today: the rules of ``cell_state_sql`` as one condition each,
+    so that the database can use the visit's columns and their indexes (the open visits by the day their window
+    closes: ``visit_open_by_latest``) rather than compute every visit's state."""
+    kept = Q(cancelled=False, missed=False)
+    waiting = kept & Q(done_on__isnull=True, progress__forms__in=NOTHING_ENTERED)
+    conditions = {
+        CellState.CANCELLED: Q(cancelled=True),
+        CellState.MISSED: Q(cancelled=False, missed=True),
+        CellState.COMPLETE: kept
+        & (Q(progress__forms=FORMS.COMPLETE) | Q(done_on__isnull=False, progress__forms=FORMS.NONE_REQUIRED)),
+        CellState.DRAFT: kept & Q(progress__forms=FORMS.DRAFT),
+        CellState.EMPTY: kept & Q(done_on__isnull=False, progress__forms=FORMS.NOTHING),
+        CellState.NOT_DUE: waiting & Q(earliest__gt=today),
+        CellState.DUE: waiting & Q(earliest__lte=today, latest__gte=today),
+        CellState.OVERDUE: waiting & Q(latest__lt=today),
+    }
+    return conditions[CellState(state)]
+
+
+class CappedPaginator(Paginator):
+    """A paginator whose count stops at ``COUNT_CAP`` (``visits.paging``): the count of a large list costs no more
+    than that of a small one; beyond it the page says "more than …" and the filters narrow the list."""
+
+    @cached_property
+    def _capped(self) -> tuple[int, bool]:
+        return capped_count(self.object_list)
+
+    @cached_property
+    def count(self) -> int:
+        return self._capped[0]
+
+    @property
+    def count_capped(self) -> bool:
+        return self._capped[1]
+
+
+def schedule_columns() -> list[str]:
+    """The scheduled visits' codes of every approved protocol version, in the order of their target days (the
+    safety follow-up last): the dashboard's columns, read from the protocol (one query for its amendments), not
+    from every visit of the trial."""
+    days: dict[str, float] = {}
+    for protocol in approved_versions():
+        for definition in protocol.visits:
+            days.setdefault(definition.code, definition.target_day)
+        days.setdefault(protocol.follow_up.code, float("inf"))
+    return sorted(days, key=lambda code: (days[code], code))
 
 
 @dataclass(frozen=True)
@@ -112,21 +151,18 @@ def dashboard(user: Any, filters: Filters, *, today: date | None = None) -> Dash
     today = today or timezone.localdate()
     sites = list(Site.objects.filter(pk__in=sorted(site_ids_where(user, VIEW_VISITS))).order_by("code"))
     visits = readable_visits(user)
-    all_columns = [
-        row["code"]
-        for row in visits.exclude(code="UNS").values("code").annotate(first=Min("sequence")).order_by("first", "code")
-    ]
+    all_columns = schedule_columns()
     participants = scope_to_user_sites(Participant.objects.all(), user, permission=VIEW_VISITS).filter(
         Exists(Visit.objects.filter(participant=OuterRef("pk")))
     )
     if filters.site is not None:
         participants = participants.filter(site_id=filters.site)
     if filters.state:
-        matching = visits.annotate(cell_state=cell_state_sql(today)).filter(cell_state=filters.state)
+        matching = visits.filter(state_q(filters.state, today))
         if filters.visit:
             matching = matching.filter(code=filters.visit)
         participants = participants.filter(pk__in=matching.values("participant_id"))
-    page = Paginator(_sorted(participants, filters.sort), PER_PAGE).get_page(filters.page)
+    page = CappedPaginator(_sorted(participants, filters.sort), PER_PAGE).get_page(filters.page)
     page_participants = list(page.object_list)
     page_visits = list(
         visits.filter(participant__in=[p.pk for p in page_participants]).order_by(

@@ -193,7 +193,7 @@ def _flags_reader() -> Callable[..., tuple[dict[tuple[str, int], Flags], dict[in
     return import_string(paths[0]) if paths else None
 
 
-def _records(visit_ids: list[int]) -> dict[tuple[int, str], tuple[int, str]]:
+def saved_records(visit_ids: list[int]) -> dict[tuple[int, str], tuple[int, str]]:
     """(visit id, form code) → (record id, status) of every visit form saved for these visits: one query."""
     parts = [
         model.objects.filter(visit_id__in=visit_ids)
@@ -287,7 +287,7 @@ def _read(visits: list[Visit], user: Any) -> tuple[dict[int, dict[str, FormState
         "visit_id", "form", "status"
     ):
         required[visit_id][code] = status
-    records = _records(ids)
+    records = saved_records(ids)
     reader = _flags_reader()
     record_keys = [
         (crf_by_code(code)._meta.label_lower, pk, visit_id)  # type: ignore[union-attr]

@@ -12,10 +12,12 @@ from django.utils import timezone
 from clinical.instruments import mrss_change
 from trial_site import registry
 from trial_site.lab_ranges import site_lab_ranges
+from trial_site.permissions import site_ids_where
 from trial_site.protocol import PROTOCOL
 from trial_site.scoping import scope_to_user_sites
 from visits.crfs import LabPanel, VisitMrss
 from visits.models import RequiredForm, Visit
+from visits.paging import KeysetPage, keyset_page
 from visits.status import VisitState, state_of
 
 # The visit lists name the visits of the sites where a role the user holds there may read visits.
@@ -79,16 +81,46 @@ def visits_in_window(user: Any, *, today: date | None = None) -> list[Visit]:
     return list(_open_visits(user).filter(earliest__lte=today, latest__gte=today).order_by("latest"))
 
 
-def missing_forms_due(visits: QuerySet[Visit], *, today: date) -> QuerySet[RequiredForm]:
-    """Forms still required for those of ``visits`` that took place or whose window has closed (a queryset: the
-    home page counts it and shows the first few)."""
-    visits = visits.filter(cancelled=False, missed=False)
-    due = Q(visit__done_on__isnull=False) | Q(visit__latest__lt=today)
+# The columns the visit lists show (participant, visit, window, planned date, done on).
+LIST_COLUMNS = (
+    "id", "code", "name", "earliest", "latest", "planned_date", "done_on", "site_id", "participant_id",
+    "participant__id", "participant__screening_number",
+)  # fmt: skip
+PER_PAGE = 50
+
+
+def _listed(visits: QuerySet[Visit]) -> QuerySet[Visit]:
+    """Open visits (the partial index ``visit_open_by_latest``), with only the columns the lists show."""
     return (
-        RequiredForm.objects.filter(visit__in=visits, status=RequiredForm.Status.REQUIRED)
-        .filter(due)
+        visits.filter(done_on__isnull=True, missed=False, cancelled=False)
+        .select_related("participant")
+        .only(*LIST_COLUMNS)
+    )
+
+
+def overdue_page(user: Any, *, today: date, cursor: str | None = None, per_page: int = PER_PAGE) -> KeysetPage:
+    """A page of the visits whose window has closed with nothing recorded, oldest first (keyset on the day the
+    window closed and the visit's id), at the sites where the user may read visits."""
+    return keyset_page(
+        _listed(readable_visits(user)).filter(latest__lt=today), day_field="latest", cursor=cursor, per_page=per_page
+    )
+
+
+def in_window_page(user: Any, *, today: date, cursor: str | None = None, per_page: int = PER_PAGE) -> KeysetPage:
+    """A page of the visits in their window today with nothing recorded, the soonest to close first."""
+    visits = _listed(readable_visits(user)).filter(earliest__lte=today, latest__gte=today)
+    return keyset_page(visits, day_field="latest", cursor=cursor, per_page=per_page)
+
+
+def missing_forms_due(visits: QuerySet[Visit], *, today: date) -> QuerySet[RequiredForm]:
+    """Forms still required for those of ``visits`` that took place or whose window has closed, the longest missing
+    first (a queryset: the home page counts it and shows the first few). The day a form counts as missing from is
+    stored (``RequiredForm.due_on``, kept by the visit services), so this is one range of the partial index
+    ``requiredform_missing``."""
+    return (
+        RequiredForm.objects.filter(status=RequiredForm.Status.REQUIRED, due_on__lte=today, visit__in=visits)
         .select_related("visit__participant", "visit__site")
-        .order_by("visit__latest", "visit__participant__screening_number", "form")
+        .order_by("due_on", "id")
     )
 
 
@@ -101,6 +133,30 @@ def missing_forms(user: Any, *, today: date | None = None) -> list[RequiredForm]
     """Forms still required for visits that took place or whose window has closed, at the sites where the user may
     read visits."""
     return missing_forms_among(readable_visits(user), today=today or timezone.localdate())
+
+
+MISSING_COLUMNS = (
+    "id", "form", "status", "due_on", "visit_id", "visit__id", "visit__code", "visit__done_on", "visit__earliest",
+    "visit__latest", "visit__site_id", "visit__participant_id", "visit__participant__id",
+    "visit__participant__screening_number",
+)  # fmt: skip
+
+
+def missing_forms_page(
+    user: Any, *, today: date, cursor: str | None = None, per_page: int = PER_PAGE, form: str = ""
+) -> KeysetPage:
+    """A page of the forms still required for visits that took place or whose window has closed, at the sites where
+    the user may read visits, the longest missing first (keyset on ``due_on`` and the row's id); ``form``: one
+    form's code only."""
+    rows = RequiredForm.objects.filter(
+        status=RequiredForm.Status.REQUIRED,
+        due_on__lte=today,
+        visit__site_id__in=sorted(site_ids_where(user, VIEW_VISITS)),
+    )
+    if form:
+        rows = rows.filter(form=form)
+    rows = rows.select_related("visit__participant").only(*MISSING_COLUMNS)
+    return keyset_page(rows, day_field="due_on", cursor=cursor, per_page=per_page)
 
 
 def follow_up_code() -> str:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -21,11 +22,13 @@ from screening.selectors import require_current_consent
 from screening.timeline import timeline_errors
 from trial_site import registry
 from trial_site.audit.actor import acting_as
+from trial_site.audit.bulk import audited_batch, create_audited
 from trial_site.hooks import schedule_changed
 from trial_site.permissions import require
 from trial_site.protocol import PROTOCOL
 from trial_site.protocol_versions import protocol_on
-from visits.models import ConcomitantMedication, EndOfStudy, RequiredForm, Visit
+from visits.models import ConcomitantMedication, EndOfStudy, RequiredForm, Visit, VisitProgress
+from visits.progress import due_on, forms_progress, visits_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -49,38 +52,57 @@ def visit_schedule_create(*, allocation_id: int, by: Any = None, reason: str | N
     """Create D1 … W24 with their required forms and reminders for a randomised participant (idempotent). Day 1
     is the day of randomisation at the site. A ``randomised`` follow-up (``settings.FOLLOW_UPS``): it runs inside
     the randomisation's transaction, so an allocation never exists without its schedule. ``by`` and ``reason``
-    attribute a repair (``check_invariants``); otherwise the visits are the randomising investigator's."""
-    allocation = Allocation.objects.select_related("participant__site", "participant__exclusion_history").get(
-        pk=allocation_id
+    attribute a repair (``check_invariants``); otherwise the visits are the randomising investigator's.
+
+    The visits are made in bulk with their history rows (``trial_site.audit.bulk.create_audited``), then their
+    required forms and stored progress in one insert each: a fixed number of queries, whatever the schedule."""
+    allocation = (
+        Allocation.objects.select_related("participant__site", "participant__exclusion_history", "randomised_by")
+        .annotate(scheduled=Exists(Visit.objects.filter(participant_id=OuterRef("participant_id"))))
+        .get(pk=allocation_id)
     )
     participant = allocation.participant
-    if participant.visits.exists():
+    if allocation.scheduled:
         return list(participant.visits.all())
     day1 = timezone.localtime(allocation.randomised_at, ZoneInfo(participant.site.time_zone)).date()
     # The schedule of the protocol version in force on Day 1 (``trial_site.protocol_versions``).
     protocol = protocol_on(day1)
     rules = [VisitRule(v.code, v.target_day, v.days_before, v.days_after) for v in protocol.visits]
-    created = []
     by = by or allocation.randomised_by
-    with transaction.atomic(), acting_as(by):
-        for order, (definition, window) in enumerate(zip(protocol.visits, visit_schedule(rules, day1), strict=True)):
-            visit = Visit(
-                site=participant.site,
-                participant=participant,
-                code=definition.code,
-                name=definition.name,
-                sequence=(order + 1) * 10,
-                target_date=window.target,
-                earliest=window.earliest,
-                latest=window.latest,
-                planned_date=window.target,
+    visits = [
+        Visit(
+            site=participant.site,
+            participant=participant,
+            code=definition.code,
+            name=definition.name,
+            sequence=(order + 1) * 10,
+            target_date=window.target,
+            earliest=window.earliest,
+            latest=window.latest,
+            planned_date=window.target,
+        )
+        for order, (definition, window) in enumerate(zip(protocol.visits, visit_schedule(rules, day1), strict=True))
+    ]
+    statuses = {code: required_form_status(code, participant) for v in protocol.visits for code in v.forms}
+    with audited_batch(), acting_as(by):
+        create_audited(Visit, visits, by=by, reason=reason)
+        # A new visit's stored state (``visits.progress``), known without reading it back: nothing entered, its
+        # forms missing from the day after its window closes.
+        RequiredForm.objects.bulk_create(
+            RequiredForm(
+                visit=visit, form=code, status=statuses[code],
+                due_on=due_on(done_on=None, latest=visit.latest, missed=False, cancelled=False),
             )
-            visit.save(by=by, reason=reason)
-            _required_rows(visit, definition.forms, participant)
-            created.append(visit)
+            for visit, definition in zip(visits, protocol.visits, strict=True)
+            for code in definition.forms
+        )  # fmt: skip
+        VisitProgress.objects.bulk_create(
+            VisitProgress(visit=visit, forms=forms_progress({code: statuses[code] for code in definition.forms}, {}))
+            for visit, definition in zip(visits, protocol.visits, strict=True)
+        )
         schedule_changed(participant.pk)
     logger.info("visit schedule of %s created from Day 1 %s", participant, day1)
-    return created
+    return visits
 
 
 def read_locked(record: Any) -> None:
@@ -120,6 +142,7 @@ def visit_record_done(*, visit: Visit, by: Any, done_on: date, deviation_reason:
     visit.done_on = done_on
     visit.deviation_reason = deviation_reason.strip() if outside else ""
     visit.save(by=by, reason=_("visit date corrected") if changing else _("visit done"))
+    visits_refresh([visit.pk])
     schedule_changed(visit.participant_id)
     return visit
 
@@ -135,6 +158,7 @@ def visit_record_missed(*, visit: Visit, by: Any, reason: str) -> Visit:
     visit.missed = True
     visit.missed_reason = reason.strip()
     visit.save(by=by, reason=_("visit missed: %(reason)s") % {"reason": reason.strip()})
+    visits_refresh([visit.pk])
     schedule_changed(visit.participant_id)
     return visit
 
@@ -170,6 +194,7 @@ def unscheduled_visit_add(*, participant: Participant, by: Any, on: date, reason
         unscheduled_reason=reason.strip(),
     )  # fmt: skip
     visit.save(by=by)
+    visits_refresh([visit.pk])
     return visit
 
 
@@ -194,6 +219,7 @@ def follow_up_schedule(*, participant: Participant, by: Any, last_dose: date) ->
     )  # fmt: skip
     visit.save(by=by)
     _required_rows(visit, protocol_on(visit.target_date).follow_up.forms, participant)
+    visits_refresh([visit.pk])
     schedule_changed(participant.pk)
     return visit
 
@@ -215,11 +241,14 @@ def end_of_study_record(
         site=participant.site, participant=participant, ended_on=ended_on, reason=reason, details=details
     )
     ending.save(by=by)
+    cancelled = []
     for visit in participant.visits.filter(done_on__isnull=True, missed=False, cancelled=False).exclude(
         code=PROTOCOL.follow_up.code
     ):
         visit.cancelled = True
         visit.save(by=by, reason=_("end of study on %(day)s") % {"day": ended_on.isoformat()})
+        cancelled.append(visit.pk)
+    visits_refresh(cancelled)
     schedule_changed(participant.pk)
     return ending
 

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
@@ -19,6 +20,7 @@ from clinical.mrss import MRSS_AREA_CODES
 from randomization.selectors import arm_visible_to, treatment_of
 from screening.models import Participant
 from screening.selectors import participants_with_screening, screening_row
+from trial_site import registry
 from trial_site.audit.errors import EditConflict
 from trial_site.audit.versions import current_version
 from trial_site.blinding import Hidden, shows
@@ -57,21 +59,53 @@ def _refused(request: HttpRequest, conflict: EditConflict) -> None:
     messages.error(request, " ".join(conflict.messages))
 
 
+def _query_with(request: HttpRequest, **changed: str | None) -> str:
+    """The page's query string with ``changed`` (a value None drops the parameter): the links to other pages."""
+    query = request.GET.copy()
+    for key, value in changed.items():
+        query.pop(key, None)
+        if value:
+            query[key] = value
+    return query.urlencode()
+
+
 @permission_required(selectors.VIEW_VISITS)
+@require_safe
 def index(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "visits/index.html",
-        {
-            "overdue": selectors.overdue_visits(request.user),
-            "in_window": selectors.visits_in_window(request.user),
-        },
-    )
+    """The visits overdue and those in their window today, each list paged on its own (keyset)."""
+    today = timezone.localdate()
+    overdue = selectors.overdue_page(request.user, today=today, cursor=request.GET.get("overdue_after"))
+    in_window = selectors.in_window_page(request.user, today=today, cursor=request.GET.get("window_after"))
+    context = {
+        "overdue": overdue,
+        "in_window": in_window,
+        "overdue_next": _query_with(request, overdue_after=overdue.next_cursor) if overdue.next_cursor else "",
+        "overdue_first": _query_with(request, overdue_after=None),
+        "window_next": _query_with(request, window_after=in_window.next_cursor) if in_window.next_cursor else "",
+        "window_first": _query_with(request, window_after=None),
+    }
+    return render(request, "visits/index.html", context)
 
 
 @permission_required(selectors.VIEW_VISITS)
+@require_safe
 def missing_forms(request: HttpRequest) -> HttpResponse:
-    return render(request, "visits/missing_forms.html", {"rows": selectors.missing_forms(request.user)})
+    """The forms still required for visits that took place or whose window has closed, paged (keyset), one form
+    or all."""
+    labels = registry.visit_form_labels()
+    form = request.GET.get("form", "")
+    form = form if form in labels else ""
+    page = selectors.missing_forms_page(
+        request.user, today=timezone.localdate(), cursor=request.GET.get("after"), form=form
+    )
+    context = {
+        "page": page,
+        "forms": labels.items(),
+        "form": form,
+        "next_query": _query_with(request, after=page.next_cursor) if page.next_cursor else "",
+        "first_query": _query_with(request, after=None),
+    }
+    return render(request, "visits/missing_forms.html", context)
 
 
 @permission_required("visits.view_visit")

@@ -24,6 +24,7 @@ from visits import services
 from visits.crf_services import visit_form_save
 from visits.crfs import LabPanel, VisitMrss
 from visits.dashboard import cell_state_sql
+from visits.progress import refresh_all
 from visits.models import Visit
 from visits.record_status import visit_cells
 
@@ -108,6 +109,7 @@ def test_a_blinded_assessor_is_offered_no_link_that_would_be_refused(
 @pytest.mark.needs_postgres
 def test_the_databases_state_of_every_visit_is_the_rules_state() -> None:
     generate_trial(40, sites=2, seed=7)
+    refresh_all()  # the generator writes without the services: the stored progress is computed once for all
     # Some forms saved back to drafts, with a reason, by the site's coordinator.
     for panel in LabPanel.objects.select_related("visit").order_by("pk")[:5]:
         by = StaffMembership.objects.get(role=Role.COORDINATOR, site_id=panel.site_id).user
@@ -122,6 +124,7 @@ def test_the_databases_state_of_every_visit_is_the_rules_state() -> None:
 @pytest.mark.needs_postgres
 def test_a_coordinator_sees_the_participants_of_their_own_site_only() -> None:
     trial = generate_trial(30, sites=2, seed=7)
+    refresh_all()
     membership = StaffMembership.objects.filter(role=Role.COORDINATOR, site_id=trial.site_ids[0]).first()
     client = Client()
     client.force_login(membership.user)
