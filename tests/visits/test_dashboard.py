@@ -24,8 +24,8 @@ from visits import services
 from visits.crf_services import visit_form_save
 from visits.crfs import LabPanel, VisitMrss
 from visits.dashboard import cell_state_sql
-from visits.progress import refresh_all
 from visits.models import Visit
+from visits.progress import refresh_all
 from visits.record_status import visit_cells
 
 pytestmark = pytest.mark.django_db
