@@ -19,7 +19,7 @@ from django.utils.http import urlencode
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from trial_site.audit.actor import acting_as
-from trial_site.selectors import time_zone_for_user
+from trial_site.permissions import user_time_zone
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class SiteTimeZoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        zone_name = time_zone_for_user(request.user) if request.user.is_authenticated else None
+        zone_name = user_time_zone(request.user)  # with the roles: one query for both, kept for the request
         if zone_name:
             timezone.activate(zoneinfo.ZoneInfo(zone_name))
         else:

@@ -21,12 +21,34 @@ def user_roles(user: Any, site: Site | None = None) -> frozenset[Role]:
         return frozenset()
     cache: dict[int | None, frozenset[Role]] | None = getattr(user, "_trial_roles_cache", None)
     if cache is None:
-        rows = list(StaffMembership.objects.filter(user_id=user.pk, is_active=True).values_list("site_id", "role"))
-        cache = {None: frozenset(Role(role) for _, role in rows)}
-        for site_id, role in rows:
-            cache[site_id] = cache.get(site_id, frozenset()) | {Role(role)}
-        user._trial_roles_cache = cache
+        cache = _memberships_load(user)
     return cache.get(site.pk if site is not None else None, frozenset())
+
+
+def user_time_zone(user: Any) -> str | None:
+    """The time zone of the user's first site (by code), in which every page shows times; None without a site. Read
+    with the roles, in the same query, once per request."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    if getattr(user, "_trial_roles_cache", None) is None or not hasattr(user, "_trial_time_zone"):
+        _memberships_load(user)
+    return user._trial_time_zone
+
+
+def _memberships_load(user: Any) -> dict[int | None, frozenset[Role]]:
+    """The user's active memberships and their sites' time zones in one query, kept on the user for the request
+    (``_trial_roles_cache``: site id, and None for all sites, to roles; ``_trial_time_zone``)."""
+    rows = list(
+        StaffMembership.objects.filter(user_id=user.pk, is_active=True)
+        .order_by("site__code")
+        .values_list("site_id", "role", "site__time_zone")
+    )
+    cache: dict[int | None, frozenset[Role]] = {None: frozenset(Role(role) for _, role, _ in rows)}
+    for site_id, role, _ in rows:
+        cache[site_id] = cache.get(site_id, frozenset()) | {Role(role)}
+    user._trial_roles_cache = cache
+    user._trial_time_zone = rows[0][2] if rows else None
+    return cache
 
 
 def in_roles(user: Any, roles: frozenset[Role]) -> Any:
