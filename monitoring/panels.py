@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import models
+from django.db import models, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -33,9 +33,9 @@ from monitoring.selectors.sdv_plan import form_name, sdv_full, sdv_required
 from monitoring.selectors.signatures import sign_again_url, sign_url, signatures_covering
 from monitoring.selectors.signatures import visit_id_of as signed_visit_id_of
 from monitoring.selectors.verification import display_name, verifiable_fields, verification_latest
-from monitoring.services.edit_checks import edit_checks_run
+from monitoring.services.edit_checks import EDIT_CHECKS, edit_checks_run
 from monitoring.services.locks import DataLocked
-from monitoring.services.queries import queries_link_correction
+from monitoring.services.queries import queries_link_correction, query_raise_automatic
 from monitoring.services.signatures import signatures_invalidate_for_change
 from monitoring.services.verification import verification_clear_for_change
 from screening.models import Participant
@@ -61,6 +61,33 @@ def clinical_record_changed(record: models.Model, *, created: bool, by: Any, rea
         queries_link_correction(record=record, by=by, reason=reason)
     signatures_invalidate_for_change(record=record, by=by, reason=reason, created=created)
     edit_checks_run(record, by=by)
+
+
+def clinical_records_created(records: list[models.Model], *, by: Any, reason: str) -> None:
+    """``clinical_record_changed`` for records created together by the audited bulk path
+    (``trial_site.audit.bulk``): the signatures covering their casebook or visit invalidated (one look-up per
+    casebook and visit: new records have no signature of their own), and every edit check on every record in one
+    savepoint; when anything fails there, each record again with a savepoint per check, as a single save has."""
+    first_of_scope: dict[Any, models.Model] = {}
+    for record in records:
+        first_of_scope.setdefault(record.lock_scope(), record)  # type: ignore[attr-defined]
+    for record in first_of_scope.values():
+        signatures_invalidate_for_change(record=record, by=by, reason=reason, created=True)
+    try:
+        with transaction.atomic():
+            for record in records:
+                for check in EDIT_CHECKS:
+                    for finding in check(record):
+                        query_raise_automatic(
+                            record=finding.record, field=finding.field, edit_check=finding.check,
+                            message=finding.message, by=by,
+                        )  # fmt: skip
+    except Exception:
+        for record in records:
+            edit_checks_run(record, by=by)
+
+
+clinical_record_changed.together = clinical_records_created  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------------------------------- the record's page

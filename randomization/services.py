@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -37,6 +39,7 @@ from screening.selectors import (
 )
 from screening.services import screening_window_refusal
 from trial_site.audit.actor import acting_as
+from trial_site.audit.bulk import audited_batch, create_audited
 from trial_site.hooks import follow_up
 from trial_site.models import AccessEvent, Site
 from trial_site.outbox import outbox_add
@@ -225,48 +228,55 @@ def participant_randomize(*, participant: Participant, by: Any, at: datetime | N
         raise
 
 
-@transaction.atomic
 def _randomize(*, participant_id: int, by: Any, at: datetime | None) -> Allocation:
-    participant = Participant.objects.select_related("site").get(pk=participant_id)
-    site = Site.objects.select_for_update().get(pk=participant.site_id)
-    require(by, "randomization.randomise", site)
-    existing = Allocation.objects.filter(participant_id=participant_id).first()
-    if existing is not None:
-        return existing
-    participant = participants_with_screening(Participant.objects.filter(pk=participant_id)).get()
-    day1 = timezone.localdate(at or timezone.now(), ZoneInfo(site.time_zone))
-    refusal = randomisation_refusal(participant, day1=day1)
-    if refusal:
-        raise ValidationError(refusal, code="not_randomisable")
-    allocation_list = AllocationList.objects.filter(is_active=True).first()
-    if allocation_list is None:
-        raise ValidationError(_("No allocation list is in use. Ask the statistician to put one in use."))
-    stratum = stratum_for(
-        site_code=site.code,
-        first_non_raynaud_date=participant.disease_history.first_non_raynaud_date,
-        screening_date=participant.screening_date,
-    )
-    slot = (
-        AllocationSlot.objects.filter(allocation_list=allocation_list, stratum=stratum, allocation__isnull=True)
-        .order_by("sequence")
-        .first()
-    )
-    if slot is None:
-        raise AllocationExhausted(stratum)
-    allocation = Allocation(
-        site=site,
-        participant=participant,
-        slot=slot,
-        randomisation_number=f"{site.code}-R-{Allocation.objects.filter(site=site).count() + 1:03d}",
-        stratum=stratum,
-        arm=slot.arm,
-        randomised_at=at or timezone.now(),
-        randomised_by=by,
-    )
-    allocation.save(by=by)
-    # In the same transaction: the visit schedule with its required forms and reminders, and the investigators'
-    # e-mail as an outbox row. A process that dies before the commit leaves none of it, nor the allocation.
-    follow_up("randomised", allocation_id=allocation.pk)
+    # One audited batch (``trial_site.audit.bulk``): the allocation and the schedule's visits share the data locks'
+    # look-up and the protocol version, and their follow-ups run once, all in this transaction.
+    with audited_batch():
+        site = Site.objects.select_for_update().get(
+            pk=Participant.objects.filter(pk=participant_id).values("site_id")[:1]
+        )
+        require(by, "randomization.randomise", site)
+        participant = participants_with_screening(Participant.objects.filter(pk=participant_id)).get()
+        existing = getattr(participant, "allocation", None)  # read under the site's lock, with the screening
+        if existing is not None:
+            return existing
+        day1 = timezone.localdate(at or timezone.now(), ZoneInfo(site.time_zone))
+        refusal = randomisation_refusal(participant, day1=day1)
+        if refusal:
+            raise ValidationError(refusal, code="not_randomisable")
+        stratum = stratum_for(
+            site_code=site.code,
+            first_non_raynaud_date=participant.disease_history.first_non_raynaud_date,
+            screening_date=participant.screening_date,
+        )
+        # The next free slot of the stratum in the list in use, with the number of the site's allocations so far
+        # (for the randomisation number) in the same query.
+        numbered = Allocation.objects.filter(site=site).order_by().values("site").annotate(n=Count("pk")).values("n")
+        slot = (
+            AllocationSlot.objects.filter(allocation_list__is_active=True, stratum=stratum, allocation__isnull=True)
+            .annotate(site_allocations=Coalesce(Subquery(numbered), 0))
+            .order_by("sequence")
+            .first()
+        )
+        if slot is None:
+            if not AllocationList.objects.filter(is_active=True).exists():
+                raise ValidationError(_("No allocation list is in use. Ask the statistician to put one in use."))
+            raise AllocationExhausted(stratum)
+        allocation = Allocation(
+            site=site,
+            participant=participant,
+            slot=slot,
+            randomisation_number=f"{site.code}-R-{slot.site_allocations + 1:03d}",
+            stratum=stratum,
+            arm=slot.arm,
+            randomised_at=at or timezone.now(),
+            randomised_by=by,
+        )
+        create_audited(Allocation, [allocation], by=by)
+        # In the same transaction: the visit schedule with its required forms and reminders, and the
+        # investigators' e-mail as an outbox row. A process that dies before the commit leaves none of it, nor the
+        # allocation.
+        follow_up("randomised", allocation_id=allocation.pk)
     logger.info("%s randomised as %s by %s", participant, allocation.randomisation_number, by)
     return allocation
 

@@ -113,7 +113,7 @@ def _cancel(reminder: Reminder, reason: str, now: datetime) -> None:
     reminder.save(update_fields=["status", "cancelled_at", "cancel_reason"])
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # a follow-up: inside its caller's transaction, all or nothing with it
 def reminders_plan(*, participant_id: int, now: datetime | None = None) -> PlanResult:
     """Make the participant's reminders match the schedule and their choices: plan the missing ones, cancel the
     pending ones no longer wanted (visit done, missed, moved or no longer due; withdrawal, end of study,
