@@ -364,7 +364,9 @@ def generate_trial(participants: int, *, sites: int = 2, seed: int = 1) -> Gener
 
 # The statuses the lists show are stored and kept current by the services; the generator writes its rows past the
 # services, so it has each app recompute them in bulk at the end (dotted paths of functions taking no argument).
-STORED_STATE_REFRESHES: tuple[str, ...] = ()
+STORED_STATE_REFRESHES: tuple[str, ...] = (
+    "visits.progress.refresh_all",  # RequiredForm.due_on and VisitProgress (the visit lists)
+)
 
 
 def refresh_stored_state() -> None:
