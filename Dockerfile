@@ -35,13 +35,14 @@ COPY --from=assets /build/node_modules ./node_modules
 # below: it is passed to that one RUN command and never set with ENV, so containers do not inherit it.
 # The running services get the real key from the environment (docker-compose.yml).
 # Importing the settings without REDIS_URL creates var/celery/ as root; var/ is the services' writable state
-# (beat's schedule on its volume, the demo mail folder), so it is handed to the service user afterwards.
+# (beat's schedule and the export files on their volumes, the demo mail folder), so it is handed to the service
+# user afterwards; a volume mounted on a folder of the image takes the folder's owner.
 ARG BUILD_SECRET_KEY=build-only-not-a-secret
 RUN SECRET_KEY="${BUILD_SECRET_KEY}" DJANGO_SETTINGS_MODULE=trial_site.settings.production \
         python manage.py compilemessages --ignore=.venv --ignore=node_modules \
     && SECRET_KEY="${BUILD_SECRET_KEY}" DJANGO_SETTINGS_MODULE=trial_site.settings.production \
         python manage.py collectstatic --no-input \
-    && mkdir -p /app/var/celery \
+    && mkdir -p /app/var/celery /app/var/exports \
     && chown -R trial:trial /app/var
 
 ENV DJANGO_SETTINGS_MODULE=trial_site.settings.production \

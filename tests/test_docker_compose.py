@@ -3,7 +3,9 @@
 Nothing here runs Docker: the files are parsed. What these tests catch is drift: a service dropped or renamed,
 a healthcheck lost, a volume used but not declared, a command that names a module, Celery app or management
 command that no longer exists, an image whose default command is not the web service's, and a README whose
-instructions for running each service by hand no longer match the compose file.
+instructions for running each service by hand no longer match the compose file. And the shape of a system that
+outgrows one host (#21): at least two web hosts behind the proxy, alike, keeping no state of their own, and sharing
+the export storage with the worker.
 """
 
 from __future__ import annotations
@@ -26,11 +28,15 @@ COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
 README = PROJECT_ROOT / "README.md"
 
-EXPECTED_SERVICES = {"postgres", "redis", "roles", "migrate", "web", "worker", "beat", "proxy"}
+# Two web hosts (gunicorn) behind the proxy: any of them answers any request.
+WEB_SERVICES = ("web1", "web2")
+EXPECTED_SERVICES = {"postgres", "redis", "roles", "migrate", *WEB_SERVICES, "worker", "beat", "proxy"}
 # Services that run once and exit: a healthcheck means nothing for them.
 ONE_SHOT_SERVICES = {"roles", "migrate"}
 # The services of the running application: they connect as the application's database role, which owns nothing.
-APPLICATION_SERVICES = ("web", "worker", "beat")
+APPLICATION_SERVICES = (*WEB_SERVICES, "worker", "beat")
+# The services that write or read export files: they share one export storage.
+EXPORT_SERVICES = (*WEB_SERVICES, "worker")
 
 
 # --- Reading the files ----------------------------------------------------------------------------------------
@@ -250,8 +256,9 @@ def test_command_of_built_service_names_existing_code(service_name: str) -> None
 
 def test_built_services_exist() -> None:
     """Guards the parametrised test above: with no built services it would silently check nothing."""
-    assert {"roles", "migrate", "web", "worker", "beat"} <= set(built_service_names()), (
-        f"roles, migrate, web, worker and beat must each `build:` the project image; built: {built_service_names()}"
+    assert {"roles", "migrate", *WEB_SERVICES, "worker", "beat"} <= set(built_service_names()), (
+        f"roles, migrate, {', '.join(WEB_SERVICES)}, worker and beat must each `build:` the project image; "
+        f"built: {built_service_names()}"
     )
 
 
@@ -260,10 +267,11 @@ def test_dockerfile_default_command_is_the_web_command() -> None:
     assert commands, f"{DOCKERFILE.name} has no CMD"
     cmd = commands[-1]  # the last CMD is the one that counts
     image_argv = json.loads(cmd) if cmd.startswith("[") else shlex.split(cmd)
-    assert image_argv == command_argv("web"), (
-        f"the image's default command {shlex.join(image_argv)!r} differs from the web service's "
-        f"{shlex.join(command_argv('web'))!r}; `docker run` of the image and `docker compose up web` must agree"
-    )
+    for web in WEB_SERVICES:
+        assert image_argv == command_argv(web), (
+            f"the image's default command {shlex.join(image_argv)!r} differs from {web}'s "
+            f"{shlex.join(command_argv(web))!r}; `docker run` of the image and `docker compose up {web}` must agree"
+        )
 
 
 def test_dockerfile_does_not_bake_a_secret_key_into_the_image() -> None:
@@ -289,6 +297,36 @@ def test_readme_shows_how_to_run_each_service_by_hand() -> None:
     )
 
 
+def readme_services_by_hand() -> dict[str, str]:
+    """The rows of the README's table under 'Running each service by hand': service name → how to run it (a row
+    may name several services, comma-separated, run the same way)."""
+    text = README.read_text(encoding="utf-8")
+    heading = "### Running each service by hand"
+    assert heading in text, f"README.md has no section {heading!r}"
+    section = text.split(heading, 1)[1].split("\n#", 1)[0]
+    rows: dict[str, str] = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if not line.startswith("|") or len(cells) < 2 or cells[0] in {"service", ""} or set(cells[0]) <= {"-", " "}:
+            continue
+        for name in cells[0].split(","):
+            rows[name.strip()] = cells[1]
+    return rows
+
+
+def test_the_readme_says_how_to_run_every_service_of_the_compose_file_by_hand() -> None:
+    """Not only the built ones: the database, Redis and the proxy too, each with a row that says how."""
+    rows = readme_services_by_hand()
+    missing = sorted(set(services()) - set(rows))
+    assert not missing, f"README.md's 'Running each service by hand' has no row for {missing}"
+    unknown = sorted(set(rows) - set(services()))
+    assert not unknown, f"README.md's 'Running each service by hand' names services compose does not have: {unknown}"
+    empty = sorted(name for name, how in rows.items() if not how)
+    assert not empty, f"README.md's rows for {empty} do not say how to run them"
+    for name in built_service_names():
+        assert command_line(name) in rows[name], f"README.md's row for {name} does not show {command_line(name)!r}"
+
+
 # --- The reverse proxy and the database roles -------------------------------------------------------------------
 
 
@@ -312,7 +350,8 @@ def published_ports(service_name: str) -> list[Any]:
 def test_only_the_proxy_publishes_ports() -> None:
     """The web service trusts X-Forwarded-Proto and, from the proxy, X-Forwarded-For: nothing but the proxy may
     reach it."""
-    assert not published_ports("web"), f"web publishes {published_ports('web')}; only the proxy may"
+    for web in WEB_SERVICES:
+        assert not published_ports(web), f"{web} publishes {published_ports(web)}; only the proxy may"
     assert published_ports("proxy"), "the proxy publishes no port: nothing could reach the application"
     others = {name: published_ports(name) for name in services() if name != "proxy" and published_ports(name)}
     assert not others, f"only the proxy may publish ports: {others}"
@@ -331,15 +370,27 @@ def test_the_application_trusts_exactly_the_proxy_address() -> None:
         assert trusted == str(address), f"{name} trusts X-Forwarded-For from {trusted!r}, not the proxy ({address})"
 
 
-def test_the_proxy_sets_the_client_headers_and_passes_to_web() -> None:
+def proxy_configuration() -> tuple[str, str]:
+    """(path, text) of the nginx server configuration the proxy mounts."""
     mounts = [str(volume) for volume in services()["proxy"].get("volumes") or []]
     configuration = next((mount.split(":")[0] for mount in mounts if mount.endswith("default.conf:ro")), None)
     assert configuration, f"the proxy mounts no server configuration: {mounts}"
     path = PROJECT_ROOT / configuration
     assert path.is_file(), f"{configuration} is missing"
-    text = path.read_text(encoding="utf-8")
-    web_port = next(argument.rsplit(":", 1)[1] for argument in command_argv("web") if argument.startswith("0.0.0.0:"))
-    assert re.search(rf"server\s+web:{web_port}\s*;", text), f"{configuration} does not pass to web:{web_port}"
+    return configuration, path.read_text(encoding="utf-8")
+
+
+def web_port(service_name: str) -> str:
+    return next(
+        argument.rsplit(":", 1)[1] for argument in command_argv(service_name) if argument.startswith("0.0.0.0:")
+    )
+
+
+def test_the_proxy_sets_the_client_headers_and_passes_to_web() -> None:
+    configuration, text = proxy_configuration()
+    for web in WEB_SERVICES:
+        port = web_port(web)
+        assert re.search(rf"server\s+{web}:{port}\b[^;]*;", text), f"{configuration} does not pass to {web}:{port}"
     # Set from what nginx saw, never passed on from the client.
     assert re.search(r"proxy_set_header\s+X-Forwarded-For\s+\$remote_addr\s*;", text)
     assert re.search(r"proxy_set_header\s+X-Forwarded-Proto\s+\$scheme\s*;", text)
@@ -368,3 +419,53 @@ def test_the_tls_key_folder_is_never_sent_to_the_image_build() -> None:
     assert default.startswith("./"), f"the proxy's certificate folder is not a folder of the project: {mounts}"
     ignored = (PROJECT_ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
     assert default.removeprefix("./").rstrip("/") in ignored, f".dockerignore must list {default}"
+
+
+# --- Beyond one host ------------------------------------------------------------------------------------------
+
+
+def gunicorn_services() -> list[str]:
+    """The services that run gunicorn: the web hosts."""
+    return sorted(
+        name for name, service in services().items() if service.get("command") and command_argv(name)[0] == "gunicorn"
+    )
+
+
+def test_two_web_hosts_run_alike_behind_the_proxy() -> None:
+    """At least two web services, the same image, command, environment and health check; the proxy's upstream
+    lists every one of them and nothing else, and the proxy waits for each to be healthy."""
+    webs = gunicorn_services()
+    assert webs == sorted(WEB_SERVICES) and len(webs) >= 2, f"the web services are {webs}, not {WEB_SERVICES}"
+    first = services()[webs[0]]
+    for web in webs[1:]:
+        for key in ("build", "command", "environment", "healthcheck", "volumes", "depends_on"):
+            assert services()[web].get(key) == first.get(key), f"{web} and {webs[0]} differ in `{key}:`"
+    configuration, text = proxy_configuration()
+    upstream = re.search(r"upstream\s+\w+\s*\{(?P<body>[^}]*)\}", text)
+    assert upstream, f"{configuration} has no upstream block"
+    listed = re.findall(r"^\s*server\s+([\w.-]+):(\d+)", upstream["body"], flags=re.MULTILINE)
+    assert sorted(listed) == sorted((web, web_port(web)) for web in webs), (
+        f"{configuration}'s upstream lists {listed}, not every web service"
+    )
+    waits = services()["proxy"].get("depends_on") or {}
+    for web in webs:
+        assert (waits.get(web) or {}).get("condition") == "service_healthy", f"the proxy does not wait for {web}"
+
+
+def test_web_hosts_and_the_worker_share_the_export_storage_and_keep_nothing_else() -> None:
+    """What a worker writes a web host serves: the same export storage for all (one named volume at EXPORT_ROOT on
+    one Docker host; the bucket's variables passed through for object storage). A web host mounts nothing else:
+    it keeps no state of its own."""
+    for name in EXPORT_SERVICES:
+        env = environment(name)
+        root = env.get("EXPORT_ROOT", "")
+        mounts = [str(volume) for volume in services()[name].get("volumes") or []]
+        assert f"exports-data:{root}" in mounts, f"{name} does not mount the shared export volume at {root!r}"
+        for variable in ("EXPORT_S3_BUCKET", "AWS_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            assert variable in env, f"{name} is not given {variable} (object storage shared by several hosts)"
+    assert len({environment(name)["EXPORT_ROOT"] for name in EXPORT_SERVICES}) == 1
+    for web in WEB_SERVICES:
+        assert [str(volume) for volume in services()[web].get("volumes") or []] == [
+            f"exports-data:{environment(web)['EXPORT_ROOT']}"
+        ], f"{web} mounts more than the export storage"
+    assert "exports-data" in (compose().get("volumes") or {})
