@@ -1,7 +1,8 @@
-"""Benchmark: does an export's memory stay flat as the trial grows? (It must: REDCap's exports run out of memory
-on large projects; ours stream.)
+"""Benchmark: is every export linear in time and flat in memory as the trial grows? (REDCap's exports run out of
+memory on large projects; ours stream.)
 
-For each size N (500 and 5,000 participants by default) a database ``bench_<N>`` is generated once by
+For each size N (5,000 and 50,000 participants by default; ``--quick``: 500 and 5,000) a database ``bench_<N>`` is
+generated once by
 ``bench/generate.py`` (a marker file in ``var/bench/`` says it is done; delete it, or pass ``--regenerate``, to
 make it again). Then each export runs in a fresh child process that sets Django up, connects, imports the
 writer, and only then measures:
@@ -13,12 +14,17 @@ writer, and only then measures:
   slows the export and uses memory of its own, so it is not switched on in the child that measures RSS).
 
 The export is de-identified with study days instead of dates, over all sites, now (no cut-off), written to a
-file. The acceptance: peak RSS at the largest N divided by peak RSS at the smallest stays under 1.5 for the
-measured format ("full" by default; each format with ``--per-format``). PASS or FAIL is printed, and the exit
-code is 1 on FAIL. ``--write-docs`` refreshes the section of ``docs/benchmarks.md``.
+file. The criteria of issue #21, for every export format (each writer on its own, and "full", all of them in one
+ZIP; ``--format`` measures one):
+
+- **linear in time**: time at 50,000 ÷ time at 5,000 ≤ 12 (for other sizes, 1.2 × the ratio of the sizes);
+- **flat in memory**: peak RSS at 50,000 ÷ peak RSS at 5,000 ≤ 1.3.
+
+PASS or FAIL is printed per format, and the exit code is 1 on a FAIL. ``--write-docs`` refreshes the section of
+``docs/benchmarks.md``.
 
     .venv/bin/python bench/export_memory.py --write-docs
-    .venv/bin/python bench/export_memory.py --per-format
+    .venv/bin/python bench/export_memory.py --quick --format csv odm
 """
 
 from __future__ import annotations
@@ -42,13 +48,17 @@ from bench.common import (
     WORK,
     command_line,
     conclude,
-    database_url,
     ensure_generated,
     ratio,
     run_header,
 )
 
-ACCEPTED_RATIO = 1.5
+# The criteria (#21): time grows at most 1.2 times as fast as the trial (≤ 12 for ten times the participants), and
+# the peak resident memory at most 1.3 times from the smaller trial to the larger.
+TIME_MAX_PER_GROWTH = 1.2
+MEMORY_MAX_RATIO = 1.3
+DEFAULT_SIZES = [5000, 50000]
+QUICK_SIZES = [500, 5000]
 
 
 @dataclass(frozen=True)
@@ -134,8 +144,9 @@ def child(database_url: str, key: str, output: Path, traced: bool) -> dict[str, 
 # --- the parent: databases, children, the report --------------------------------------------------------------
 
 
-def measure(server: str, participants: int, key: str, *, traced: bool) -> Measurement:
-    """Run the export of ``key`` in a fresh child (and again with tracemalloc when ``traced``)."""
+def measure(url: str, participants: int, key: str, *, traced: bool) -> Measurement:
+    """Run the export of ``key`` on the database ``url`` in a fresh child (and again with tracemalloc when
+    ``traced``)."""
     output = WORK / f"export_{participants}_{key}.out"
     runs = []
     for with_tracing in (False, True) if traced else (False,):
@@ -144,7 +155,7 @@ def measure(server: str, participants: int, key: str, *, traced: bool) -> Measur
             str(Path(__file__).resolve()),
             "--child",
             "--database-url",
-            database_url(server, participants),
+            url,
             "--format",
             key,
             "--output",
@@ -190,21 +201,45 @@ def _size(count: int) -> str:
     return f"{count / 1024 / 1024:.1f} MiB" if count >= 1024 * 1024 else f"{count / 1024:.0f} KiB"
 
 
-def verdicts(results: list[Measurement], sizes: list[int]) -> dict[str, tuple[float | None, float | None, bool]]:
-    """Per format: (peak RSS ratio, tracemalloc peak ratio, accepted) of the largest size against the smallest."""
+@dataclass(frozen=True)
+class Verdict:
+    """One format's ratios, largest size against the smallest, and whether it meets both criteria."""
+
+    time_ratio: float | None
+    rss_ratio: float | None
+    traced_ratio: float | None
+    time_limit: float
+    passed: bool
+
+
+def time_limit(sizes: list[int]) -> float:
+    """The most the time may grow from the smallest size to the largest: 1.2 × their ratio (12 for 5,000 →
+    50,000)."""
+    return round(TIME_MAX_PER_GROWTH * max(sizes) / min(sizes), 2)
+
+
+def verdicts(results: list[Measurement], sizes: list[int]) -> dict[str, Verdict]:
+    """Per format: the time, peak RSS and tracemalloc peak ratios of the largest size against the smallest."""
     found = {}
+    limit = time_limit(sizes)
     for key in dict.fromkeys(m.format for m in results):
         small = next(m for m in results if m.format == key and m.participants == min(sizes))
         large = next(m for m in results if m.format == key and m.participants == max(sizes))
         if small.error or large.error:
-            found[key] = (None, None, False)
+            found[key] = Verdict(None, None, None, limit, False)
             continue
+        seconds = ratio(large.seconds, small.seconds)
         rss = ratio(large.peak_rss_kb, small.peak_rss_kb)
         traced = None
         if small.traced_peak_kb and large.traced_peak_kb is not None:
             traced = ratio(large.traced_peak_kb, small.traced_peak_kb)
-        found[key] = (rss, traced, rss is not None and rss < ACCEPTED_RATIO)
+        passed = seconds is not None and seconds <= limit and rss is not None and rss <= MEMORY_MAX_RATIO
+        found[key] = Verdict(seconds, rss, traced, limit, passed)
     return found
+
+
+def _shown(value: float | None) -> str:
+    return "—" if value is None else str(value)
 
 
 def report(results: list[Measurement], sizes: list[int], command: str) -> str:
@@ -223,26 +258,30 @@ def report(results: list[Measurement], sizes: list[int], command: str) -> str:
             f"| {m.format} | {m.participants:,} | {m.rows:,} | {_size(m.file_bytes)} | {m.seconds:.1f} | "
             f"{_mib(m.baseline_rss_kb)} | {_mib(m.peak_rss_kb)} | {_mib(m.growth_kb)} | {_mib(m.traced_peak_kb)} |"
         )
+    large, small = f"{max(sizes):,}", f"{min(sizes):,}"
     lines += [
         "",
-        f"| format | peak RSS ratio {max(sizes):,} ÷ {min(sizes):,} | tracemalloc peak ratio | "
-        f"accepted (RSS ratio < {ACCEPTED_RATIO}) |",
-        "| --- | ---: | ---: | --- |",
+        f"| format | time ratio {large} ÷ {small} (≤ {time_limit(sizes)}) | peak RSS ratio (≤ {MEMORY_MAX_RATIO}) | "
+        "tracemalloc peak ratio | accepted |",
+        "| --- | ---: | ---: | ---: | --- |",
     ]
-    for key, (rss, traced, accepted) in verdicts(results, sizes).items():
+    for key, verdict in verdicts(results, sizes).items():
         lines.append(
-            f"| {key} | {rss if rss is not None else '—'} | {traced if traced is not None else '—'} | "
-            f"{'PASS' if accepted else 'FAIL'} |"
+            f"| {key} | {_shown(verdict.time_ratio)} | {_shown(verdict.rss_ratio)} | {_shown(verdict.traced_ratio)} | "
+            f"{'PASS' if verdict.passed else 'FAIL'} |"
         )
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[500, 5000], help="participants per database")
+    parser.add_argument("--sizes", type=int, nargs=2, help="participants of the two databases (default: 5000 50000)")
+    parser.add_argument("--quick", action="store_true", help="500 and 5,000 participants (for development)")
     parser.add_argument("--server", default=DEFAULT_SERVER)
-    parser.add_argument("--format", default="full", help="the export format measured (default: full)")
-    parser.add_argument("--per-format", action="store_true", help="measure every available format separately, and full")
+    parser.add_argument("--format", nargs="+", help="the export formats measured (default: every one, and full)")
+    parser.add_argument(
+        "--databases", help="read <server>/<DATABASES><N> as they are (no generation), e.g. h7_bench_ for h7_bench_500"
+    )
     parser.add_argument("--no-tracemalloc", action="store_true", help="skip the tracemalloc children")
     parser.add_argument("--regenerate", action="store_true", help="generate the databases again")
     parser.add_argument("--write-docs", action="store_true", help="refresh the section of docs/benchmarks.md")
@@ -253,22 +292,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--traced", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(child(args.database_url, args.format, Path(args.output), args.traced)))
+        print(json.dumps(child(args.database_url, args.format[0], Path(args.output), args.traced)))
         return 0
 
     WORK.mkdir(parents=True, exist_ok=True)
-    sizes = sorted(args.sizes)
-    # Per format: each writer on its own, then "full" (all of them in one ZIP) when it can be imported.
-    formats = available_formats() if args.per_format else [args.format]
+    sizes = sorted(args.sizes or (QUICK_SIZES if args.quick else DEFAULT_SIZES))
+    # Each writer on its own, then "full" (all of them in one ZIP).
+    formats = args.format or available_formats()
     results = []
     for participants in sizes:
-        ensure_generated(args.server, participants, regenerate=args.regenerate)
+        if args.databases:
+            url = f"{args.server}/{args.databases}{participants}"
+        else:
+            url = ensure_generated(args.server, participants, regenerate=args.regenerate)
         for key in formats:
-            result = measure(args.server, participants, key, traced=not args.no_tracemalloc)
+            result = measure(url, participants, key, traced=not args.no_tracemalloc)
             results.append(result)
             print(json.dumps(asdict(result)), flush=True)
     section = report(results, sizes, command_line("export_memory.py", argv))
-    accepted = all(ok for _rss, _traced, ok in verdicts(results, sizes).values())
+    accepted = all(verdict.passed for verdict in verdicts(results, sizes).values())
     return conclude("export-memory", section, accepted, write_docs=args.write_docs)
 
 
