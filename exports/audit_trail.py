@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -33,12 +33,13 @@ from django.utils import translation
 
 from exports.catalogue import Dataset, Variable, datasets
 from exports.formats import Progress, ProgressBatch, RowCounts
-from exports.rows import CHUNK_SIZE, Person, convert, cut_off_moment, people
+from exports.rows import CHUNK_SIZE, Converter, Person, cut_off_moment, people, value_converter, whole_result_plans
 from exports.scope import DateMode, ExportScope, shift
 from monitoring.selectors.audit import ACTIONS, MASKED, csv_cell
 
 FREE_TEXT_MASKED = "(free text: changed)"
 REASON_LEFT_OUT = "(free text left out)"  # a de-identified export's reason for change, unless free text is asked for
+WRITE_BYTES = 256 * 1024  # text gathered before it is encoded and written
 CSV_COLUMNS = (
     "dataset", "participant", "record_id", "protocol_version", "visit", "time_utc", "user", "action", "field",
     "old_value", "new_value", "reason",
@@ -191,32 +192,49 @@ def reason_text(reason: str, scope: ExportScope) -> str:
     return REASON_LEFT_OUT
 
 
+@dataclass(frozen=True)
+class ChangeColumn:
+    """How the audit CSV shows one variable's values: masked, or the converted value as text."""
+
+    name: str
+    mask: str | None  # what stands for its values in this export, or None when they are shown
+    text: Callable[[Any, Person], str]  # ``value_text(convert(…))``, decided once for the column
+
+
+def change_columns(dataset: Dataset, variables: Iterable[Variable], scope: ExportScope) -> list[ChangeColumn]:
+    found = []
+    for variable in variables:
+        converter, _kind = value_converter(dataset, variable, scope)
+
+        def text(raw: Any, person: Person, converter: Converter | None = converter) -> str:
+            return value_text(raw if converter is None else converter(raw, person))
+
+        found.append(ChangeColumn(variable.name, _masked(variable, scope), text))
+    return found
+
+
 def _changes(
-    version: Version, previous: Version | None, variables: tuple[Variable, ...], person: Person, scope: ExportScope
+    version: Version, previous: Version | None, variables: list[ChangeColumn], person: Person
 ) -> list[tuple[str, str, str]]:
     """(field, old, new) for each variable this version changed (all filled ones at creation and deletion)."""
     found = []
+    values = version.values
+    before = previous.values if previous is not None else None
     for variable in variables:
-        new = version.values[variable.name]
+        new = values[variable.name]
         if version.action == "-":
             old, new = new, None
-        elif version.action == "+" or previous is None:
+        elif version.action == "+" or before is None:
             old = None
         else:
-            old = previous.values[variable.name]
+            old = before[variable.name]
         if old == new or (old in (None, "") and new in (None, "")):
             continue
-        mask = _masked(variable, scope)
+        mask = variable.mask
         if mask is not None:
             found.append((variable.name, mask if old is not None else "", mask if new is not None else ""))
         else:
-            found.append(
-                (
-                    variable.name,
-                    value_text(convert(variable, old, person, scope)),
-                    value_text(convert(variable, new, person, scope)),
-                )
-            )
+            found.append((variable.name, variable.text(old, person), variable.text(new, person)))
     return found
 
 
@@ -224,15 +242,16 @@ def write_audit_csv(scope: ExportScope, out: BinaryIO, progress: Progress) -> Ro
     """Every change in the scope as CSV (UTF-8), dataset by dataset; returns the lines written per dataset."""
     persons = people(scope)
     users = user_names()
-    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+    text = io.StringIO()
     writer = csv.writer(text)
     writer.writerow(CSV_COLUMNS)
     counts: RowCounts = {}
     batch = ProgressBatch(progress)
-    with translation.override("en"):
+    with translation.override("en"), whole_result_plans():
         actions = {code: str(label) for code, label in ACTIONS.items()}
         for dataset in datasets():
             variables = dataset.data_variables
+            shown = change_columns(dataset, variables, scope)
             written = 0
             previous: Version | None = None
             for version in history_versions(dataset, scope, variables):
@@ -251,15 +270,18 @@ def write_audit_csv(scope: ExportScope, out: BinaryIO, progress: Progress) -> Ro
                     users.get(version.user_id, "") if version.user_id is not None else "",
                     actions.get(version.action, version.action),
                 ]
-                changes = _changes(version, previous, variables, person, scope) or [("", "", "")]
+                changes = _changes(version, previous, shown, person) or [("", "", "")]
                 reason = reason_text(version.reason, scope)
                 for name, old, new in changes:
                     writer.writerow([csv_cell(cell) for cell in (*head, name, old, new, reason)])
                 written += len(changes)
                 batch.add(len(changes))
                 previous = version
+                if text.tell() > WRITE_BYTES:
+                    out.write(text.getvalue().encode("utf-8"))
+                    text.seek(0)
+                    text.truncate()
             counts[dataset.key] = written
-    text.flush()
-    text.detach()
+    out.write(text.getvalue().encode("utf-8"))
     batch.flush()
     return counts

@@ -376,8 +376,10 @@ def write_statfiles(
 ) -> RowCounts:
     """The ZIP of one ``.xpt`` or ``.dta`` file per table, ``variables.csv`` and ``README.txt``, written to
     ``out``; one table in memory at a time."""
+    from exports.rows import whole_result_plans
+
     write_file: Callable[[Table, Path, Progress], Written] = _write_xpt_file if kind == "xpt" else _write_dta_file
-    with translation.override("en"):
+    with translation.override("en"), whole_result_plans():
         tables = export_tables(scope)
         written: dict[str, Written] = {}
         variables: list[list[str]] = []
