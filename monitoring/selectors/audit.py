@@ -38,7 +38,8 @@ from zoneinfo import ZoneInfo
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db import models
-from django.db.models import F, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models import F, IntegerField, JSONField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import JSONObject
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -52,6 +53,7 @@ from trial_site.permissions import may_see_identifiers, user_can
 from trial_site.reachable import may_open
 
 PAGE_SIZE = 50
+JSON_CHUNK = 40  # fields per JSON object of a history row (PostgreSQL: at most 100 arguments to a function)
 MASKED = gettext_lazy("(identifying: changed)")
 BLINDED = gettext_lazy("(blinded)")
 # Bookkeeping every save changes; the entry already says who and when (and under which protocol version).
@@ -418,26 +420,109 @@ def record_field_trail(
 # From history rows to entries (a fixed number of queries per page)
 
 
+def _json_of(attnames: list[str]) -> JSONObject:
+    """The values of ``attnames`` of a history row as one JSON object (nested by ``JSON_CHUNK`` names: PostgreSQL's
+    ``jsonb_build_object`` takes at most 100 arguments)."""
+    chunks = [attnames[i : i + JSON_CHUNK] for i in range(0, len(attnames), JSON_CHUNK)] or [[]]
+    return JSONObject(**{f"p{n}": JSONObject(**{name: F(name) for name in chunk}) for n, chunk in enumerate(chunks)})
+
+
+def _row_attnames(source: AuditSource) -> list[str]:
+    """What an entry reads of a history row besides its keys: the fields shown, the link to the participant, the site,
+    the visit and the protocol version (or, for an amendment, its version)."""
+    names = [f.attname for f in source.fields.values()]
+    extra = ["id", "version"] if source.trial_level else ["id", "site_id", source.link]
+    concrete = {f.attname for f in source.history.model._meta.concrete_fields}
+    extra += [
+        name for name in ("visit_id", "protocol_version", "adverse_event_id", "screening_number") if name in concrete
+    ]
+    return list(dict.fromkeys(name for name in [*names, *extra] if name in concrete))
+
+
+def _fetch_rows(keys: list[dict[str, Any]], sources: list[AuditSource]) -> dict[tuple[int, int], tuple[Any, Any]]:
+    """(source index, history id) → (the row, the row before it of the same record or None), for the page's keys,
+    whatever forms they are of: one query (a ``UNION ALL`` over the history tables on the page; each part's rows
+    come as JSON with the previous row's, found by a subquery for these rows only)."""
+    by_source: dict[int, list[int]] = {}
+    for key in keys:
+        by_source.setdefault(key["source_index"], []).append(key["history_id"])
+    parts = []
+    for index, ids in sorted(by_source.items()):
+        source = sources[index]
+        names = _row_attnames(source)
+        earlier = source.history.filter(id=OuterRef("id"), history_id__lt=OuterRef("history_id")).order_by(
+            "-history_id"
+        )
+        parts.append(
+            source.history.filter(history_id__in=ids)
+            .order_by()
+            .values("history_id", "history_date", "history_type", "history_user_id", "history_change_reason")
+            .annotate(
+                source_index=Value(index, output_field=IntegerField()),
+                data=_json_of(names),
+                previous=Subquery(earlier.values(json=_json_of(names))[:1], output_field=JSONField()),
+            )
+        )
+    if not parts:
+        return {}
+    query = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    found = {}
+    for values in query:
+        source = sources[values["source_index"]]
+        row = _HistoryRow.of(source, values, values["data"])
+        previous = values["previous"]
+        found[(values["source_index"], values["history_id"])] = (
+            row,
+            _HistoryRow.of(source, values, previous) if previous else None,
+        )
+    return found
+
+
+class _HistoryRow:
+    """A history row read as JSON: its keys and the values of its fields (as the model's fields read them)."""
+
+    @classmethod
+    def of(cls, source: AuditSource, keys: dict[str, Any], data: Any) -> _HistoryRow:
+        if isinstance(data, str):
+            data = json.loads(data)
+        row = cls()
+        for name in ("history_id", "history_date", "history_type", "history_user_id", "history_change_reason"):
+            setattr(row, name, keys[name])
+        fields = {f.attname: f for f in source.history.model._meta.concrete_fields}
+        for chunk in data.values():
+            for name, value in chunk.items():
+                setattr(row, name, _python(fields.get(name), value))
+        if isinstance(row.history_date, str):
+            row.history_date = _python(fields["history_date"], row.history_date)
+        return row
+
+
+def _python(model_field: models.Field | None, value: Any) -> Any:
+    """A value read from JSON as the field holds it (dates and times from their text, a boolean from 0/1)."""
+    if value is None or model_field is None:
+        return value
+    if isinstance(model_field, models.JSONField):
+        return value
+    if isinstance(model_field, models.DateTimeField) and isinstance(value, str):
+        parsed = dt.datetime.fromisoformat(value)
+        return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, dt.UTC)
+    if isinstance(model_field, models.DecimalField | models.FloatField) and isinstance(value, int | float | str):
+        return model_field.to_python(value)
+    try:
+        return model_field.to_python(value)
+    except Exception:
+        return value
+
+
 def entries_for(
     keys: list[dict[str, Any]], sources: list[AuditSource], viewer: AuditViewer, filters: AuditFilters
 ) -> list[AuditEntry]:
+    """The entries of a page's keys, in a fixed number of queries whatever forms they are of: the rows with their
+    previous rows (1), the labels (sites, users, participants, visits: 1 each at most), the records still there
+    (1)."""
     if not keys:
         return []
-    # Per source, the records on the page and the newest of their history rows shown; one query per source reads
-    # every version of those records up to it, so each row comes with the one before it (its "old" values).
-    newest: dict[int, dict[int, int]] = {}
-    for key in keys:
-        shown = newest.setdefault(key["source_index"], {})
-        shown[key["id"]] = max(shown.get(key["id"], 0), key["history_id"])
-    rows: dict[tuple[int, int], Any] = {}
-    previous_of: dict[tuple[int, int], Any] = {}
-    for index, shown in newest.items():
-        versions = sources[index].history.filter(id__in=shown, history_id__lte=max(shown.values()))
-        last: dict[int, Any] = {}
-        for row in versions.order_by("id", "history_id"):
-            rows[(index, row.history_id)] = row
-            previous_of[(index, row.history_id)] = last.get(row.id)
-            last[row.id] = row
+    fetched = _fetch_rows(keys, sources)
 
     # Raw differences first, collecting the ids that need a label.
     label_ids: dict[type[models.Model], set[int]] = {}
@@ -446,8 +531,7 @@ def entries_for(
     raw: list[tuple[dict[str, Any], Any, list[tuple[models.Field, Any, Any]]]] = []
     for key in keys:
         source = sources[key["source_index"]]
-        row = rows[(key["source_index"], key["history_id"])]
-        previous = previous_of[(key["source_index"], key["history_id"])]
+        row, previous = fetched[(key["source_index"], key["history_id"])]
         differences = _differences(source, row, previous)
         if filters.field:
             differences = [d for d in differences if d[0].name == filters.field]
@@ -465,25 +549,33 @@ def entries_for(
             if model_field.is_relation:
                 label_ids.setdefault(model_field.related_model, set()).update(v for v in (old, new) if v is not None)
 
-    participant_of: dict[type[models.Model], dict[int, int]] = {
-        via: dict(via.history.filter(id__in=ids).order_by().values_list("id", "participant_id").distinct())  # type: ignore[attr-defined]
-        for via, ids in via_ids.items()
+    visit_model = apps.get_model("visits", "Visit")
+    visit_ids = label_ids.pop(visit_model, set())
+    direct = {
+        _participant_id(sources[key["source_index"]], row, {})
+        for key, row, _ in raw
+        if sources[key["source_index"]].via is None
     }
-    participant_ids = {_participant_id(sources[key["source_index"]], row, participant_of) for key, row, _ in raw}
-    participant_ids.discard(None)
-    label_ids.setdefault(Participant, set()).update(i for i in participant_ids if i is not None)
+    participant_of, visit_codes, participant_numbers = _owners(via_ids, visit_model, visit_ids, direct - {None})
     labels = {model: _labels(model, ids) for model, ids in label_ids.items()}
-    live = {index: _live_records(sources[index], ids) for index, ids in object_ids.items()}
+    labels[visit_model] = {"label": visit_codes}
+    labels[Participant] = {"label": participant_numbers}
+    live = _live_ids(object_ids, sources)
 
     entries = []
     for key, row, differences in raw:
         source = sources[key["source_index"]]
         site = None if source.trial_level else labels[Site]["object"][row.site_id]
         participant_id = _participant_id(source, row, participant_of)
+        participant_number = labels[Participant]["label"].get(participant_id, "")
         form_label = source.name
         if "visit" in source.fields and row.visit_id is not None:
-            form_label = f"{form_label}, {labels[source.fields['visit'].related_model]['label'].get(row.visit_id, '')}"
-        record = live[key["source_index"]].get(row.id)
+            form_label = f"{form_label}, {labels[visit_model]['label'].get(row.visit_id, '')}"
+        url = ""
+        if source.trial_level:
+            url = _amendment_url(row.version)
+        elif (key["source_index"], row.id) in live:
+            url = _url(_record_stub(source, row, participant_id, participant_number))
         entries.append(
             AuditEntry(
                 source=source,
@@ -492,18 +584,90 @@ def entries_for(
                 action=row.history_type,
                 object_id=row.id,
                 site=site,
-                participant_number=labels[Participant]["label"].get(participant_id, ""),
+                participant_number=participant_number,
                 form_label=form_label,
                 user=labels.get(get_user_model(), {}).get("label", {}).get(row.history_user_id, ""),
                 reason=row.history_change_reason or "",
                 changes=[_shown(source, site, viewer, labels, *difference) for difference in differences],
-                record_url=viewer.opens(
-                    _amendment_url(row.version) if source.trial_level else (_url(record) if record else ""), site
-                ),
+                record_url=viewer.opens(url, site),
                 protocol_version=(row.version if source.trial_level else getattr(row, "protocol_version", "")) or "",
             )
         )
     return entries
+
+
+def _owners(
+    via_ids: dict[type[models.Model], set[int]],
+    visit_model: type[models.Model],
+    visit_ids: set[int],
+    direct: set[int],
+) -> tuple[dict[type[models.Model], dict[int, int]], dict[int, str], dict[int, str]]:
+    """In one query (a ``UNION ALL`` of the history tables): the participant of each linked record (a visit form's
+    visit, an SAE report's adverse event), the visits' codes, and the screening numbers of the participants named
+    directly (``direct``) or through those links. History rows, so that deleted records are still named."""
+    wanted = dict(via_ids)
+    wanted[visit_model] = set(wanted.get(visit_model, set())) | visit_ids
+    models_in = sorted(wanted, key=lambda model: model._meta.label)
+    text = models.CharField()
+    parts = []
+    through = Q(id__in=sorted(direct))
+    for index, model in enumerate(models_in):
+        history = model.history  # type: ignore[attr-defined]
+        ids = sorted(i for i in wanted[model] if i is not None)
+        label = F("code") if model is visit_model else Value("", output_field=text)
+        parts.append(
+            history.filter(id__in=ids)
+            .order_by()
+            .values_list(Value(index, output_field=IntegerField()), "id", "participant_id", label)
+            .distinct()
+        )
+        through |= Q(id__in=history.filter(id__in=ids).values("participant_id"))
+    parts.append(
+        Participant.history.filter(through)
+        .order_by()
+        .values_list(Value(-1, output_field=IntegerField()), "id", "id", "screening_number")
+        .distinct()
+    )
+    participant_of: dict[type[models.Model], dict[int, int]] = {model: {} for model in models_in}
+    codes: dict[int, str] = {}
+    numbers: dict[int, str] = {}
+    for index, pk, owner, label in parts[0].union(*parts[1:], all=True):
+        if index == -1:
+            numbers[pk] = label
+            continue
+        participant_of[models_in[index]][pk] = owner
+        if models_in[index] is visit_model:
+            codes[pk] = label
+    return participant_of, codes, numbers
+
+
+def _live_ids(object_ids: dict[int, set[int]], sources: list[AuditSource]) -> set[tuple[int, int]]:
+    """(source index, id) of the records on the page that still exist (not deleted): one query."""
+    parts = [
+        sources[index]
+        .model._default_manager.filter(pk__in=sorted(ids))
+        .order_by()
+        .values_list(Value(index, output_field=IntegerField()), "pk")
+        for index, ids in sorted(object_ids.items())
+        if not sources[index].trial_level
+    ]
+    if not parts:
+        return set()
+    query = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    return set(query)
+
+
+def _record_stub(source: AuditSource, row: Any, participant_id: Any, participant_number: str) -> models.Model:
+    """The record as far as its page's address needs it (its id, visit, adverse event, participant's number), built
+    from its history row rather than read again."""
+    names = {f.attname for f in source.model._meta.concrete_fields}
+    values = {
+        name: getattr(row, name) for name in ("visit_id", "adverse_event_id", "screening_number") if name in names
+    }
+    record = source.model(pk=row.id, **values)
+    if "participant_id" in names and participant_id is not None:
+        record.participant = Participant(pk=participant_id, screening_number=participant_number)
+    return record
 
 
 def _differences(source: AuditSource, row: Any, previous: Any) -> list[tuple[models.Field, Any, Any]]:
@@ -529,7 +693,7 @@ def _participant_id(source: AuditSource, row: Any, participant_of: dict[type[mod
     if source.trial_level:
         return None
     if source.via is not None:
-        return participant_of[source.via].get(getattr(row, source.link))
+        return participant_of.get(source.via, {}).get(getattr(row, source.link))
     return getattr(row, source.link)
 
 
@@ -549,13 +713,6 @@ def _labels(model: type[models.Model], ids: set[int]) -> dict[str, dict[int, Any
     if model._meta.label_lower == "visits.visit":
         return {"label": dict(model.history.filter(id__in=ids).order_by().values_list("id", "code").distinct())}  # type: ignore[attr-defined]
     return {"label": {}}
-
-
-def _live_records(source: AuditSource, ids: set[int]) -> dict[int, models.Model]:
-    records = source.model._default_manager.filter(pk__in=ids)
-    if "participant" in source.fields:
-        records = records.select_related("participant")
-    return {record.pk: record for record in records}
 
 
 def _amendment_url(version: str) -> str:
