@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext
@@ -248,43 +247,9 @@ def screening_row(participant: Participant) -> ScreeningRow:
     return ScreeningRow(participant=participant, decision=decision, status=status, forms_entered=entered)
 
 
-@dataclass(frozen=True)
-class ScreeningLog:
-    rows: list[ScreeningRow]
-    status_counts: dict[ScreeningStatus, int]
-    failures_by_code: list[tuple[str, int]]
-
-
-# The screening log lists the participants of the sites where a role the user holds there may read them.
+# The screening log (``screening.log``) lists the participants of the sites where a role the user holds there may
+# read them.
 VIEW_SCREENING = "screening.view_participant"
-
-
-def screening_log(user: Any, *, site_code: str = "", status: str = "") -> ScreeningLog:
-    """Every screened participant at the sites where the user may read them (``VIEW_SCREENING`` there; a role
-    counts at its own site only), with status and the failure counts by criterion.
-
-    The number of queries does not depend on the number of participants.
-    """
-    participants = scope_to_user_sites(Participant.objects.all(), user, permission=VIEW_SCREENING)
-    if site_code:
-        participants = participants.filter(site__code=site_code)
-    rows = [screening_row(p) for p in with_protocol_versions(participants_with_screening(participants))]
-    status_counts = Counter(row.status for row in rows)
-    failures = Counter(
-        code for row in rows if hasattr(row.participant, "screen_failure")
-        for code in row.participant.screen_failure.failed_codes
-    )  # fmt: skip
-    if status:
-        rows = [row for row in rows if row.status == status]
-    ordered_failures = sorted(failures.items(), key=lambda item: (-item[1], _code_order(item[0])))
-    return ScreeningLog(rows=rows, status_counts=dict(status_counts), failures_by_code=ordered_failures)
-
-
-def _code_order(code: str) -> tuple[int, int]:
-    """I1 … I4, E1 … E17, then anything else (the screening window, SCR)."""
-    if code[:1] in {"I", "E"} and code[1:].isdigit():
-        return (0 if code.startswith("I") else 1, int(code[1:]))
-    return (2, 0)
 
 
 # The eight items of the ACR/EULAR table, as the summary page names them.
@@ -498,21 +463,14 @@ def reconsent_count(user: Any) -> int:
 CONFIRM_ELIGIBILITY = "screening.confirm_eligibility"
 
 
-def eligibility_to_confirm(user: Any) -> list[Participant]:
-    """Participants whose computed decision is "eligible" and whose eligibility no confirmation in force holds yet
-    (not randomised, withdrawn nor screen failed), at the sites where the user may confirm eligibility; by
-    screening number. The number of queries does not depend on the number of participants."""
-    confirmed = EligibilityConfirmation.objects.filter(participant_id=OuterRef("pk"), voided_at__isnull=True)
-    candidates = (
+def eligibility_to_confirm(user: Any) -> QuerySet[Participant]:
+    """Participants whose stored status is "eligible" (computed eligible, no confirmation in force, not randomised,
+    withdrawn nor screen failed: ``screening.status``), at the sites where the user may confirm eligibility; by
+    screening number. A queryset: counted and sliced in the database (the partial index of eligible rows)."""
+    return (
         scope_to_user_sites(Participant.objects.all(), user, permission=CONFIRM_ELIGIBILITY)
-        .filter(allocation__isnull=True, withdrawal__isnull=True, screen_failure__isnull=True)
-        .filter(~Exists(confirmed))
+        .filter(screening_state__status=ScreeningStatus.ELIGIBLE.value)
+        .select_related("site")
+        .only("screening_number", "site__code")
         .order_by("screening_number")
     )
-    # None has a confirmation in force (filtered above): no prefetch of them, which would add a query only when
-    # there is a candidate.
-    participants = with_protocol_versions(participants_with_screening(candidates).prefetch_related(None))
-    for participant in participants:
-        participant.confirmations_in_force = []  # type: ignore[attr-defined]
-    rows = (screening_row(participant) for participant in participants)
-    return [row.participant for row in rows if row.status == ScreeningStatus.ELIGIBLE]

@@ -33,6 +33,7 @@ from screening.selectors import (
     screening_window_of,
     site_today,
 )
+from screening.status_store import screening_state_refresh
 from trial_site.audit.errors import EditConflict
 from trial_site.audit.versions import FieldChange, current_version, data_fields, display, person
 from trial_site.hooks import schedule_changed
@@ -68,6 +69,7 @@ def participant_register(*, participant: Participant, consent: Consent, by: Any)
     consent.participant = participant
     consent.site = site
     consent.save(by=by)
+    screening_state_refresh(participant.pk)
     logger.info("participant %s registered at %s by %s", participant.screening_number, site.code, by)
     return participant
 
@@ -100,6 +102,7 @@ def participant_rescreen(*, previous: Participant, screening_date: date, consent
     consent.participant = episode
     consent.site = site
     consent.save(by=by)
+    screening_state_refresh(episode.pk)
     return episode
 
 
@@ -108,6 +111,7 @@ def participant_details_change(*, participant: Participant, by: Any, reason: str
     """Save corrected contact or identity details (a reason is required: the data are saved already)."""
     require(by, "screening.change_participant", participant.site)
     participant.save(by=by, reason=reason)
+    screening_state_refresh(participant.pk)  # the date of birth and sex count for eligibility
     schedule_changed(participant.pk)  # the reminder choices may have changed
     return participant
 
@@ -139,6 +143,7 @@ def screening_form_save(*, record: ScreeningForm, by: Any, reason: str | None = 
         confirmation.save(by=by, reason=confirmation.void_reason)
         participant.__dict__.pop("confirmations_in_force", None)
         logger.info("confirmation of %s voided by a change to %s", participant, record._meta.verbose_name)
+    screening_state_refresh(participant.pk)
     return record
 
 
@@ -250,6 +255,7 @@ def eligibility_confirm(*, participant: Participant, by: Any) -> EligibilityConf
         criteria=[{**asdict(criterion), "status": str(criterion.status)} for criterion in decision.criteria],
     )
     confirmation.save(by=by)
+    screening_state_refresh(participant.pk)
     logger.info("eligibility of %s confirmed by %s", participant, by)
     return confirmation
 
@@ -280,6 +286,7 @@ def screen_failure_record(*, participant: Participant, by: Any, note: str = "") 
         note=note,
     )
     failure.save(by=by)
+    screening_state_refresh(participant.pk)
     return failure
 
 
@@ -289,6 +296,7 @@ def consent_withdraw(*, withdrawal: ConsentWithdrawal, by: Any) -> ConsentWithdr
     require(by, "screening.add_consentwithdrawal", participant.site)
     withdrawal.site = participant.site
     withdrawal.save(by=by)
+    screening_state_refresh(participant.pk)
     schedule_changed(participant.pk)
     logger.info("%s withdrew consent (%s)", participant, withdrawal.scope)
     return withdrawal

@@ -6,11 +6,12 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clinical.mrss import MRSS_AREA_CODES
-from screening import selectors, services
+from screening import log, selectors, services
 from screening.access import screening_form_access
 from screening.forms import (
     ConsentForm,
@@ -43,25 +44,43 @@ def _participant(request: HttpRequest, number: str) -> Participant:
     return get_scoped_object_or_404(queryset, request, screening_number=number)
 
 
-@permission_required(selectors.VIEW_SCREENING)
+def _cursor_value(request: HttpRequest, name: str) -> int | None:
+    value = request.GET.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+@permission_required(log.VIEW_SCREENING)
 def screening_log(request: HttpRequest) -> HttpResponse:
-    sites = scope_to_user_sites(Site.objects.all(), request.user, permission=selectors.VIEW_SCREENING)
+    """The screening log: one page of 50 (newest first, keyset paging), filtered by site, status and decision."""
+    sites = list(scope_to_user_sites(Site.objects.all(), request.user, permission=log.VIEW_SCREENING))
     site_code = request.GET.get("site", "")
+    site = next((site for site in sites if site.code == site_code), None)
     status = request.GET.get("status", "")
-    if status and status not in ScreeningStatus.__members__.values():
+    if status not in ScreeningStatus.__members__.values():
         status = ""
-    log = selectors.screening_log(request.user, site_code=site_code, status=status)
-    can_register = [site for site in sites if user_can(request.user, "screening.add_participant", site)]
+    decision = request.GET.get("decision", "")
+    if decision not in log.DECISIONS:
+        decision = ""
+    page = log.screening_log_page(
+        request.user,
+        filters=log.LogFilters(site_id=site.pk if site else None, status=status, decision=decision),
+        cursor=log.LogCursor(after=_cursor_value(request, "after"), before=_cursor_value(request, "before")),
+    )
+    filters = {"site": site.code if site else "", "status": status, "decision": decision}
+    shown = urlencode({name: value for name, value in filters.items() if value})
     return render(
         request,
         "screening/log.html",
         {
-            "log": log,
+            "log": page,
             "sites": sites,
             "statuses": list(ScreeningStatus),
-            "site_code": site_code,
+            "decisions": log.DECISIONS,
+            "site_code": filters["site"],
             "status": status,
-            "register_sites": can_register,
+            "decision": decision,
+            "filtered": shown,
+            "register_sites": [site for site in sites if user_can(request.user, "screening.add_participant", site)],
         },
     )
 

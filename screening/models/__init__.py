@@ -12,6 +12,7 @@ from screening.models.crfs import (
 )
 from screening.models.outcome import EligibilityConfirmation, ScreenFailure
 from screening.models.participant import IDENTIFYING_FIELDS, Participant
+from screening.models.state import ScreeningState
 
 __all__ = [
     "IDENTIFYING_FIELDS",
@@ -28,4 +29,5 @@ __all__ = [
     "ScreenFailure",
     "ScreeningLabs",
     "ScreeningMrss",
+    "ScreeningState",
 ]
