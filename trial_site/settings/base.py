@@ -124,7 +124,7 @@ DATABASE_ROLE_CHECK = False
 # --- Redis and cache ------------------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    # Sessions are read from it on every request: a Redis that hangs costs a second, then the database answers.
+    # Sessions are read from it on every request: a Redis that hangs costs a request 1-2 s, then the database answers.
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
