@@ -3,11 +3,13 @@
 1. **export** — the export centre's CSV export (one file per form, all sites) of ``bench_5000`` against
    PostgreSQL ``COPY`` of the same rows; the ODM writer's rows per second against the CSV export's
    (``bench/services_export.py``). Reads ``bench_5000`` only.
-2. **sweep** — beat's reminder sweep handing 10,000 due reminders to the broker against a bare ``SELECT`` of them
-   (``bench/services_reminders.py``), in ``bench_services``, a copy of ``bench_5000``.
-3. **randomise** — 100 randomisations at once against the same 100 one after another, with a correctness check
-   (``bench/services_randomise.py``), each run in a fresh copy of ``bench_services_rand_base`` (a copy of
-   ``bench_100`` with an allocation list in use and 100 confirmed-eligible participants, made by the services).
+2. **sweep** — beat's reminder sweep handing 10,000 due reminders to the broker against the claim ``UPDATE …
+   RETURNING`` of the same rows alone (``bench/services_reminders.py``), in ``bench_services``, a copy of
+   ``bench_5000``.
+3. **randomise** — 100 randomisations at once over HTTP against gunicorn with 4 workers, against the same 100 one
+   after another, with a correctness check (``bench/services_randomise.py``), each run in a fresh copy of
+   ``bench_services_rand_base`` (a copy of ``bench_100`` with an allocation list in use and 100 confirmed-eligible
+   participants, made by the services).
 4. **crf** — saving a CRF with its history row against the same save with the history switched off, and against
    a plain Django save (``bench/services_crf.py``), in ``bench_services``.
 
@@ -66,9 +68,9 @@ def child(name: str, params: dict[str, Any]) -> Any:
 
         return export_vs_copy(WORK, repetitions=params["repetitions"])
     if name == "sweep":
-        from bench.services_reminders import sweep_vs_select
+        from bench.services_reminders import sweep_vs_claim
 
-        return sweep_vs_select(params["due"], repetitions=params["repetitions"])
+        return sweep_vs_claim(params["due"], repetitions=params["repetitions"])
     if name == "randomise-prepare":
         from bench.services_randomise import randomise_prepare
 
@@ -76,9 +78,7 @@ def child(name: str, params: dict[str, Any]) -> Any:
     if name == "randomise-run":
         from bench.services_randomise import randomise_run
 
-        return randomise_run(
-            params["participants"], params["list"], concurrent=params["concurrent"], connections=params["connections"]
-        )
+        return randomise_run(params["participants"], params["list"], concurrent=params["concurrent"], log=params["log"])
     if name == "crf":
         from bench.services_crf import crf_save_with_vs_without
 
@@ -165,10 +165,11 @@ def measure_randomise(args: argparse.Namespace) -> dict[str, Any]:
         modes = ("concurrent", "sequential") if repetition % 2 == 0 else ("sequential", "concurrent")
         for mode in modes:
             copy_database(server, RAND_BASE, RAND_RUN)
-            params = {**prepared, "concurrent": mode == "concurrent", "connections": args.connections}
+            log = str(WORK / f"gunicorn-randomise-{mode}-{repetition + 1}.log")
+            params = {**prepared, "concurrent": mode == "concurrent", "log": log}
             runs[mode].append(run_child("randomise-run", RAND_RUN, params, server=server, redis_url=redis_url))
             empty_broker(redis_url)
-    return {"randomisations": len(prepared["participants"]), "connections": args.connections, "runs": runs}
+    return {"randomisations": len(prepared["participants"]), "workers": 4, "runs": runs}
 
 
 # --- the command -----------------------------------------------------------------------------------------------
@@ -184,7 +185,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--due", type=int, default=10_000, help="due reminders swept")
     parser.add_argument("--sweep-repetitions", type=int, default=2)
     parser.add_argument("--randomisations", type=int, default=100)
-    parser.add_argument("--connections", type=int, default=30, help="database connections the threads share")
     parser.add_argument("--randomise-repetitions", type=int, default=2, help="runs of each mode")
     parser.add_argument("--saves", type=int, default=500, help="CRF saves per path")
     parser.add_argument("--write-docs", action="store_true", help="refresh the section of docs/benchmarks.md")
@@ -199,6 +199,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     results = measure(args)
     results["minutes"] = round((time.monotonic() - started) / 60, 1)
+    kept = WORK / "services.json"
+    if args.only and kept.exists():  # the scenarios not run this time keep the figures of their last run
+        previous = json.loads(kept.read_text())
+        results.update({name: previous[name] for name in SCENARIOS if name not in results and name in previous})
     (WORK / "services.json").write_text(json.dumps(results, indent=1))
     section = run_header(command_line("services.py", argv)) + "\n" + report(results)
     found: list[Verdict] = verdicts(results)

@@ -1,4 +1,4 @@
-"""Services benchmark, scenario 2: the reminder sweep over 10,000 due reminders against a bare SELECT of them.
+"""Services benchmark, scenario 2: the reminder sweep over 10,000 due reminders against the claim of the same rows.
 
 Runs in a process where Django is set up on a database of its own (a copy of a generated trial) with
 ``REDIS_URL`` naming a Redis database that is the Celery broker (no worker: the queued tasks stay there).
@@ -9,12 +9,13 @@ The reminders are made through the ``Reminder`` model with ``bulk_create``, as t
 ``due`` of them are planned and due (their due times spread over the hour before now); the others are sent
 already, as the reminders of past visits would be, so the sweep has to find the due rows among many.
 
-The sweep is what Celery beat runs, ``reminders.tasks.sweep`` (``reminders_sweep``: claim up to 500 due rows
-with ``SELECT … FOR UPDATE SKIP LOCKED``, mark them sending, and after commit queue one ``send_reminder`` task
-each on the broker), called until it finds nothing due, as successive beat runs would; it runs in the
-benchmark's process set up as a worker process is (Celery's "in a worker" flag). The baseline is one
-``SELECT id`` of the same rows with the sweep's own ``WHERE`` and ``ORDER BY``. Between repetitions the rows are
-planned again, the table vacuumed and the broker's database emptied.
+The sweep is what Celery beat runs, ``reminders.tasks.sweep``, called once (``reminders_sweep``: claim up to
+``CLAIM_BATCH`` due rows with one ``UPDATE … RETURNING`` over ``SELECT … FOR UPDATE SKIP LOCKED``, and after each
+claim's commit queue them as ``send_reminders`` messages of ``MESSAGE_BATCH`` reminders; again until nothing is
+due); it runs in the benchmark's process set up as a worker process is (Celery's "in a worker" flag). The baseline
+is the claim alone: the sweep's own ``UPDATE … RETURNING`` statement over all the due rows at once, committed
+(``reminders.services.claim_sql``). Between repetitions the rows are planned again, the table vacuumed and the
+broker's database emptied.
 """
 
 from __future__ import annotations
@@ -90,65 +91,57 @@ def broker() -> Any:
     return redis.Redis.from_url(settings.CELERY_BROKER_URL)
 
 
-def queued_tasks() -> int:
-    """The messages waiting on the broker's default queue."""
-    return int(broker().llen("celery"))
+def queued_reminders() -> list[int]:
+    """The reminders in the messages waiting on the broker's default queue (each message: a list of ids)."""
+    import base64
+    import json
+
+    found: list[int] = []
+    for raw in broker().lrange("celery", 0, -1):
+        message = json.loads(raw)
+        args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        found += args[0]
+    return found
 
 
-def due_select() -> tuple[str, tuple[Any, ...]]:
-    """The baseline: the SQL of the sweep's ``WHERE`` and ``ORDER BY``, selecting the ids, as one statement."""
-    from django.conf import settings
-    from django.db.models import Q
+def time_claim(due: int) -> tuple[float, int]:
+    """The baseline: the sweep's claim statement (``UPDATE … RETURNING``) over all the due rows, committed;
+    (seconds, rows). The rows are planned again afterwards by the caller."""
+    from django.db import connection, transaction
     from django.utils import timezone
 
-    from reminders.models import Reminder
+    from reminders.services import claim_sql
 
-    now = timezone.now()
-    due = Q(status=Reminder.Status.PLANNED, due_at__lte=now) | Q(
-        status=Reminder.Status.SENDING, claimed_at__lt=now - timedelta(minutes=settings.REMINDER_STUCK_MINUTES)
-    )
-    sql, params = Reminder.objects.filter(due).order_by("due_at", "pk").values_list("pk").query.sql_with_params()
-    return sql, tuple(params)
-
-
-def time_select() -> tuple[float, int]:
-    """One bare SELECT of the due reminders' ids through the database cursor; (seconds, rows)."""
-    from django.db import connection
-
-    sql, params = due_select()
+    sql, params = claim_sql(now=timezone.now(), batch=due)
     started = time.perf_counter()
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         found = cursor.fetchall()
     return time.perf_counter() - started, len(found)
 
 
 def time_sweep() -> tuple[float, int, int]:
-    """Beat's sweep task, run until nothing is due; (seconds, reminders handed out, sweeps run)."""
+    """Beat's sweep task, run once; (seconds, reminders handed out, claims it made)."""
+    from reminders.services import CLAIM_BATCH
     from reminders.tasks import sweep
 
-    handed, sweeps = 0, 0
     started = time.perf_counter()
-    while True:
-        claimed = sweep()  # the task's body, in this process, as the worker runs it when beat sends it
-        sweeps += 1
-        handed += claimed
-        if not claimed:
-            break
-    return time.perf_counter() - started, handed, sweeps
+    handed = sweep()  # the task's body, in this process, as the worker runs it when beat sends it
+    seconds = time.perf_counter() - started
+    return seconds, handed, handed // CLAIM_BATCH + 1
 
 
 def time_handoff(ids: list[int]) -> float:
-    """For the breakdown: queueing one ``send_reminder`` per id on the broker, and nothing else."""
-    from reminders.tasks import send_reminder
+    """For the breakdown: queueing the same reminders as the sweep's messages on the broker, and nothing else."""
+    from reminders.services import CLAIM_BATCH, _queue_deliveries
 
     started = time.perf_counter()
-    for pk in ids:
-        send_reminder.delay(pk)
+    for start in range(0, len(ids), CLAIM_BATCH):
+        _queue_deliveries(ids[start : start + CLAIM_BATCH])
     return time.perf_counter() - started
 
 
-def sweep_vs_select(due: int = 10_000, *, repetitions: int = 3) -> dict[str, Any]:
+def sweep_vs_claim(due: int = 10_000, *, repetitions: int = 3) -> dict[str, Any]:
     """Scenario 2, measured in the current database (which must have no reminders yet)."""
     from celery._state import _set_task_join_will_block, task_join_will_block
 
@@ -176,28 +169,38 @@ def sweep_vs_select(due: int = 10_000, *, repetitions: int = 3) -> dict[str, Any
 
 def _measure_sweeps(ids: list[int], repetitions: int) -> dict[str, Any]:
     from reminders.models import Reminder
+    from reminders.services import MESSAGE_BATCH
+    from reminders.tasks import sweep
 
-    sweeps, selects, handoffs, problems = [], [], [], []
+    sweeps, claims, handoffs, problems = [], [], [], []
     counts: dict[str, int] = {}
     for repetition in range(repetitions):
-        for _ in range(3):  # the select takes milliseconds: the median of a few
-            seconds, counts["select_rows"] = time_select()
-            selects.append(seconds)
-        seconds, handed, counts["sweeps"] = time_sweep()
+        seconds, counts["claim_rows"] = time_claim(len(ids))
+        claims.append(seconds)
+        reminders_reset(ids)
+        seconds, handed, counts["claims"] = time_sweep()
         sweeps.append(seconds)
         counts["handed_out"] = handed
         sending = Reminder.objects.filter(pk__in=ids, status=Reminder.Status.SENDING).count()
-        queued = queued_tasks()
-        if not handed == sending == queued == len(ids):
-            problems.append(f"repetition {repetition + 1}: {handed} handed out, {sending} sending, {queued} queued")
+        queued = queued_reminders()
+        counts["messages"] = int(broker().llen("celery"))
+        once = sorted(queued) == sorted(ids)
+        if not (handed == sending == len(ids) and once):
+            problems.append(
+                f"repetition {repetition + 1}: {handed} handed out, {sending} sending, {len(queued)} queued "
+                f"({len(set(queued))} distinct)"
+            )
+        if sweep() != 0:
+            problems.append(f"repetition {repetition + 1}: a second sweep found reminders still due")
         reminders_reset(ids)
-        if repetition == 0:  # the breakdown once: it takes most of a sweep's time again
+        if repetition == 0:  # the breakdown once
             handoffs.append(time_handoff(ids))
             reminders_reset(ids)
     return {
         "sweep_seconds": round(statistics.median(sweeps), 4),
-        "select_seconds": round(statistics.median(selects), 5),
+        "claim_seconds": round(statistics.median(claims), 4),
         "handoff_seconds": round(statistics.median(handoffs), 4) if handoffs else None,
+        "message_batch": MESSAGE_BATCH,
         "problems": problems,
         **counts,
     }

@@ -3,8 +3,9 @@ send one now, and take a participant's STOP.
 
 Exactly once, in short (``docs/reminders.md`` has the whole argument):
 - a reminder is a row, unique per visit, visit date, offset and channel while it is not cancelled;
-- the sweep claims due rows with ``SELECT … FOR UPDATE SKIP LOCKED`` and marks them ``sending`` before any task
-  is queued, so two sweeps never hand out the same row;
+- the sweep claims due rows with one ``UPDATE … RETURNING`` over ``SELECT … FOR UPDATE SKIP LOCKED`` and marks them
+  ``sending`` before any task is queued, so two sweeps never hand out the same row; it queues them as messages of
+  ``MESSAGE_BATCH`` reminders and claims again until nothing is due;
 - delivery locks the participant's row, then the reminder's, re-checks that it is still ``sending`` and still
   wanted, sends, and records the result in the same transaction; a second task for the same reminder waits and
   then finds it ``sent``;
@@ -175,35 +176,83 @@ def reminders_plan(*, participant_id: int, now: datetime | None = None) -> PlanR
 # --- Dispatch -------------------------------------------------------------------------------------------------
 
 
-def reminders_sweep(*, now: datetime | None = None, batch: int = 500) -> list[int]:
-    """Claim the due reminders (and those stuck in "sending" since a worker died), mark them sending and queue
-    one delivery task each after commit. Rows another sweep holds are skipped, not waited for."""
+# One claim takes up to CLAIM_BATCH due reminders; they go to the broker as messages of MESSAGE_BATCH reminders each
+# (one ``send_reminders`` task per message), so handing out a backlog is a few publishes, not one per reminder.
+CLAIM_BATCH = 1000
+MESSAGE_BATCH = 100
+
+
+def reminders_sweep(*, now: datetime | None = None, batch: int = CLAIM_BATCH) -> list[int]:
+    """Hand every due reminder (and those stuck in "sending" since a worker died) to the workers: claim up to
+    ``batch`` at a time (``UPDATE … RETURNING`` with ``FOR UPDATE SKIP LOCKED``: rows another sweep holds are
+    skipped, not waited for), mark them sending, and after each claim's commit queue them as ``send_reminders``
+    messages of ``MESSAGE_BATCH``; again until nothing is due, so one beat run hands out a whole backlog. Returns
+    the ids claimed, in due order. When the broker cannot be reached, the claim's reminders are planned again and
+    the sweep stops: the next one tries again."""
     now = now or timezone.now()
+    claimed: list[int] = []
+    handed_off = {"failed": False}
+    while True:
+        with transaction.atomic():
+            ids = _claim(now=now, batch=batch)
+            transaction.on_commit(lambda ids=ids: handed_off.update(failed=not _queue_deliveries(ids)))
+        claimed += ids
+        # Fewer than a batch: nothing more is due. Inside a caller's transaction the hand-off waits for its commit
+        # and a second claim finds only what this one left (nothing due): the loop ends.
+        if len(ids) < batch or handed_off["failed"]:
+            return claimed
+
+
+def _due(now: datetime) -> Q:
     stuck_since = now - timedelta(minutes=settings.REMINDER_STUCK_MINUTES)
-    due = Q(status=Reminder.Status.PLANNED, due_at__lte=now) | Q(
+    return Q(status=Reminder.Status.PLANNED, due_at__lte=now) | Q(
         status=Reminder.Status.SENDING, claimed_at__lt=stuck_since
     )
-    with transaction.atomic():
-        claimed = list(
-            Reminder.objects.select_for_update(skip_locked=True)
-            .filter(due)
-            .order_by("due_at", "pk")
-            .values_list("pk", flat=True)[:batch]
-        )
-        Reminder.objects.filter(pk__in=claimed).update(status=Reminder.Status.SENDING, claimed_at=now)
-        transaction.on_commit(lambda: _queue_deliveries(claimed))
-    return claimed
 
 
-def _queue_deliveries(reminder_ids: list[int]) -> None:
-    from reminders.tasks import send_reminder
+def claim_sql(*, now: datetime, batch: int) -> tuple[str, list[Any]]:
+    """The claim as one statement: the first ``batch`` due reminders (skipping rows another transaction holds)
+    marked sending, their ids and due times returned."""
+    from django.db import connection
 
-    not_queued = [pk for pk in reminder_ids if not enqueue(send_reminder, pk)]
-    if not_queued:  # the broker is down: give them back, the next sweep tries again
+    candidates = Reminder.objects.filter(_due(now)).order_by("due_at", "pk").values("pk")[:batch]
+    select, params = candidates.query.sql_with_params()
+    if connection.features.has_select_for_update_skip_locked:
+        select += " FOR UPDATE SKIP LOCKED"
+    table = connection.ops.quote_name(Reminder._meta.db_table)
+    sql = (
+        f"UPDATE {table} SET status = %s, claimed_at = %s WHERE id IN ({select}) "  # noqa: S608 (our own SQL)
+        "RETURNING id, due_at"
+    )
+    return sql, [Reminder.Status.SENDING, now, *params]
+
+
+def _claim(*, now: datetime, batch: int) -> list[int]:
+    from django.db import connection
+
+    sql, params = claim_sql(now=now, batch=batch)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [pk for pk, _due_at in sorted(rows, key=lambda row: (row[1], row[0]))]
+
+
+def _queue_deliveries(reminder_ids: list[int]) -> bool:
+    """Queue the claimed reminders as ``send_reminders`` messages of ``MESSAGE_BATCH``; True if all were queued.
+    The reminders of a message the broker did not take are planned again, for the next sweep."""
+    from reminders.tasks import send_reminders
+
+    not_queued: list[int] = []
+    for start in range(0, len(reminder_ids), MESSAGE_BATCH):
+        chunk = reminder_ids[start : start + MESSAGE_BATCH]
+        if not_queued or not enqueue(send_reminders, chunk):  # the broker is down: do not try every message
+            not_queued += chunk
+    if not_queued:  # give them back, the next sweep tries again
         Reminder.objects.filter(pk__in=not_queued, status=Reminder.Status.SENDING).update(
             status=Reminder.Status.PLANNED, claimed_at=None
         )
         logger.warning("%s reminders not queued (broker down); planned again", len(not_queued))
+    return not not_queued
 
 
 def _still_wanted(reminder: Reminder, participant: Participant) -> str:

@@ -1,10 +1,13 @@
-"""Celery tasks of the visit reminders: the sweep (beat, every few minutes), one delivery task per reminder, and
-the staff digest (beat, every morning)."""
+"""Celery tasks of the visit reminders: the sweep (beat, every few minutes), the delivery of a batch of reminders
+(one message of the sweep), of one reminder (its retries), and the staff digest (beat, every morning)."""
 
 from __future__ import annotations
 
 import logging
 import random
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
@@ -19,8 +22,50 @@ _jitter = random.Random()  # noqa: S311 (jitter, not a secret)
 
 @shared_task(name="reminders.tasks.sweep")
 def sweep() -> int:
-    """Hand every due reminder to a delivery task (beat runs this every REMINDER_SWEEP_SECONDS)."""
+    """Hand every due reminder to the workers, in batches, until nothing is due (beat runs this every
+    REMINDER_SWEEP_SECONDS)."""
     return len(services.reminders_sweep())
+
+
+@shared_task(
+    name="reminders.tasks.send_reminders",
+    acks_late=True,  # a worker that dies mid-batch leaves the message on the broker: the batch runs again
+    reject_on_worker_lost=True,
+)
+def send_reminders(reminder_ids: list[int]) -> dict[str, int]:
+    """Deliver the reminders of one message of the sweep, one after another, each as ``send_reminder`` delivers it
+    (a reminder already sent is skipped: a batch run twice sends nothing twice). One that meets a transient error
+    goes on alone: ``send_reminder`` retries it with backoff, counting this attempt as the first."""
+    outcomes: Counter[str] = Counter()
+    for reminder_id in reminder_ids:
+        try:
+            outcome = services.reminder_deliver(reminder_id=reminder_id).value
+        except services.TransientDeliveryError as error:
+            outcome = _retry_or_fail(reminder_id, error, retries_done=0, retry=_retry_alone(reminder_id))
+        except Exception:  # the others still go; this one stays "sending" and the sweep hands it out again
+            logger.exception("reminder %s: delivery failed unexpectedly", reminder_id)
+            outcome = "error"
+        outcomes[outcome] += 1
+    return dict(outcomes)
+
+
+def _retry_alone(reminder_id: int) -> Callable[[float], Any]:
+    def retry(countdown: float) -> str:
+        send_reminder.apply_async((reminder_id,), countdown=countdown, retries=1)
+        return "retrying"
+
+    return retry
+
+
+def _retry_or_fail(reminder_id: int, error: Exception, *, retries_done: int, retry: Callable[[float], Any]) -> str:
+    """After a transient error: fail the reminder once REMINDER_MAX_RETRIES retries are done, else retry it after
+    an exponential backoff with jitter."""
+    if retries_done >= settings.REMINDER_MAX_RETRIES:
+        services.reminder_fail(reminder_id=reminder_id, error=str(error))
+        return services.DeliveryOutcome.FAILED.value
+    countdown = retry_delay_seconds(retries_done, settings.REMINDER_RETRY_BASE_SECONDS, _jitter)
+    logger.warning("reminder %s: %s; retry %s in %.0f s", reminder_id, error, retries_done + 1, countdown)
+    return retry(countdown)
 
 
 @shared_task(
@@ -35,13 +80,13 @@ def send_reminder(self: object, reminder_id: int) -> str:
     try:
         return services.reminder_deliver(reminder_id=reminder_id).value
     except services.TransientDeliveryError as error:
-        retries_done = self.request.retries  # type: ignore[attr-defined]
-        if retries_done >= settings.REMINDER_MAX_RETRIES:
-            services.reminder_fail(reminder_id=reminder_id, error=str(error))
-            return services.DeliveryOutcome.FAILED.value
-        countdown = retry_delay_seconds(retries_done, settings.REMINDER_RETRY_BASE_SECONDS, _jitter)
-        logger.warning("reminder %s: %s; retry %s in %.0f s", reminder_id, error, retries_done + 1, countdown)
-        raise self.retry(countdown=countdown, exc=error) from error  # type: ignore[attr-defined]
+        transient = error
+
+    def retry(countdown: float) -> Any:
+        raise self.retry(countdown=countdown, exc=transient) from transient  # type: ignore[attr-defined]
+
+    retries_done = self.request.retries  # type: ignore[attr-defined]
+    return _retry_or_fail(reminder_id, transient, retries_done=retries_done, retry=retry)
 
 
 @shared_task(name="reminders.tasks.send_staff_digests")

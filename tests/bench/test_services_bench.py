@@ -14,7 +14,7 @@ from bench.generate import generate_trial
 from bench.services_crf import crf_save_with_vs_without
 from bench.services_export import export_vs_copy
 from bench.services_randomise import randomise_prepare, randomise_run
-from bench.services_reminders import sweep_vs_select
+from bench.services_reminders import sweep_vs_claim
 from bench.services_report import report, verdicts
 
 MEASURED: dict[str, Any] = {
@@ -25,11 +25,12 @@ MEASURED: dict[str, Any] = {
         "copy_bytes": 15148937, "odm": {"seconds": 60.0, "rows": 223921, "bytes": 185323897},
     },
     "sweep": {
-        "due": 10000, "other_reminders": 40812, "repetitions": 3, "sweep_seconds": 22.0, "select_seconds": 0.016,
-        "handoff_seconds": 15.0, "problems": [], "select_rows": 10000, "sweeps": 21, "handed_out": 10000,
+        "due": 10000, "other_reminders": 40812, "repetitions": 3, "sweep_seconds": 0.6, "claim_seconds": 0.3,
+        "handoff_seconds": 0.1, "problems": [], "claim_rows": 10000, "claims": 11, "messages": 100,
+        "message_batch": 100, "handed_out": 10000,
     },
     "randomise": {
-        "randomisations": 100, "connections": 30,
+        "randomisations": 100, "workers": 4,
         "runs": {
             "concurrent": [{"seconds": 10.0, "problems": [], "errors": []}],
             "sequential": [{"seconds": 14.0, "problems": [], "errors": []}],
@@ -84,11 +85,11 @@ def test_every_scenario_runs_at_a_tiny_size_and_its_checks_hold(tmp_path: Path) 
 
     eager, app.conf.task_always_eager = app.conf.task_always_eager, False  # the sweep queues on the real broker
     try:
-        sweep = sweep_vs_select(10, repetitions=1)
+        sweep = sweep_vs_claim(10, repetitions=1)
     finally:
         app.conf.task_always_eager = eager
-    assert sweep["problems"] == [] and sweep["handed_out"] == sweep["select_rows"] == 10
+    assert sweep["problems"] == [] and sweep["handed_out"] == sweep["claim_rows"] == 10
 
     prepared = randomise_prepare(2)
-    run = randomise_run(prepared["participants"], prepared["list"], concurrent=True, connections=2)
+    run = randomise_run(prepared["participants"], prepared["list"], concurrent=True, log=str(tmp_path / "gunicorn.log"))
     assert run["errors"] == [] and run["problems"] == []
