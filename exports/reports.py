@@ -437,29 +437,39 @@ for _field in SERIOUSNESS_FIELDS:
 
 def sae_summary(user: Any, *, by_arm: bool) -> list[SaeCounts]:
     """Serious adverse events: events, participants with one, ongoing; SAE reports not yet sent to the sponsor
-    and those past their deadline. Pooled (one row), or one row per arm then the total when ``by_arm``."""
+    and those past their deadline. Pooled (one row), or one row per arm then the total when ``by_arm``. Two GROUP
+    BY queries (by arm), whatever the number of events."""
     now = timezone.now()
-    events = list(
-        _scoped(AdverseEvent.objects.filter(SERIOUS), user).values(
-            "id", "participant_id", "ongoing", "participant__allocation__arm"
+    events = {
+        row["participant__allocation__arm"]: row
+        for row in _scoped(AdverseEvent.objects.filter(SERIOUS), user)
+        .values("participant__allocation__arm")
+        .annotate(
+            events=Count("id"),
+            participants=Count("participant_id", distinct=True),
+            ongoing=Count("id", filter=Q(ongoing=True)),
         )
-    )
-    reports = list(
-        _scoped(SaeReport.objects.filter(submitted_at__isnull=True), user).values(
-            "deadline", "adverse_event__participant__allocation__arm"
-        )
-    )
+        .order_by()
+    }
+    reports = {
+        row["adverse_event__participant__allocation__arm"]: row
+        for row in _scoped(SaeReport.objects.filter(submitted_at__isnull=True), user)
+        .values("adverse_event__participant__allocation__arm")
+        .annotate(open=Count("id"), overdue=Count("id", filter=Q(deadline__lt=now)))
+        .order_by()
+    }
 
     def counts(label: str, arm: str | None) -> SaeCounts:
-        mine = [e for e in events if arm is None or e["participant__allocation__arm"] == arm]
-        open_ = [r for r in reports if arm is None or r["adverse_event__participant__allocation__arm"] == arm]
+        # A participant has one arm (or none): the participants of the groups add up without double counting.
+        mine = [row for key, row in events.items() if arm is None or key == arm]
+        open_ = [row for key, row in reports.items() if arm is None or key == arm]
         return SaeCounts(
             label=label,
-            serious_events=len(mine),
-            participants=len({e["participant_id"] for e in mine}),
-            ongoing=sum(e["ongoing"] for e in mine),
-            reports_open=len(open_),
-            reports_overdue=sum(r["deadline"] < now for r in open_),
+            serious_events=sum(row["events"] for row in mine),
+            participants=sum(row["participants"] for row in mine),
+            ongoing=sum(row["ongoing"] for row in mine),
+            reports_open=sum(row["open"] for row in open_),
+            reports_overdue=sum(row["overdue"] for row in open_),
         )
 
     rows = [counts(arm_label(arm), arm.code) for arm in PROTOCOL.arms] if by_arm else []

@@ -12,13 +12,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from monitoring.models import DataQuery
-from monitoring.selectors import queries, signatures, to_sign, verification
+from monitoring.selectors import queries, signatures, to_sign, to_verify
 from trial_site.home import TodoItem, TodoList, todo_list
-from trial_site.models import Site
-from trial_site.permissions import site_ids_where
 from visits.models import Visit
-
-VERIFY_SOURCE = "monitoring.verify_source"
 
 
 def _query_item(user: Any, query: DataQuery) -> TodoItem:
@@ -104,27 +100,21 @@ def visits_to_sign(user: Any, *, rows: int) -> TodoList:
 
 
 def forms_to_verify(user: Any, *, rows: int) -> TodoList:
-    """Forms the SDV plan requires that no verification in force covers, at the sites where the user verifies."""
-    codes = set(Site.objects.filter(pk__in=site_ids_where(user, VERIFY_SOURCE)).values_list("code", flat=True))
-    _sites, participants = verification.sdv_progress(user)
-    to_verify = [
-        (row.label, label, form, pk) for row in participants if row.site in codes for label, form, pk in row.to_verify
-    ]
-
-    def item(entry: tuple[str, str, str, int]) -> TodoItem:
-        number, label, form, pk = entry
-        return TodoItem(
-            f"{number} · {label}",
-            _("not verified yet"),
-            f"{reverse('monitoring:verification_mark')}?{urlencode({'form': form, 'object': pk})}",
-        )
-
-    return todo_list(
-        "forms_to_verify",
-        gettext_lazy("Forms to verify"),
-        to_verify,
-        item,
-        limit=rows,
+    """Forms the SDV plan requires that no verification in force covers, at the sites where the user verifies:
+    counted and limited in SQL (``monitoring.selectors.to_verify``, two queries)."""
+    count, forms = to_verify.forms_to_verify(user, limit=rows)
+    return TodoList(
+        key="forms_to_verify",
+        title=gettext_lazy("Forms to verify"),
+        count=count,
+        items=[
+            TodoItem(
+                f"{entry.screening_number} · {entry.name}",
+                _("not verified yet"),
+                f"{reverse('monitoring:verification_mark')}?{urlencode({'form': entry.form, 'object': entry.pk})}",
+            )
+            for entry in forms
+        ],
         see_all_url=reverse("monitoring:verification"),
         empty=gettext_lazy("No form is waiting for verification."),
     )

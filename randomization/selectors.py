@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from clinical.allocation import PlannedSlot, StratumBalance, balance_report
 from clinical.dates import months_between
 from randomization.models import Allocation, AllocationList, AllocationSlot, Unblinding
 from randomization.strata import stratum_for
-from screening.models import Participant
-from screening.selectors import participants_with_screening
-from trial_site.permissions import user_can
+from screening.models import EligibilityConfirmation, Participant
+from trial_site.permissions import site_ids_where, user_can
 from trial_site.protocol import PROTOCOL, Arm
+from trial_site.roles import SEES_ARM
 from trial_site.scoping import scope_to_user_sites
 
 
@@ -26,43 +28,133 @@ def arm_visible_to(user: Any, allocation: Allocation) -> bool:
     return Unblinding.objects.filter(allocation=allocation, requested_by=user).exists()
 
 
-def allocations_with_visible_arm(user: Any, allocations: list[Allocation]) -> set[int]:
-    """The ids among ``allocations`` whose arm ``user`` may see, in one query at most (for list pages)."""
-    visible = {a.pk for a in allocations if user_can(user, "randomization.view_arm", a.site)}
-    hidden = [a.pk for a in allocations if a.pk not in visible]
-    if hidden:
-        visible |= set(
-            Unblinding.objects.filter(allocation_id__in=hidden, requested_by=user).values_list(
-                "allocation_id", flat=True
-            )
-        )
-    return visible
-
-
 def treatment_of(allocation: Allocation) -> Arm:
     return PROTOCOL.arm(allocation.arm)
-
-
-@dataclass(frozen=True)
-class Overview:
-    awaiting: list[Participant]
-    randomised: list[Allocation]
 
 
 # The overview lists the sites where a role the user holds there may read allocations.
 VIEW_ALLOCATIONS = "randomization.view_allocation"
 
+# Rows per page of the randomised list, and the most participants awaiting randomisation shown (the rest counted).
+OVERVIEW_ROWS = 50
+AWAITING_ROWS = 50
 
-def randomisation_overview(user: Any) -> Overview:
-    """Confirmed-eligible participants not yet randomised, and the allocations, at the sites where the user may
-    read allocations (``VIEW_ALLOCATIONS`` there; a role counts at its own site only)."""
-    participants = participants_with_screening(
-        scope_to_user_sites(Participant.objects.filter(allocation__isnull=True), user, permission=VIEW_ALLOCATIONS)
-    ).filter(confirmations__voided_at__isnull=True, confirmations__isnull=False, withdrawal__isnull=True)
-    allocations = scope_to_user_sites(Allocation.objects.all(), user, permission=VIEW_ALLOCATIONS).select_related(
-        "participant", "site", "randomised_by"
+
+@dataclass(frozen=True)
+class OverviewRow:
+    """One row of the randomised list: only the columns shown (the arm only where the user may see it)."""
+
+    randomisation_number: str
+    screening_number: str
+    randomised_at: datetime
+    in_error: bool
+    arm: Arm | None
+
+
+@dataclass(frozen=True)
+class SiteCount:
+    """Allocations at one site, counted in SQL (GROUP BY): all, in error, and per arm where the user sees arms."""
+
+    site_id: int
+    code: str
+    randomised: int
+    in_error: int
+    per_arm: tuple[tuple[str, int], ...] | None
+
+
+@dataclass(frozen=True)
+class Overview:
+    awaiting: list[Participant]
+    awaiting_count: int
+    page: Page
+    rows: list[OverviewRow]
+    sites: list[SiteCount]
+    site_id: int | None  # the site chosen by the filter, None for all the user's sites
+
+
+def awaiting_randomisation(user: Any) -> QuerySet[Participant]:
+    """Confirmed eligible (a confirmation in force), not randomised nor withdrawn, at the sites where the user may
+    read allocations."""
+    confirmed = EligibilityConfirmation.objects.filter(participant_id=OuterRef("pk"), voided_at__isnull=True)
+    return (
+        scope_to_user_sites(Participant.objects.all(), user, permission=VIEW_ALLOCATIONS)
+        .filter(allocation__isnull=True, withdrawal__isnull=True)
+        .filter(Exists(confirmed))
     )
-    return Overview(awaiting=list(participants.distinct()), randomised=list(allocations))
+
+
+def site_counts(user: Any) -> list[SiteCount]:
+    """Allocations per site (one GROUP BY query): all, in error, and per arm at the sites where the user sees arms
+    (``randomization.view_arm`` there; an emergency unblinding reveals one allocation, never a count)."""
+    sees_arm = site_ids_where(user, SEES_ARM)
+    arms = [arm.code for arm in PROTOCOL.arms]
+    counts = (
+        Allocation.objects.filter(site_id__in=sorted(site_ids_where(user, VIEW_ALLOCATIONS)))
+        .values("site_id", "site__code")
+        .annotate(
+            randomised=Count("id"),
+            in_error=Count("id", filter=Q(in_error=True)),
+            **{f"arm_{code}": Count("id", filter=Q(arm=code)) for code in arms},
+        )
+        .order_by("site__code")
+    )
+    return [
+        SiteCount(
+            site_id=row["site_id"],
+            code=row["site__code"],
+            randomised=row["randomised"],
+            in_error=row["in_error"],
+            per_arm=tuple((code, row[f"arm_{code}"]) for code in arms) if row["site_id"] in sees_arm else None,
+        )
+        for row in counts
+    ]
+
+
+def randomisation_overview(user: Any, *, site_id: int | None = None, page: Any = 1) -> Overview:
+    """Confirmed-eligible participants not yet randomised (the first ``AWAITING_ROWS`` and their count), and one page
+    of the allocations, newest first, at the sites where the user may read allocations (``VIEW_ALLOCATIONS`` there; a
+    role counts at its own site only), or at ``site_id`` among them.
+
+    Six queries whatever the size of the trial: the awaiting rows and count, the page's count and rows (only the
+    columns shown), the user's emergency unblindings among the page's concealed arms, the counts per site."""
+    sites = site_ids_where(user, VIEW_ALLOCATIONS)
+    chosen = site_id if site_id in sites else None
+    awaiting = awaiting_randomisation(user)
+    allocations = (
+        Allocation.objects.filter(site_id__in=[chosen] if chosen else sorted(sites))
+        .values("pk", "site_id", "randomisation_number", "participant__screening_number", "randomised_at", "in_error",
+                "arm")
+        .order_by("-randomised_at", "-pk")
+    )  # fmt: skip
+    paged = Paginator(allocations, OVERVIEW_ROWS).get_page(page)
+    entries = list(paged.object_list)
+    sees_arm = site_ids_where(user, SEES_ARM)
+    concealed = [row["pk"] for row in entries if row["site_id"] not in sees_arm]
+    unblinded = set(
+        Unblinding.objects.filter(allocation_id__in=concealed, requested_by=user).values_list(
+            "allocation_id", flat=True
+        )
+    )
+    rows = [
+        OverviewRow(
+            randomisation_number=row["randomisation_number"],
+            screening_number=row["participant__screening_number"],
+            randomised_at=row["randomised_at"],
+            in_error=row["in_error"],
+            arm=PROTOCOL.arm(row["arm"]) if row["site_id"] in sees_arm or row["pk"] in unblinded else None,
+        )
+        for row in entries
+    ]
+    return Overview(
+        awaiting=list(
+            awaiting.only("pk", "site_id", "screening_number", "initials").order_by("screening_number")[:AWAITING_ROWS]
+        ),
+        awaiting_count=awaiting.count(),
+        page=paged,
+        rows=rows,
+        sites=site_counts(user),
+        site_id=chosen,
+    )
 
 
 @dataclass(frozen=True)

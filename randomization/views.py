@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -34,18 +35,19 @@ def _participant(request: HttpRequest, number: str) -> Participant:
 
 @permission_required(selectors.VIEW_ALLOCATIONS)
 def overview(request: HttpRequest) -> HttpResponse:
-    data = selectors.randomisation_overview(request.user)
-    visible = selectors.allocations_with_visible_arm(request.user, data.randomised)
-    rows = [
-        {"allocation": allocation, "arm": selectors.treatment_of(allocation) if allocation.pk in visible else None}
-        for allocation in data.randomised
-    ]
+    """Who awaits randomisation and the allocations, one page at a time (newest first), optionally at one site;
+    counts per site. A fixed number of queries whatever the size of the trial (``selectors.randomisation_overview``).
+    """
+    site = request.GET.get("site", "")
+    data = selectors.randomisation_overview(
+        request.user, site_id=int(site) if site.isdigit() else None, page=request.GET.get("page", 1)
+    )
     return render(
         request,
         "randomization/overview.html",
         {
-            "awaiting": data.awaiting,
-            "rows": rows,
+            "data": data,
+            "query": urlencode({"site": data.site_id}) if data.site_id else "",
             "can_keep_lists": user_can(request.user, "randomization.view_allocationlist"),
         },
     )

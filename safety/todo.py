@@ -44,7 +44,8 @@ def events_to_assess(user: Any, *, rows: int) -> TodoList:
 def sae_clocks(user: Any, *, rows: int) -> TodoList:
     """SAE reports not yet sent to the sponsor, with the time left of their 24-hour clock, soonest first."""
 
-    def item(row: selectors.OpenReport) -> TodoItem:
+    def item(report: SaeReport) -> TodoItem:
+        row = selectors.open_report(report)
         deadline = timezone.localtime(row.report.deadline).strftime("%Y-%m-%d %H:%M")
         return TodoItem(
             _event_label(row.report),
@@ -56,7 +57,7 @@ def sae_clocks(user: Any, *, rows: int) -> TodoList:
     return todo_list(
         "sae_clocks",
         gettext_lazy("SAE clocks"),
-        selectors.open_sae_reports(user),
+        selectors.unsent_sae_reports(user),
         item,
         limit=rows,
         see_all_url=reverse("safety:index"),

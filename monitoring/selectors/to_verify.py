@@ -1,0 +1,113 @@
+"""The forms waiting for source data verification (the home page's "forms to verify"), counted and limited in SQL.
+
+The SDV plan (``monitoring.selectors.sdv_plan``) is asked in the database: a form verified in full is to be verified
+whenever it is entered; a sampled form only for the participants its stable sample draws (``sdv_in_sample``: the first
+8 hex digits of SHA-256 of ``"<participant id>:<form>"`` modulo 100, below the sample percentage), computed by
+``SampleDraw`` in SQL. One query for the count and one for the rows, whatever the number of participants or forms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import CharField, Exists, F, IntegerField, OuterRef, Value
+from django.db.models.functions import Cast, Concat, StrIndex, Substr
+
+from monitoring.models import SourceVerification
+from monitoring.selectors.sdv_plan import form_name, sdv_forms, sdv_full
+from trial_site.permissions import site_ids_where
+from trial_site.protocol import PROTOCOL
+
+VERIFY_SOURCE = "monitoring.verify_source"
+VIEW_VERIFICATION = "monitoring.view_sourceverification"
+HEX = "0123456789abcdef"
+
+
+class Sha256Hex(models.Func):
+    """SHA-256 of a text as 64 lowercase hex digits (PostgreSQL's built-in ``sha256``; SQLite: Django's ``SHA256``
+    function of every connection). Django's own ``SHA256`` needs the pgcrypto extension on PostgreSQL."""
+
+    function = "SHA256"
+    output_field = CharField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return super().as_sql(
+            compiler, connection, template="ENCODE(SHA256(CONVERT_TO(%(expressions)s, 'UTF8')), 'hex')", **extra
+        )
+
+
+def sample_draw(participant_field: str, form: str) -> models.Expression:
+    """``int(sha256(f"{participant_id}:{form}")[:8], 16) % 100`` in SQL (``sdv_plan.sdv_in_sample``), portable: each
+    hex digit's value is its place in ``HEX`` (StrIndex: STRPOS or INSTR) minus one, and the remainder is
+    carried from digit to digit, so the numbers stay small."""
+    digest = Sha256Hex(Concat(Cast(participant_field, CharField()), Value(f":{form}"), output_field=CharField()))
+    remainder: Any = Value(0, output_field=IntegerField())
+    for place in range(8):  # the remainder modulo 100 digit by digit: never more than 1,600
+        digit = StrIndex(Value(HEX), Substr(digest, place + 1, 1)) - 1
+        remainder = models.ExpressionWrapper((remainder * 16 + digit) % 100, output_field=IntegerField())
+    return remainder
+
+
+@dataclass(frozen=True)
+class FormToVerify:
+    screening_number: str
+    name: str  # the form's name, with the visit's code for a visit form
+    form: str  # app_label.model
+    pk: int
+
+
+def _pending(user: Any) -> models.QuerySet[Any] | None:
+    """One UNION ALL of every SDV form's rows the plan requires and no verification in force covers, at the sites
+    where the user may verify source data and read verifications; None when the user verifies nowhere."""
+    sites = sorted(site_ids_where(user, VERIFY_SOURCE) & site_ids_where(user, VIEW_VERIFICATION))
+    if not sites:
+        return None
+    full = sdv_full()
+    content_types = ContentType.objects.get_for_models(*sdv_forms())
+    parts = []
+    for order, model in enumerate(sdv_forms()):
+        form = form_name(model)
+        participant = model.participant_path  # type: ignore[attr-defined]  # ClinicalRecord's
+        number = participant.removesuffix("_id") + "__screening_number"
+        has_visit = any(model_field.name == "visit" for model_field in model._meta.fields)
+        verified = SourceVerification.objects.filter(
+            content_type_id=content_types[model].pk, object_id=OuterRef("pk"), cleared_at__isnull=True
+        )
+        rows = model.objects.filter(site_id__in=sites).filter(~Exists(verified))
+        if form not in full:
+            rows = rows.alias(draw=sample_draw(participant, form)).filter(
+                draw__lt=PROTOCOL.monitoring.sdv_sample_percent
+            )
+        parts.append(
+            rows.annotate(
+                number=F(number),
+                visit_code=F("visit__code") if has_visit else Value("", output_field=CharField()),
+                form_order=Value(order, output_field=IntegerField()),
+            )
+            .values_list("number", "form_order", "pk", "visit_code")
+            .order_by()
+        )
+    return parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+
+
+def forms_to_verify(user: Any, *, limit: int) -> tuple[int, list[FormToVerify]]:
+    """(how many, the first ``limit``) of the forms to verify, by screening number, then the plan's order of forms,
+    then the record's id. Two queries."""
+    pending = _pending(user)
+    if pending is None:
+        return 0, []
+    forms = sdv_forms()
+    rows = list(pending.order_by("number", "form_order", "pk")[:limit])
+    return pending.count(), [
+        FormToVerify(screening_number=number, name=_name(forms[order], visit_code), form=form_name(forms[order]), pk=pk)
+        for number, order, pk, visit_code in rows
+    ]
+
+
+def _name(model: type[models.Model], visit_code: str | None) -> str:
+    name = str(model._meta.verbose_name)
+    name = name[:1].upper() + name[1:]
+    return f"{name}, {visit_code}" if visit_code else name
