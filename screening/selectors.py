@@ -456,8 +456,15 @@ def participants_to_reconsent(user: Any) -> list[ReconsentRow]:
 
 
 def reconsent_count(user: Any) -> int:
-    """How many participants at the user's sites must re-consent (the menu's count)."""
-    return len(participants_to_reconsent(user))
+    """How many participants at the user's sites must re-consent (the menu's count): one SQL count, none while no
+    version asks for a re-consent (``screening.reconsent_count``)."""
+    from screening.reconsent_count import in_trial_condition, reconsent_due_condition
+
+    due = reconsent_due_condition(approved_versions(), timezone.now())
+    if due is None:
+        return 0
+    participants = scope_to_user_sites(Participant.objects.all(), user, permission=RECORD_RECONSENT)
+    return participants.filter(in_trial_condition()).filter(due).count()
 
 
 CONFIRM_ELIGIBILITY = "screening.confirm_eligibility"

@@ -1,0 +1,76 @@
+"""Who must re-consent, as one SQL condition: the menu counts them in one query whatever the size of the trial.
+
+The rule (``clinical.consent.reconsent_decision``) asks, on a day, for the highest consent form version marked
+``reconsent`` in effect that day in the protocol in force that day; a participant still in the trial owes it unless
+they signed it or a later version (at their first consent or at a re-consent). The versions asked for are decided
+here in Python from the approved protocol versions (read once, cached: ``trial_site.protocol_versions``); the
+database is asked only which participants signed none of the versions that settle it.
+
+"Today" is the day at the participant's site. Only the two or three calendar days that are "today" somewhere on
+Earth matter: when they ask for the same version (every day but those around an effective date), the site's time
+zone does not enter the query; otherwise each day's condition names the time zones in which it is today.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from functools import cache
+from zoneinfo import ZoneInfo, available_timezones
+
+from django.db.models import Exists, OuterRef, Q
+
+from clinical.consent import reconsent_decision
+from clinical.versions import version_key
+from screening.models import Reconsent
+from trial_site.protocol import Protocol
+from trial_site.protocol_versions import protocol_on
+
+# Reverse relations of the later apps, read by name (screening imports none of them): ``selectors._OUT_OF_TRIAL``.
+OUT_OF_TRIAL = ("withdrawal", "screen_failure", "end_of_study")
+
+
+@cache
+def _zones() -> tuple[str, ...]:
+    return tuple(sorted(available_timezones()))
+
+
+def required_version(versions: list[Protocol], day: date) -> str | None:
+    """The consent form version that everyone still in the trial must have signed (or a later one) on ``day``."""
+    forms = protocol_on(day, versions).consent_forms
+    return reconsent_decision(signed=(), versions=forms, in_trial=True, day=day).required
+
+
+def _settling(versions: list[Protocol], required: str) -> list[str]:
+    """The known consent form versions that settle ``required``: it and every later one."""
+    known = {form.version for protocol in versions for form in protocol.consent_forms}
+    return sorted(version for version in known if version_key(version) >= version_key(required))
+
+
+def _owes(versions: list[Protocol], required: str) -> Q:
+    settling = _settling(versions, required)
+    signed_again = Reconsent.objects.filter(participant_id=OuterRef("pk"), form_version__in=settling)
+    return ~Q(consent__form_version__in=settling) & ~Exists(signed_again)
+
+
+def reconsent_due_condition(versions: list[Protocol], now: datetime) -> Q | None:
+    """The condition on ``Participant`` rows of those who must re-consent at ``now`` (each on their site's day),
+    in the trial or not (the caller keeps those in the trial); None when nobody can owe one."""
+    zones_by_day: dict[date, list[str]] = defaultdict(list)
+    for zone in _zones():
+        zones_by_day[now.astimezone(ZoneInfo(zone)).date()].append(zone)
+    required = {day: required_version(versions, day) for day in zones_by_day}
+    if not any(required.values()):
+        return None
+    if len(set(required.values())) == 1:
+        return _owes(versions, next(iter(required.values())))  # type: ignore[arg-type]
+    condition = Q(pk__in=[])
+    for day, version in required.items():
+        if version:
+            condition |= Q(site__time_zone__in=zones_by_day[day]) & _owes(versions, version)
+    return condition
+
+
+def in_trial_condition() -> Q:
+    """Consented, and not withdrawn, screen failed or ended (``selectors.in_trial``)."""
+    return Q(consent__isnull=False, **{f"{name}__isnull": True for name in OUT_OF_TRIAL})
