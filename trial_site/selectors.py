@@ -46,13 +46,3 @@ def access_events(*, reader: Any, kind: str = "", username: str = "") -> QuerySe
     if username:
         events = events.filter(username__iexact=username)
     return events
-
-
-def time_zone_for_user(user: Any) -> str | None:
-    """The time zone of the user's first site (by code), shown on every page; None without a site."""
-    return (
-        StaffMembership.objects.filter(user_id=user.pk, is_active=True)
-        .order_by("site__code")
-        .values_list("site__time_zone", flat=True)
-        .first()
-    )

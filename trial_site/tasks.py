@@ -1,4 +1,4 @@
-"""Kernel tasks: a liveness round-trip and the beat heartbeat."""
+"""Kernel tasks: a liveness round-trip, the beat heartbeat, the outbox, the invariants and expired sessions."""
 
 from __future__ import annotations
 
@@ -49,3 +49,13 @@ def invariants_check() -> int:
     findings = check(repair=True)
     log_findings(findings)
     return sum(len(finding.repaired) for finding in findings)
+
+
+@shared_task(name="trial_site.tasks.clear_sessions")
+def clear_sessions() -> str:
+    """Beat, daily: delete the expired sessions' rows (``manage.py clearsessions``), which nothing else removes."""
+    from django.core.management import call_command
+
+    call_command("clearsessions")
+    logger.info("expired sessions cleared")
+    return "cleared"

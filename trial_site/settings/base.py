@@ -193,6 +193,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "trial_site.tasks.invariants_check",
         "schedule": timedelta(minutes=env_int("INVARIANTS_CHECK_MINUTES", 15)),
     },
+    # Expired sessions' rows: Django never deletes them itself (manage.py clearsessions).
+    "clear-sessions": {
+        "task": "trial_site.tasks.clear_sessions",
+        "schedule": crontab(hour=3, minute=15),  # every night, site time
+    },
 }
 # Who receives SAE reports besides the site's investigators (the sponsor's safety desk): comma-separated.
 SAFETY_CONTACTS = env_list("SAFETY_CONTACTS", [])
