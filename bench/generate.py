@@ -365,6 +365,7 @@ def generate_trial(participants: int, *, sites: int = 2, seed: int = 1) -> Gener
 # The statuses the lists show are stored and kept current by the services; the generator writes its rows past the
 # services, so it has each app recompute them in bulk at the end (dotted paths of functions taking no argument).
 STORED_STATE_REFRESHES: tuple[str, ...] = (
+    "screening.status_store.refresh_all",  # the screening status and eligibility decision (the screening log)
     "visits.progress.refresh_all",  # RequiredForm.due_on and VisitProgress (the visit lists)
 )
 
