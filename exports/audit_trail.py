@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.db import models
@@ -46,9 +46,9 @@ CSV_COLUMNS = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Version:
-    """One history row of one record: the raw values of the variables asked for, and who, when, why."""
+class Version(NamedTuple):
+    """One history row of one record: the raw values of the variables asked for, and who, when, why (a named
+    tuple: the exports make one per history row)."""
 
     participant_id: int
     record_id: int

@@ -743,9 +743,11 @@ class ClinicalWriter:
         parts.append("</AuditRecord>")
         if transaction != "Remove":
             if previous is None or transaction == "Upsert":
-                for item, text in zip(items, texts, strict=True):
-                    if text is not None:
-                        parts.append(item.value(text))
+                parts += [
+                    f'{item.head}"{text}"/>' if item.plain else f"{item.head}{attribute(text)}/>"
+                    for item, text in zip(items, texts, strict=True)
+                    if text is not None
+                ]
             else:
                 for item, text, before_text in zip(items, texts, previous[1], strict=True):
                     if text != before_text:
