@@ -10,6 +10,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
+from bench import services_crf
 from bench.common import ratio, table
 
 # The criteria (docs/benchmarks.md explains each).
@@ -17,7 +18,6 @@ EXPORT_MAX_RATIO = 3.0  # CSV export time ÷ COPY time of the same rows (#21)
 ODM_MIN_RATIO = 0.5  # ODM rows/s ÷ CSV export rows/s (#21)
 SWEEP_MAX_OVER_CLAIM = 3.0  # sweep time ÷ the claim UPDATE … RETURNING of the same rows alone
 RANDOMISE_MIN_RATIO = 1.0  # concurrent randomisations/s ÷ sequential ones, over HTTP: must be above (faster)
-CRF_MAX_RATIO = 1.5  # save with history ÷ the same save with the history switched off
 
 
 @dataclass(frozen=True)
@@ -207,34 +207,7 @@ def randomise_report(results: dict[str, Any]) -> str:
 
 
 def crf_report(results: dict[str, Any]) -> str:
-    found = results["crf"]
-    saves, seconds, median, added = found["saves"], found["seconds"], found["median_ms"], found["history_rows_added"]
-    labels = {
-        "history": "application save (`visit_form_save`, user and reason) with its history row",
-        "no_history": "**baseline**: the same with simple-history switched off (`SIMPLE_HISTORY_ENABLED=False`)",
-        "plain": "reference: plain Django `save_base()`, `skip_history_when_saving` (one UPDATE)",
-    }
-    rows = [
-        [
-            label,
-            f"{seconds[name]:.2f}",
-            _n(per_second(saves, seconds[name])),
-            f"{median[name]:.2f}",
-            _n(added[name]),
-            ratio(seconds["history"], seconds[name]),
-        ]
-        for name, label in labels.items()
-    ]
-    return "\n".join(
-        [
-            f"**4. Saving a CRF (visit mRSS) with history against without** ({saves:,} saves per path, interleaved)\n",
-            table(
-                ["", "time (s)", "saves/s", "median (ms)", "history rows added", "with history ÷ this"],
-                rows,
-                align="lrrrrr",
-            ),
-        ]
-    )
+    return services_crf.crf_report(results["crf"], table, ratio)
 
 
 SECTIONS = (("export", export_report), ("sweep", sweep_report), ("randomise", randomise_report), ("crf", crf_report))
@@ -322,17 +295,5 @@ def verdicts(results: dict[str, Any]) -> list[Verdict]:
             )
         )
     if not failed("crf"):
-        crf = results["crf"]
-        added = crf["history_rows_added"]
-        rows_right = added["history"] == crf["saves"] and added["no_history"] == added["plain"] == 0
-        found.append(
-            Verdict(
-                "crf",
-                "one history row per save with history, none without",
-                f"{added['history']:,} / {added['no_history']} / {added['plain']}",
-                rows_right,
-            )
-        )
-        over = ratio(crf["seconds"]["history"], crf["seconds"]["no_history"]) or 0.0
-        found.append(Verdict("crf", f"with ÷ without history ≤ {CRF_MAX_RATIO:g}", str(over), over <= CRF_MAX_RATIO))
+        found += [Verdict("crf", *verdict) for verdict in services_crf.crf_verdicts(results["crf"], ratio)]
     return found

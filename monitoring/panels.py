@@ -34,7 +34,8 @@ from monitoring.selectors.signatures import sign_again_url, sign_url, signatures
 from monitoring.selectors.signatures import visit_id_of as signed_visit_id_of
 from monitoring.selectors.verification import display_name, verifiable_fields, verification_latest
 from monitoring.services.edit_checks import EDIT_CHECKS, edit_checks_run
-from monitoring.services.locks import DataLocked
+from monitoring.services.locks import locked_write_refuse
+from monitoring.services.probes import record_changed_probe
 from monitoring.services.queries import queries_link_correction, query_raise_automatic
 from monitoring.services.signatures import signatures_invalidate_for_change
 from monitoring.services.verification import verification_clear_for_change
@@ -45,11 +46,8 @@ from visits.models import Visit
 # ------------------------------------------------------------------------------------------------ follow-ups
 
 
-def refuse_locked_write(record: models.Model) -> None:
-    """The write guard of every clinical record: raise ``DataLocked`` when a lock in force covers it."""
-    lock = covering_lock(record)
-    if lock is not None:
-        raise DataLocked(lock)
+# The write guard of every clinical record: raise ``DataLocked`` when a lock in force covers it.
+refuse_locked_write = locked_write_refuse
 
 
 def clinical_record_changed(record: models.Model, *, created: bool, by: Any, reason: str) -> None:
@@ -61,6 +59,9 @@ def clinical_record_changed(record: models.Model, *, created: bool, by: Any, rea
         queries_link_correction(record=record, by=by, reason=reason)
     signatures_invalidate_for_change(record=record, by=by, reason=reason, created=created)
     edit_checks_run(record, by=by)
+
+
+clinical_record_changed.probe = record_changed_probe  # type: ignore[attr-defined]
 
 
 def clinical_records_created(records: list[models.Model], *, by: Any, reason: str) -> None:

@@ -1,7 +1,13 @@
 """The one dispatcher of follow-ups between apps: an app's write sets off work in the apps after it without
 importing them. ``settings.FOLLOW_UPS`` names, per event, the callables to run in order; they run inside the
 caller's transaction, so the write and its follow-ups happen together or not at all. The system check
-``trial_site.E003`` resolves every name at start-up (``resolve_all``)."""
+``trial_site.E003`` resolves every name at start-up (``resolve_all``).
+
+A follow-up may carry a ``probe``: ``probe(record)`` returns named query expressions (an ``Exists``, a
+``Subquery``) that the audited save reads together with the saved row it locks anyway (``AuditedModel.save``), so
+that a follow-up with nothing to do (no lock, no verification to clear) costs no query of its own. The follow-up
+reads its answer with ``probed(record, name)``: None when nothing was read (a new record, a save outside the audited
+path), and it then asks the database itself, as without a probe."""
 
 from __future__ import annotations
 
@@ -37,6 +43,24 @@ def targets(event: str) -> tuple[Callable[..., Any], ...]:
 def follow_up(event: str, *args: Any, **kwargs: Any) -> list[Any]:
     """Run every follow-up of ``event`` with these arguments, in order, in the caller's transaction."""
     return [target(*args, **kwargs) for target in targets(event)]
+
+
+PROBED = "_probed"  # the attribute of a record, during its save, that holds the probes' answers
+
+
+def probes(event: str, record: Any) -> dict[str, Any]:
+    """The query expressions the follow-ups of ``event`` ask to read with ``record``'s saved row, by name."""
+    found: dict[str, Any] = {}
+    for target in targets(event):
+        probe = getattr(target, "probe", None)
+        if probe is not None:
+            found.update(probe(record))
+    return found
+
+
+def probed(record: Any, name: str) -> Any:
+    """The answer to the probe ``name`` read with ``record``'s saved row during this save, or None when not read."""
+    return getattr(record, "__dict__", {}).get(PROBED, {}).get(name)
 
 
 def schedule_changed(participant_id: int) -> None:

@@ -107,7 +107,11 @@ def visit_form_save(*, record: VisitForm, by: Any, complete: bool, reason: str |
     RequiredForm.objects.filter(visit=visit, form=record.form_code).exclude(
         status=RequiredForm.Status.NOT_REQUIRED
     ).update(status=RequiredForm.Status.ENTERED if complete else RequiredForm.Status.REQUIRED)
-    visits_refresh([visit.pk])
+    saved = record.saved_row()  # the form as it was before this save, read under its lock (None: created now)
+    if saved is None or saved["status"] != record.status:
+        # What is entered of the visit's forms (``VisitProgress``) follows the forms' statuses only: a form changed
+        # within the same status leaves it as it is.
+        visits_refresh([visit.pk])
     return [warning for warning in (assessor_warning(record), pregnancy_warning(record)) if warning]
 
 

@@ -85,6 +85,9 @@ class VisitForm(ClinicalRecord):
         return f"{self._meta.verbose_name} of {self.visit}"
 
     def reason_required_for_change(self) -> bool:
+        saved = self.saved_row()  # read under the save's lock, with the version
+        if saved is not None:
+            return saved["status"] == self.Status.COMPLETE
         stored = type(self).objects.filter(pk=self.pk).values_list("status", flat=True).first()
         return stored == self.Status.COMPLETE
 

@@ -74,6 +74,12 @@ def _visit_not_loaded(record: models.Model, visit_id: int | None) -> bool:
 
 def covering_lock(record: models.Model) -> DataLock | None:
     """The lock in force that covers ``record`` (saved or new), or None; one query. The widest lock wins."""
+    return covering_locks(record).first()
+
+
+def covering_locks(record: models.Model) -> models.QuerySet[DataLock]:
+    """The locks in force that cover ``record``, the widest first (the audited save asks whether there is one
+    within its read of the saved row: ``monitoring.services.locks.lock_probe``)."""
     condition = Q(scope=Scope.DATABASE)
     visit_id = visit_id_of(record)
     if _visit_not_loaded(record, visit_id):
@@ -102,7 +108,6 @@ def covering_lock(record: models.Model) -> DataLock | None:
         DataLock.objects.filter(condition, unlocked_at__isnull=True)
         .select_related("locked_by", "participant", "visit", "content_type")
         .order_by(widest_first, "locked_at", "pk")
-        .first()
     )
 
 

@@ -15,7 +15,9 @@
 Rules: a visit form still in **draft** is not checked (the site is still entering it; the checks run when it is
 marked complete, and on every later change). At most one unresolved automatic query per record, field and check;
 a finding the monitor already closed is not raised again unless it changes (another value, another total).
-Edit checks never break the save that ran them: each runs in its own savepoint and a failure is logged.
+Edit checks never break the save that ran them: a check that fails is logged and skipped, and each query is raised in
+a savepoint of its own (only when there is one to raise: a save that raises none takes no savepoint). The mRSS check
+reads the participant's mRSS forms and screening mRSS in one query; the others read nothing or one row.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from django.db import models, transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from clinical.timeline import days_outside_window
+from monitoring.models import DataQuery
 from monitoring.services.queries import query_raise_automatic
 from trial_site.protocol import PROTOCOL
 from visits.crfs import PregnancyTest, StudyDrug, VisitForm, VisitMrss
@@ -72,49 +76,39 @@ def soft_limit_findings(record: models.Model) -> Iterator[Finding]:
         )  # fmt: skip
 
 
-def _previous_mrss(form: VisitMrss) -> tuple[str, int] | None:
+def _key(form: VisitMrss) -> tuple[Any, int]:
+    return form.visit.done_on, form.visit.sequence
+
+
+def _mrss_neighbours(record: VisitMrss) -> tuple[list[VisitMrss], Any]:
+    """The participant's complete visit mRSS forms with a visit date, ``record`` among them (as in memory), in the
+    order of their visits, and the screening mRSS (or None): one query."""
+    rows = list(
+        VisitMrss.objects.filter(visit__participant_id=record.visit.participant_id)
+        .filter(models.Q(status=VisitMrss.Status.COMPLETE, visit__done_on__isnull=False) | models.Q(pk=record.pk))
+        .select_related("visit", "visit__participant__screening_mrss")
+    )
+    screening = getattr(rows[0].visit.participant, "screening_mrss", None) if rows else None
+    forms = [record] + [row for row in rows if row.pk != record.pk]
+    return sorted(forms, key=_key), screening
+
+
+def _previous_mrss(form: VisitMrss, forms: list[VisitMrss], screening: Any) -> tuple[str, int] | None:
     """(label, total) of the participant's mRSS before ``form``: the latest complete visit mRSS done earlier,
     else the screening mRSS."""
-    visit = form.visit
-    earlier = (
-        VisitMrss.objects.filter(visit__participant_id=visit.participant_id, status=VisitMrss.Status.COMPLETE)
-        .exclude(pk=form.pk)
-        .filter(
-            models.Q(visit__done_on__lt=visit.done_on)
-            | models.Q(visit__done_on=visit.done_on, visit__sequence__lt=visit.sequence)
-        )
-        .select_related("visit")
-        .order_by("-visit__done_on", "-visit__sequence")
-    )
-    for candidate in earlier:
+    for candidate in reversed(forms[: forms.index(form)]):
         if candidate.mrss_total is not None:
             return candidate.visit.code, candidate.mrss_total
-    screening = getattr(visit.participant, "screening_mrss", None)
     if screening is not None and screening.mrss_total is not None:
         return _("screening"), screening.mrss_total
     return None
 
 
-def _next_mrss(form: VisitMrss) -> VisitMrss | None:
-    visit = form.visit
-    later = (
-        VisitMrss.objects.filter(visit__participant_id=visit.participant_id, status=VisitMrss.Status.COMPLETE)
-        .exclude(pk=form.pk)
-        .filter(
-            models.Q(visit__done_on__gt=visit.done_on)
-            | models.Q(visit__done_on=visit.done_on, visit__sequence__gt=visit.sequence)
-        )
-        .select_related("visit")
-        .order_by("visit__done_on", "visit__sequence")
-    )
-    return later.first()
-
-
-def _mrss_finding(form: VisitMrss) -> Finding | None:
+def _mrss_finding(form: VisitMrss, forms: list[VisitMrss], screening: Any) -> Finding | None:
     total = form.mrss_total
     if total is None or form.visit.done_on is None:
         return None
-    previous = _previous_mrss(form)
+    previous = _previous_mrss(form, forms, screening)
     if previous is None:
         return None
     label, previous_total = previous
@@ -133,11 +127,13 @@ def _mrss_finding(form: VisitMrss) -> Finding | None:
 
 def mrss_change_findings(record: models.Model) -> Iterator[Finding]:
     """This mRSS against the one before it, and the one after it against this one (a corrected earlier total
-    changes the later visit's change)."""
-    if not isinstance(record, VisitMrss) or _is_draft(record):
+    changes the later visit's change). One query: the participant's mRSS forms and screening mRSS."""
+    if not isinstance(record, VisitMrss) or _is_draft(record) or record.visit.done_on is None:
         return
-    for form in (record, _next_mrss(record)):
-        finding = _mrss_finding(form) if form is not None else None
+    forms, screening = _mrss_neighbours(record)
+    at = forms.index(record)
+    for form in (record, forms[at + 1] if at + 1 < len(forms) else None):
+        finding = _mrss_finding(form, forms, screening) if form is not None else None
         if finding is not None:
             yield finding
 
@@ -195,15 +191,57 @@ EDIT_CHECKS: tuple[Callable[[models.Model], Iterator[Finding]], ...] = (
 )
 
 
+def _not_raised_yet(findings: list[Finding]) -> list[Finding]:
+    """The findings ``query_raise_automatic`` would raise a query for: not those whose check already has an unresolved
+    query on the record and field, or one closed after review of the same message. One query (none without
+    findings), so that a finding raised already costs no savepoint."""
+    if not findings:
+        return []
+    keys = Q()
+    for finding in findings:
+        meta = finding.record._meta.concrete_model._meta
+        keys |= Q(
+            content_type__app_label=meta.app_label, content_type__model=meta.model_name,
+            object_id=finding.record.pk, field=finding.field, edit_check=finding.check,
+        )  # fmt: skip
+    known = list(
+        DataQuery.objects.filter(keys).values_list(
+            "content_type__app_label", "content_type__model", "object_id", "field", "edit_check", "status", "message"
+        )
+    )
+    covered = {
+        (app, model, pk, field, check)
+        for app, model, pk, field, check, status, message in known
+        if status != DataQuery.Status.CLOSED
+    }
+    seen = {(app, model, pk, field, check, message) for app, model, pk, field, check, _status, message in known}
+
+    def key(finding: Finding) -> tuple[Any, ...]:
+        meta = finding.record._meta.concrete_model._meta
+        return meta.app_label, meta.model_name, finding.record.pk, finding.field, finding.check
+
+    return [f for f in findings if key(f) not in covered and (*key(f), f.message) not in seen]
+
+
 def edit_checks_run(record: Any, *, by: Any) -> None:
-    """Run every edit check on a record just saved and raise the automatic queries it finds. Never raises."""
+    """Run every edit check on a record just saved and raise the automatic queries it finds. Never raises.
+
+    The checks read in the save's own transaction (at most one query each, none for most forms) and a check that
+    fails in Python is logged and skipped; only raising a query, which writes, runs in a savepoint of its own, so
+    that a failure there leaves the save and the other findings alone. (A failing read of the database itself would
+    abort the save's transaction: the reads are plain SELECTs run with every form by the tests.)"""
+    findings: list[Finding] = []
     for check in EDIT_CHECKS:
         try:
-            with transaction.atomic():  # a savepoint: a failing check leaves the save and the other checks alone
-                for finding in check(record):
-                    query_raise_automatic(
-                        record=finding.record, field=finding.field, edit_check=finding.check,
-                        message=finding.message, by=by,
-                    )  # fmt: skip
+            findings.extend(check(record))
         except Exception:
             logger.exception("edit check %s failed on %s %s", check.__name__, record._meta.label, record.pk)
+    for finding in _not_raised_yet(findings):
+        try:
+            with transaction.atomic():  # a savepoint: a query that cannot be raised leaves the save alone
+                query_raise_automatic(
+                    record=finding.record, field=finding.field, edit_check=finding.check,
+                    message=finding.message, by=by,
+                )  # fmt: skip
+        except Exception:
+            logger.exception("edit check %s: no query raised on %s %s", finding.check, record._meta.label, record.pk)

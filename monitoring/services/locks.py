@@ -4,7 +4,9 @@ admin) until it is unlocked, with a reason. Lock and unlock are audited in ``Dat
 deleted.
 
 The write guard every ``ClinicalRecord.save()``/``delete()`` calls (the ``clinical_write`` follow-up,
-``monitoring.panels.refuse_locked_write``) raises ``DataLocked``: one query per write. Raw SQL and ``loaddata``
+``monitoring.panels.refuse_locked_write``) raises ``DataLocked``: at most one query per write, and none of its own
+in an audited save of a saved record, which asks whether a lock covers it in the read of the row it locks
+(``lock_probe``); the lock itself is read only to refuse. Raw SQL and ``loaddata``
 (raw saves) bypass the model layer and therefore the locks; in production the application's database role is the
 only writer.
 
@@ -18,14 +20,25 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.db.models import Exists
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from monitoring.models import DataLock
-from monitoring.selectors.locks import LOCK_PERMISSION, Scope, lock_message, lock_target, person, visit_id_of
+from monitoring.selectors.locks import (
+    LOCK_PERMISSION,
+    Scope,
+    covering_lock,
+    covering_locks,
+    lock_message,
+    lock_target,
+    person,
+    visit_id_of,
+)
 from monitoring.selectors.records import record_key, record_participant_id
 from screening.models import Participant
 from trial_site.audit.versions import current_version
+from trial_site.hooks import probed
 from trial_site.permissions import require
 from visits.models import Visit
 
@@ -36,6 +49,27 @@ class DataLocked(ValidationError):
     def __init__(self, lock: DataLock) -> None:
         self.lock = lock
         super().__init__(lock_message(lock), code="locked")
+
+
+LOCKED = "monitoring_locked"  # the probe: a lock in force covers the record
+
+
+def lock_probe(record: models.Model) -> dict[str, Any]:
+    """For the audited save's read of the saved row: whether a lock in force covers the record."""
+    return {LOCKED: Exists(covering_locks(record))}
+
+
+def locked_write_refuse(record: models.Model) -> None:
+    """Raise ``DataLocked`` when a lock in force covers ``record``. No query when the save's read of the row found
+    no lock (``lock_probe``); else one."""
+    if probed(record, LOCKED) is False:
+        return
+    lock = covering_lock(record)
+    if lock is not None:
+        raise DataLocked(lock)
+
+
+locked_write_refuse.probe = lock_probe  # type: ignore[attr-defined]
 
 
 def _reason(reason: str | None, field: str) -> str:

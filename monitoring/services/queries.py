@@ -27,7 +27,9 @@ from monitoring.selectors.queries import (
     queryable_fields,
 )
 from monitoring.selectors.records import is_clinical_model, record_key, record_participant_id
+from monitoring.services.probes import QUERIED
 from trial_site.audit.versions import current_version
+from trial_site.hooks import probed
 from trial_site.permissions import require
 from trial_site.text import sentence_start
 
@@ -204,8 +206,9 @@ def query_reopen(*, query: DataQuery, by: Any, text: str, opened_version: int | 
 
 def queries_link_correction(*, record: Any, by: Any, reason: str) -> None:
     """After a change of a saved clinical record: link the change to each unresolved query it answers — every
-    whole-form query, and each field query whose field changed in this save. The statuses do not change."""
-    if getattr(record, "pk", None) is None:
+    whole-form query, and each field query whose field changed in this save. The statuses do not change. No query
+    when the save's read of the row found no unresolved query (``monitoring.services.probes``)."""
+    if getattr(record, "pk", None) is None or probed(record, QUERIED) is False:
         return
     content_type, object_id = record_key(record)
     queries = list(DataQuery.objects.filter(content_type=content_type, object_id=object_id, status__in=UNRESOLVED))

@@ -19,7 +19,9 @@ from clinical.casebook import CasebookCheck
 from monitoring.models import DataQuery, Signature
 from monitoring.selectors.records import record_key, record_label, record_participant_id
 from monitoring.selectors.signatures import casebook_check_of, covering, visit_id_of
+from monitoring.services.probes import SIGNED
 from screening.models import Participant
+from trial_site.hooks import probed
 from trial_site.models import AccessEvent
 from trial_site.permissions import require
 from trial_site.protocol import PROTOCOL
@@ -165,7 +167,10 @@ def casebook_refuse_if_incomplete(participant: Participant) -> None:
 def signatures_invalidate_for_change(*, record: Any, by: Any, reason: str, created: bool) -> None:
     """After a record is saved (in its transaction): every signature in force that covers it is invalidated, with
     who changed what and why — the form's own signatures (when it changed), its visit's (a new form added to a
-    signed visit too) and its participant's casebook signatures. A new signature is then needed."""
+    signed visit too) and its participant's casebook signatures. A new signature is then needed. No query when the
+    save's read of the row found none in force (``monitoring.services.probes``)."""
+    if not created and probed(record, SIGNED) is False:
+        return
     covered = covering(record, with_form=not created)
     if not covered:
         return

@@ -14,6 +14,8 @@ from django.utils.translation import gettext as _
 from monitoring.models import SourceVerification
 from monitoring.selectors.records import record_key, record_participant_id
 from monitoring.selectors.verification import display_name, verifiable_fields
+from monitoring.services.probes import VERIFIED
+from trial_site.hooks import probed
 from trial_site.permissions import require
 
 
@@ -63,7 +65,10 @@ def verification_record(*, record: models.Model, fields: list[str], by: Any) -> 
 
 def verification_clear_for_change(*, record: Any, by: Any, reason: str) -> None:
     """After a change of a saved record (in its transaction): clear the verification in force, with who changed
-    it and why, so the form is verified again. The clearing is in the verification's history."""
+    it and why, so the form is verified again. The clearing is in the verification's history. No query when the
+    save's read of the row found no verification in force (``monitoring.services.probes``)."""
+    if probed(record, VERIFIED) is False:
+        return
     content_type, object_id = record_key(record)
     cleared_reason = (_("changed by %(user)s: %(reason)s") % {"user": by.get_username(), "reason": reason})[:300]
     now = timezone.now()

@@ -37,9 +37,10 @@ MEASURED: dict[str, Any] = {
         },
     },
     "crf": {
-        "saves": 1000, "seconds": {"history": 30.0, "no_history": 26.0, "plain": 3.0},
-        "median_ms": {"history": 30.0, "no_history": 26.0, "plain": 3.0},
+        "saves": 1000, "seconds": {"history": 6.0, "no_history": 5.0, "plain": 3.0},
+        "median_ms": {"history": 6.0, "no_history": 5.0, "plain": 3.0},
         "history_rows_added": {"history": 1000, "no_history": 0, "plain": 0},
+        "statements": {"max": 9, "median": 9, "savepoints": 0, "largest": ["BEGIN", "COMMIT"]},
     },
 }  # fmt: skip
 
@@ -49,18 +50,20 @@ def failed_criteria(results: dict[str, Any]) -> set[tuple[str, str]]:
 
 
 def test_the_report_judges_every_criterion_and_names_a_failure() -> None:
-    assert len(verdicts(MEASURED)) == 9 and failed_criteria(MEASURED) == set()
+    assert len(verdicts(MEASURED)) == 11 and failed_criteria(MEASURED) == set()
     assert "| CSV export (export centre: one CSV per form, ZIP) | 9.00 | 195,607 |" in report(MEASURED)
 
     wrong = copy.deepcopy(MEASURED)
     wrong["export"]["rows"]["copy"] = 195606
     wrong["randomise"]["runs"]["concurrent"][0]["problems"] = ["a slot was used twice"]
     wrong["crf"]["history_rows_added"]["no_history"] = 3
+    wrong["crf"]["statements"]["median"] = 11
     wrong["sweep"] = {"error": "sweep failed: only 900 (visit, offset) pairs"}
     assert failed_criteria(wrong) == {
         ("export", "same rows as COPY"),
         ("randomise", "correct allocations (every run)"),
         ("crf", "one history row per save with history, none without"),
+        ("crf", "SQL statements of one CRF save with a reason, transaction included ≤ 10"),
         ("sweep", "runs"),
     }
     text = report(wrong)
@@ -82,6 +85,7 @@ def test_every_scenario_runs_at_a_tiny_size_and_its_checks_hold(tmp_path: Path) 
 
     crf = crf_save_with_vs_without(3)
     assert crf["history_rows_added"] == {"history": 3, "no_history": 0, "plain": 0}
+    assert crf["statements"]["max"] >= 4 and crf["statements"]["largest"][0] == "BEGIN"
 
     eager, app.conf.task_always_eager = app.conf.task_always_eager, False  # the sweep queues on the real broker
     try:

@@ -5,6 +5,12 @@ acting user with the reason, under a row lock compares the version a form was op
 (``EditConflict`` if someone saved in between, nothing written), and writes nothing at all when no value changes
 (an identical resubmission leaves no second history row). Every model with a history derives from it.
 
+The save is lean (issue #21): it reads the saved row once, under its lock, and that one read also gives the version
+(for ``EditConflict``), the old values, and whatever the follow-ups asked to know beforehand (``probe`` of a
+follow-up, ``trial_site.hooks.probes``: the data locks, a verification, query or signature to clear), so that a
+follow-up with nothing to do costs no query; only the foreign keys changed since the row was loaded are looked up
+by ``full_clean``; and inside a caller's transaction the save adds no savepoint (see ``AuditedModel.save``).
+
 ``ClinicalRecord`` is the base of every clinical model: it adds the site, who created and last changed the record
 and when, and the protocol version it was made under. Creating needs no reason; changing or deleting saved data
 needs one, or nothing is written. Every change must have an acting user.
@@ -14,10 +20,11 @@ needs one, or nothing is written. Every change must have an acting user.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any, ClassVar
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import models, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -30,8 +37,8 @@ from trial_site.audit.errors import (
     ReasonForChangeRequired,
 )
 from trial_site.audit.history import AuditedHistoricalRecords
-from trial_site.audit.versions import changes_since, current_version, data_fields, fields_changed_from
-from trial_site.hooks import follow_up
+from trial_site.audit.versions import changes_since, data_fields, fields_changed_from, history_model
+from trial_site.hooks import PROBED, follow_up, probes
 
 
 def guard_clinical_write(record: models.Model) -> None:
@@ -62,6 +69,9 @@ class ClinicalRecordQuerySet(models.QuerySet):
         raise BulkChangeRefused("update")
 
 
+VERSION = "audit_version__"  # the annotation of the locked read that holds the version
+
+
 class AuditedModel(models.Model):
     """Base of every model with a history (``AuditedHistoricalRecords``): the one place history rows are written.
 
@@ -80,7 +90,16 @@ class AuditedModel(models.Model):
 
         Under a lock on the saved row: nothing is written when no value changes; ``EditConflict`` when the row
         changed since ``opened_version``. The reason and user never outlive this save.
+
+        Transactions: on its own, the save is one transaction (BEGIN … COMMIT). Inside a caller's transaction it adds
+        no savepoint: its refusals (nothing changed, ``EditConflict``, no reason, a data lock, validation) come
+        before anything is written, so the caller may catch them and go on; once it writes (the row, its history,
+        the follow-ups) it runs as part of the caller's transaction (``savepoint=False``), and a failure there
+        leaves that whole transaction to roll back, never a row without its history or its follow-ups. A caller
+        that must go on after a failure of the write itself (an ``IntegrityError`` of a record created twice) holds
+        a savepoint of its own around the save (``visits.crf_services.visit_form_save``).
         """
+        self.__dict__.pop("_saved_row", None)
         try:
             actor = self._acting_user(by)
             if reason is not None:
@@ -88,39 +107,72 @@ class AuditedModel(models.Model):
             stamps = {name: self.__dict__[name] for name in self._STAMPS if name in self.__dict__}
             self._prepare_write(actor)
             created = self._state.adding
-            with transaction.atomic():  # the record, its history and what its change sets off: all or nothing
-                if not created and self._unchanged_or_conflict():
+            using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+            outer = transaction.get_connection(using).in_atomic_block
+            with nullcontext() if outer else transaction.atomic(using=using):  # the lock needs a transaction
+                if not created and self._unchanged_or_conflict(using):
                     self.__dict__.update(stamps)  # nothing was written: the record is as saved
                     self._state.fields_cache.pop("modified_by", None)
                     return
                 self._check_write()
                 if actor is not None:
                     self._history_user = actor
-                super().save(*args, **kwargs)
-                self._after_write(created=created, by=actor, reason=str(getattr(self, "_change_reason", "") or ""))
+                # The record, its history and what its change sets off: all or nothing.
+                with transaction.atomic(using=using, savepoint=False):
+                    super().save(*args, **kwargs)
+                    self._after_write(created=created, by=actor, reason=str(getattr(self, "_change_reason", "") or ""))
+            self._loaded_values = {field.attname: getattr(self, field.attname) for field in self._meta.concrete_fields}
             self.opened_version = None
         finally:
             self._forget_change_context()
 
-    def _unchanged_or_conflict(self) -> bool:
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Any:
+        instance = super().from_db(db, field_names, values)
+        instance._loaded_values = dict(zip(field_names, values, strict=True))  # attname → value as read
+        return instance
+
+    def saved_row(self) -> dict[str, Any] | None:
+        """The data fields of the record as they were saved before this save (during it) or the last save of this
+        instance (after it), read under the row's lock; None for a record created by that save."""
+        return self.__dict__.get("_saved_row")
+
+    def _unchanged_or_conflict(self, using: str | None = None) -> bool:
         """Lock the saved row; True when this save would change no value (write nothing). Raise
-        ``EditConflict`` when a version was given and the row has a newer one."""
-        fields = data_fields(type(self))
-        saved = type(self)._base_manager.select_for_update().filter(pk=self.pk).values(*[f.attname for f in fields])
-        current = saved.first()
+        ``EditConflict`` when a version was given and the row has a newer one.
+
+        One query: the row's data fields, its version (the id of its latest history row) and the follow-ups'
+        probes, kept for the rest of the save (``saved_row``, ``trial_site.hooks.probed``)."""
+        model = type(self)
+        fields = data_fields(model)
+        latest = history_model(self).objects.filter(id=models.OuterRef("pk")).order_by("-history_id")
+        annotations = {VERSION: models.Subquery(latest.values("history_id")[:1]), **self._probes()}
+        current = (
+            model._base_manager.using(using)
+            .select_for_update(of=("self",))
+            .filter(pk=self.pk)
+            .annotate(**annotations)
+            .values(*[f.attname for f in fields], *annotations)
+            .first()
+        )
         if current is None:
             return False
+        version = current.pop(VERSION)
+        self.__dict__[PROBED] = {name: current.pop(name) for name in list(current) if name in annotations}
+        self.__dict__["_saved_row"] = current
         if all(getattr(self, f.attname) == current[f.attname] for f in fields):
             return True
-        if self.opened_version is not None:
-            version = current_version(self)
-            if version is not None and version != self.opened_version:
-                raise EditConflict(
-                    changes=changes_since(self, self.opened_version),
-                    yours=fields_changed_from(self, self.opened_version),
-                    current_version=version,
-                )
+        if self.opened_version is not None and version is not None and version != self.opened_version:
+            raise EditConflict(
+                changes=changes_since(self, self.opened_version),
+                yours=fields_changed_from(self, self.opened_version),
+                current_version=version,
+            )
         return False
+
+    def _probes(self) -> dict[str, Any]:
+        """What the follow-ups of this save want read with the saved row (``trial_site.hooks.probes``)."""
+        return {}
 
     def _acting_user(self, by: Any) -> Any:
         return by if by is not None else current_actor()
@@ -144,8 +196,9 @@ class AuditedModel(models.Model):
         return bool(str(getattr(self, "_change_reason", "") or "").strip())
 
     def _forget_change_context(self) -> None:
-        # simple-history would otherwise carry the reason (and user) over to the next save of this object.
-        for attribute in ("_change_reason", "_history_user"):
+        # simple-history would otherwise carry the reason (and user) over to the next save of this object; the
+        # probes belong to this save only.
+        for attribute in ("_change_reason", "_history_user", PROBED):
             if attribute in self.__dict__:
                 delattr(self, attribute)
 
@@ -204,7 +257,25 @@ class ClinicalRecord(AuditedModel):
             self.protocol_version = self._protocol_version_in_force()
         self.modified_at = now
         self.modified_by = actor
-        self.full_clean(validate_unique=False, validate_constraints=False)
+        self.full_clean(exclude=self._foreign_keys_known(actor), validate_unique=False, validate_constraints=False)
+
+    def _foreign_keys_known(self, actor: Any) -> set[str]:
+        """The foreign keys ``full_clean`` need not look up: those still holding the value they were loaded with (it
+        existed then; a row deleted since is refused by the database's own constraint), and the stamps set from the
+        acting user, a saved user. A foreign key changed since loading is looked up as ever."""
+        loaded = self.__dict__.get("_loaded_values", {})
+        stamped = {"created_by", "modified_by"} if getattr(actor, "pk", None) is not None else set()
+        foreign_keys = [field for field in self._meta.concrete_fields if isinstance(field, models.ForeignKey)]
+        known = set()
+        for field in foreign_keys:
+            value = getattr(self, field.attname)
+            from_actor = field.name in stamped and value == actor.pk
+            if value is not None and (from_actor or (field.attname in loaded and loaded[field.attname] == value)):
+                known.add(field.name)
+        return known
+
+    def _probes(self) -> dict[str, Any]:
+        return {**probes("clinical_write", self), **probes("clinical_record_changed", self)}
 
     def _protocol_version_in_force(self) -> str:
         """The protocol version in force today at the record's site: the version the record is made under."""
