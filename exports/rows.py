@@ -140,9 +140,12 @@ def _local(value: datetime, person: Person) -> datetime:
 def _day_of(value: date | datetime | None, person: Person) -> int | None:
     if value is None or person.day1 is None:
         return None
-    if isinstance(value, datetime):
+    if value.__class__ is datetime:
         value = _local(value, person).date()
-    return study_day(person.day1, value)
+    elif value.__class__ is not date:
+        return study_day(person.day1, value)  # checks what it is given
+    offset = (value - person.day1).days  # clinical.schedule.study_day for two plain dates, without a call per cell
+    return offset + 1 if offset >= 0 else offset
 
 
 def convert(variable: Variable, value: Any, person: Person, scope: ExportScope) -> Any:

@@ -20,7 +20,7 @@ from exports.catalogue import Variable, dataset
 from exports.formats import Progress, ProgressBatch, RowCounts, Table, dataset_tables
 from exports.rows import Converter, columns, dataset_rows, people, whole_result_plans
 from exports.scope import ExportScope
-from monitoring.selectors.audit import csv_cell
+from monitoring.selectors.audit import FORMULA_STARTS, csv_cell
 
 # Rows formatted together before they are encoded and written (a ZIP member compresses each write on its own).
 ROWS_PER_WRITE = 1000
@@ -44,33 +44,59 @@ def csv_value(value: Any) -> str:
     return csv_cell(str(value))
 
 
-def _text_of(kind: type | None) -> Callable[[Any], str] | None:
-    """``csv_value`` for values known to be of type ``kind`` (and None), or None where any type may come."""
-    if kind is int:
-        return lambda value: "" if value is None else (str(value) if value.__class__ is int else csv_value(value))
-    if kind is str:
-        return lambda value: "" if value is None else (csv_cell(value) if value.__class__ is str else csv_value(value))
-    if kind is float:
-        return lambda value: "" if value is None else (repr(value) if value.__class__ is float else csv_value(value))
-    if kind is bool:
-        return lambda value: csv_value(value) if value.__class__ is not bool else ("1" if value else "0")
-    if kind is Decimal:
-        return lambda value: "" if value is None else format(value, "f")
-    if kind is date or kind is datetime:
-        return lambda value: "" if value is None else value.isoformat()
-    return None
+# A text starting with none of these cannot be taken for a formula (``csv_cell`` leaves it as it is).
+_CAREFUL = frozenset(FORMULA_STARTS + " \n\t\r\x0b\x0c\xa0")
+
+
+# ``csv_value`` for a column whose values are known to be of one type (or None): each is called with the value and
+# the participant, so a column exported as read costs one call per cell; any other type goes to ``csv_value``.
+def _int_text(value: Any, person: Any = None) -> str:
+    return str(value) if value.__class__ is int else csv_value(value)
+
+
+def _str_text(value: Any, person: Any = None) -> str:
+    if value.__class__ is str:
+        return value if not value or value[0] not in _CAREFUL else csv_cell(value)
+    return csv_value(value)
+
+
+def _float_text(value: Any, person: Any = None) -> str:
+    return repr(value) if value.__class__ is float else csv_value(value)
+
+
+def _bool_text(value: Any, person: Any = None) -> str:
+    return ("1" if value else "0") if value.__class__ is bool else csv_value(value)
+
+
+def _decimal_text(value: Any, person: Any = None) -> str:
+    return format(value, "f") if value.__class__ is Decimal else csv_value(value)
+
+
+def _date_text(value: Any, person: Any = None) -> str:
+    return value.isoformat() if value.__class__ is date or value.__class__ is datetime else csv_value(value)
+
+
+def _any_text(value: Any, person: Any = None) -> str:
+    return csv_value(value)
+
+
+TEXTS: dict[type | None, Callable[..., str]] = {
+    int: _int_text,
+    str: _str_text,
+    float: _float_text,
+    bool: _bool_text,
+    Decimal: _decimal_text,
+    date: _date_text,
+    datetime: _date_text,
+}
 
 
 def csv_column(variable: Variable, converter: Converter | None, kind: type | None) -> Converter:
     """A column's converter and ``csv_value`` folded into one (``rows.dataset_rows``' ``finish``): the raw value
     and the participant → the text of the CSV cell."""
-    text = _text_of(kind)
-    if text is None:
-        if converter is None:
-            return lambda value, person: csv_value(value)
-        return lambda value, person: csv_value(converter(value, person))
+    text = TEXTS.get(kind, _any_text)
     if converter is None:
-        return lambda value, person: text(value)
+        return text
     return lambda value, person: text(converter(value, person))
 
 
@@ -110,7 +136,7 @@ def write_table_csv(table: Table, out: BinaryIO, progress: Progress) -> int:
 def write_tables_zip(tables: Iterable[Table], out: BinaryIO, progress: Progress) -> RowCounts:
     """A ZIP with ``<NAME>.csv`` per table."""
     counts: RowCounts = {}
-    with whole_result_plans(), zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with whole_result_plans(), zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for table in tables:
             with archive.open(f"{table.name}.csv", "w", force_zip64=True) as member:
                 counts[table.name] = write_table_csv(table, member, progress)  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
@@ -21,10 +21,11 @@ from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
+from clinical.schedule import study_day
 from exports.audit_trail import change_columns, history_versions, value_text
 from exports.catalogue import Dataset, dataset, datasets
 from exports.odm import _item_text, attribute, clean, element_text, item_column, plans
-from exports.rows import _day_of, _order, columns, convert, dataset_rows, people, source
+from exports.rows import _order, columns, convert, dataset_rows, people, source
 from exports.scope import DateMode, ExportScope
 from exports.tabular import csv_value, write_csv_per_form, write_dataset_csv
 from trial_site.models import Site
@@ -80,11 +81,20 @@ def reference_rows(chosen: Dataset, scope: ExportScope) -> list[list[str]]:
             if variable.name == "participant":
                 row.append(person.number)
             elif variable.name == "study_day":
-                row.append(_day_of(by_source[chosen.day_source], person))
+                row.append(reference_day(by_source[chosen.day_source], person))
             else:
                 row.append(convert(variable, by_source[variable.source], person, scope))
         found.append([csv_value(value) for value in row])
     return found
+
+
+def reference_day(value: date | datetime | None, person: Any) -> int | None:
+    """The study day of a record's date as the plain path read it (``clinical.schedule.study_day``)."""
+    if value is None or person.day1 is None:
+        return None
+    if isinstance(value, datetime):
+        value = timezone.localtime(value, person.time_zone).date()
+    return study_day(person.day1, value)
 
 
 def reference_csv(chosen: Dataset, scope: ExportScope) -> bytes:
