@@ -9,25 +9,44 @@ database is asked only which participants signed none of the versions that settl
 "Today" is the day at the participant's site. Only the two or three calendar days that are "today" somewhere on
 Earth matter: when they ask for the same version (every day but those around an effective date), the site's time
 zone does not enter the query; otherwise each day's condition names the time zones in which it is today.
+
+With Redis the count is cached (``trial_site.generations``) under its query (the sites, the versions asked for)
+and a generation that every write of a participant, a consent, a re-consent, a withdrawal, a screen failure or an
+end of study replaces: a trivial page then reads no row for it.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from datetime import date, datetime
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.signals import post_delete, post_migrate, post_save
 
 from clinical.consent import reconsent_decision
 from clinical.versions import version_key
-from screening.models import Reconsent
+from screening.models import Participant, Reconsent
+from trial_site.generations import MISSING, Generation
 from trial_site.protocol import Protocol
 from trial_site.protocol_versions import protocol_on
 
 # Reverse relations of the later apps, read by name (screening imports none of them): ``selectors._OUT_OF_TRIAL``.
 OUT_OF_TRIAL = ("withdrawal", "screen_failure", "end_of_study")
+# The rows the count is derived from (with the protocol versions, which enter its query): a write replaces CONSENTS.
+WRITTEN_BY = (
+    "screening.Participant",
+    "screening.Consent",
+    "screening.Reconsent",
+    "screening.ConsentWithdrawal",
+    "screening.ScreenFailure",
+    "visits.EndOfStudy",
+)
+CONSENTS = Generation("reconsent_count")
+COUNT_TIMEOUT = 10 * 60  # seconds: counted again at least that often (should a new generation not be written)
 
 
 @cache
@@ -74,3 +93,31 @@ def reconsent_due_condition(versions: list[Protocol], now: datetime) -> Q | None
 def in_trial_condition() -> Q:
     """Consented, and not withdrawn, screen failed or ended (``selectors.in_trial``)."""
     return Q(consent__isnull=False, **{f"{name}__isnull": True for name in OUT_OF_TRIAL})
+
+
+def count_due(participants: QuerySet[Participant], versions: list[Protocol], now: datetime) -> int:
+    """How many of ``participants`` still in the trial must re-consent at ``now``: one SQL count, cached with Redis
+    until one of the rows it is derived from is written; no query while no version asks for a re-consent."""
+    due = reconsent_due_condition(versions, now)
+    if due is None:
+        return 0
+    query = participants.filter(in_trial_condition()).filter(due)
+    token = CONSENTS.current()
+    if token is None:
+        return query.count()
+    part = hashlib.sha256(str(query.query).encode()).hexdigest()
+    found = CONSENTS.get(token, part)
+    if found is MISSING:
+        found = query.count()
+        CONSENTS.put(token, part, found, COUNT_TIMEOUT)
+    return found
+
+
+def _written(sender: Any, **kwargs: Any) -> None:
+    CONSENTS.bump()
+
+
+for _label in WRITTEN_BY:
+    post_save.connect(_written, sender=_label, dispatch_uid=f"reconsent_count_saved_{_label}")
+    post_delete.connect(_written, sender=_label, dispatch_uid=f"reconsent_count_deleted_{_label}")
+post_migrate.connect(_written, dispatch_uid="reconsent_count_migrated")  # a flush replaces the rows

@@ -22,6 +22,7 @@ from clinical.eligibility import EligibilityDecision, ScreeningFacts, decide_eli
 from clinical.eligibility_baseline import BaselineFacts, decide_baseline
 from clinical.eligibility_window import ScreeningWindow, screening_window
 from clinical.skin import SkinInvolvement, SkinSubset, skin_subset
+from screening import reconsent_count as reconsent_count_module  # its signals: connected with the selectors
 from screening.models import (
     SCREENING_FORMS,
     ClassificationCriteria,
@@ -456,15 +457,10 @@ def participants_to_reconsent(user: Any) -> list[ReconsentRow]:
 
 
 def reconsent_count(user: Any) -> int:
-    """How many participants at the user's sites must re-consent (the menu's count): one SQL count, none while no
-    version asks for a re-consent (``screening.reconsent_count``)."""
-    from screening.reconsent_count import in_trial_condition, reconsent_due_condition
-
-    due = reconsent_due_condition(approved_versions(), timezone.now())
-    if due is None:
-        return 0
+    """How many participants at the user's sites must re-consent (the menu's count): one SQL count, cached with
+    Redis; no query while no version asks for a re-consent (``screening.reconsent_count``)."""
     participants = scope_to_user_sites(Participant.objects.all(), user, permission=RECORD_RECONSENT)
-    return participants.filter(in_trial_condition()).filter(due).count()
+    return reconsent_count_module.count_due(participants, approved_versions(), timezone.now())
 
 
 CONFIRM_ELIGIBILITY = "screening.confirm_eligibility"

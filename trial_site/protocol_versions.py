@@ -9,27 +9,20 @@ versions compare field by field (``clinical.amendments.protocol_changes``).
 A version is ``major.minor``; versions compare as numbers (1.10 after 1.9: ``clinical.versions.version_key``).
 
 The approved versions are read from the database at most once per request, and with Redis not even that: their rows
-are kept in the shared cache under a *generation* (a random token in Redis), which every write of a
-``ProtocolVersion`` row replaces at once and again when its transaction commits (``protocol_versions_changed``),
-so every host reads the new version on its next request. The cache is filled only outside a transaction (what is
-read then is committed) and not read by a transaction that has just written a version (it reads its own rows).
-Without Redis (the demo: one cache per process) only the per-request memo is kept.
+are kept in the shared cache under a generation (``trial_site.generations``) that every write of a
+``ProtocolVersion`` row replaces (``protocol_versions_changed``, at once and on commit), so every host reads a
+new version on its next request. Without Redis (the demo: one cache per process) only the per-request memo.
 """
 
 from __future__ import annotations
 
-import logging
-import uuid
 from dataclasses import asdict, replace
 from datetime import date
 from functools import cache
 from typing import Any
 
 from asgiref.local import Local
-from django.conf import settings
-from django.core.cache import cache as shared_cache
 from django.core.signals import request_finished, request_started
-from django.db import connection, transaction
 from django.db.models.signals import post_delete, post_migrate, post_save
 from django.utils import timezone
 
@@ -38,6 +31,7 @@ from clinical.safety import LabRule
 from clinical.schedule import VisitRule, visit_schedule
 from clinical.versions import version_key
 from trial_site import registry
+from trial_site.generations import MISSING, Generation
 from trial_site.protocol import PROTOCOL, ConsentFormVersion, FollowUpDefinition, Protocol, VisitDefinition
 
 
@@ -136,17 +130,10 @@ def _visit(kind: type, item: dict[str, Any], known_forms: set[str]) -> Any:
     return kind(**{**item, "forms": tuple(item.get("forms", ()))})
 
 
-logger = logging.getLogger(__name__)
-
-GENERATION_KEY = "protocol_versions:generation"
-ROWS_TIMEOUT = 60 * 60  # seconds: a generation's rows are read again at least hourly (should a bump have failed)
-_local = Local()  # this thread's request memo, and the generation this thread's transaction has just written
+VERSIONS = Generation("protocol_versions")  # replaced by every write of a ProtocolVersion row
+ROWS_TIMEOUT = 60 * 60  # seconds: the rows are read again at least hourly (should a new generation not be written)
+_local = Local()  # this thread's request memo
 _parsed: dict[str, list[Protocol]] = {}  # this process's versions, by generation (the latest only)
-
-
-def _shared() -> bool:
-    """Whether the cache is shared by every host (Redis): a per-process cache would serve other hosts' stale rows."""
-    return "redis" in settings.CACHES["default"]["BACKEND"].lower()
 
 
 def _approved() -> list[Any]:
@@ -164,49 +151,25 @@ def _parse(rows: list[Any]) -> list[Protocol]:
     return sorted(versions, key=lambda protocol: version_key(protocol.version))
 
 
-def _generation() -> str | None:
-    """The shared cache's generation (made if missing), or None without a shared cache or when Redis fails."""
-    if not _shared():
-        return None
-    try:
-        generation = shared_cache.get(GENERATION_KEY)
-        if generation is None:
-            shared_cache.add(GENERATION_KEY, uuid.uuid4().hex, timeout=None)
-            generation = shared_cache.get(GENERATION_KEY)
-        return generation
-    except Exception:  # Redis down or hanging: the database answers
-        logger.warning("protocol versions: the shared cache does not answer; read from the database", exc_info=True)
-        return None
-
-
 def _read() -> list[Protocol]:
-    generation = _generation()
-    if generation is None or (generation == getattr(_local, "written", None) and connection.in_atomic_block):
-        return _parse(_approved())  # no shared cache, or this transaction wrote a version: its own rows
-    if generation in _parsed:
-        return _parsed[generation]
-    key = f"protocol_versions:rows:{generation}"
-    try:
-        rows = shared_cache.get(key)
-    except Exception:
-        rows = None
-    if rows is None:
+    token = VERSIONS.current()
+    if token is None:  # no shared cache, or this transaction wrote a version: its own rows
+        return _parse(_approved())
+    if token in _parsed:
+        return _parsed[token]
+    rows = VERSIONS.get(token, "rows")
+    if rows is MISSING:
         rows = _approved()
-        if connection.in_atomic_block:  # what a transaction reads may not be committed yet: not shared
-            return _parse(rows)
-        try:
-            shared_cache.set(key, rows, timeout=ROWS_TIMEOUT)
-        except Exception:
-            logger.warning("protocol versions: not kept in the shared cache", exc_info=True)
+        VERSIONS.put(token, "rows", rows, ROWS_TIMEOUT)
     versions = _parse(rows)
     _parsed.clear()
-    _parsed[generation] = versions
+    _parsed[token] = versions
     return versions
 
 
 def approved_versions() -> list[Protocol]:
     """Version 1.0 and every approved amendment, in the order of their versions: read once per request (and with
-    Redis once per approval, for every host)."""
+    Redis once per write of a version, for every host)."""
     memo = getattr(_local, "request", None)
     if memo is not None:
         if "versions" not in memo:
@@ -216,26 +179,12 @@ def approved_versions() -> list[Protocol]:
 
 
 def protocol_versions_changed() -> None:
-    """A ``ProtocolVersion`` row was written (or the database replaced): a new generation now, for this transaction
-    to read its own rows, and again when it commits, for every host's next read."""
+    """A ``ProtocolVersion`` row was written (or the database replaced): forget the versions read."""
     memo = getattr(_local, "request", None)
     if memo is not None:
         memo.clear()
     _parsed.clear()
-    _local.written = _bump()
-    if connection.in_atomic_block:
-        transaction.on_commit(_bump)
-
-
-def _bump() -> str | None:
-    if not _shared():
-        return None
-    generation = uuid.uuid4().hex
-    try:
-        shared_cache.set(GENERATION_KEY, generation, timeout=None)
-    except Exception:  # the rows expire within ROWS_TIMEOUT
-        logger.error("protocol versions: the new generation was not written to the shared cache", exc_info=True)
-    return generation
+    VERSIONS.bump()
 
 
 def _version_written(sender: Any, **kwargs: Any) -> None:

@@ -1,0 +1,89 @@
+"""Values derived from the database, kept in the shared cache (Redis) under a *generation* that writes replace.
+
+A ``Generation`` is a random token in Redis. A value is cached under a key naming the generation; a write of the
+rows the value is derived from calls ``bump()``: a new token at once (so the writing transaction does not read the
+value cached before its write) and again when the transaction commits (so a value read by another host before the
+commit, and cached under the first new token, is never read again). Every host reads the new token on its next
+use: nothing is ever served stale across hosts, and no host keeps a copy of its own.
+
+A value is put in the cache only outside a transaction (what is read then is committed), and the cache is not
+read by a transaction that has just bumped the generation (it must read its own rows). Without Redis (the demo:
+a cache per process, which other processes could not invalidate) nothing is cached; when Redis fails, the
+database answers, and a token that could not be replaced is outlived by the values' timeouts.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from asgiref.local import Local
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+
+logger = logging.getLogger(__name__)
+
+_written = Local()  # the tokens this thread has just written, by generation name
+MISSING = object()
+
+
+def shared() -> bool:
+    """Whether the cache is shared by every host (Redis)."""
+    return "redis" in settings.CACHES["default"]["BACKEND"].lower()
+
+
+class Generation:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.key = f"generation:{name}"
+
+    def current(self) -> str | None:
+        """The token (made if missing); None without a shared cache, when Redis fails, or while this thread's
+        transaction has just bumped it (it must read the database)."""
+        if not shared():
+            return None
+        try:
+            token = cache.get(self.key)
+            if token is None:
+                cache.add(self.key, uuid.uuid4().hex, timeout=None)
+                token = cache.get(self.key)
+        except Exception:  # Redis down or hanging: the database answers
+            logger.warning("generation %s: the shared cache does not answer", self.name, exc_info=True)
+            return None
+        if token == getattr(_written, self.name, None) and connection.in_atomic_block:
+            return None
+        return token
+
+    def bump(self) -> None:
+        """The rows were written: a new token now, and another when the transaction commits."""
+        setattr(_written, self.name, self._replace())
+        if connection.in_atomic_block:
+            transaction.on_commit(self._replace)
+
+    def _replace(self) -> str | None:
+        if not shared():
+            return None
+        token = uuid.uuid4().hex
+        try:
+            cache.set(self.key, token, timeout=None)
+        except Exception:
+            logger.error("generation %s: the new token was not written to the shared cache", self.name, exc_info=True)
+        return token
+
+    def get(self, token: str, part: str) -> Any:
+        """The value cached for ``part`` under ``token``, or ``MISSING``."""
+        try:
+            return cache.get(f"{self.key}:{token}:{part}", MISSING)
+        except Exception:
+            return MISSING
+
+    def put(self, token: str, part: str, value: Any, timeout: int) -> None:
+        """Cache ``value`` under ``token``, outside a transaction only (inside, it may not be committed)."""
+        if connection.in_atomic_block:
+            return
+        try:
+            cache.set(f"{self.key}:{token}:{part}", value, timeout=timeout)
+        except Exception:
+            logger.warning("generation %s: a value was not cached", self.name, exc_info=True)
