@@ -1,9 +1,10 @@
 """The screening log: the stored screening states (``ScreeningState``), filtered, counted and paged in SQL.
 
 A fixed number of queries whatever the number of participants: one for the page of rows (keyset paging on the
-participant's id, newest first), one for the counts by status and decision (GROUP BY), one for the screen failures
-by criterion (GROUP BY over the partial index of rows with a failure). Nothing is decided per row: the status and
-the decision were stored by the services that changed them (``screening.status_store``).
+participant's id, newest first), one for the counts by status and decision, one for the screen failures by criterion
+(each a GROUP BY over the site's few tallies, ``ScreeningTally``, kept with the states by the same writes). Nothing
+is decided per row: the status and the decision were stored by the services that changed them
+(``screening.status_store``).
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import QuerySet, Sum
 
 from clinical.eligibility import Decision
-from screening.models import ScreeningState
+from screening.models import ScreeningState, ScreeningTally
 from screening.selectors import VIEW_SCREENING
 from screening.status import ScreeningStatus
 from trial_site.permissions import site_ids_where
@@ -64,11 +65,11 @@ def log_site_ids(user: Any) -> frozenset[int]:
     return site_ids_where(user, VIEW_SCREENING)
 
 
-def _scoped(user: Any, filters: LogFilters) -> QuerySet[ScreeningState]:
+def _sites(user: Any, filters: LogFilters) -> list[int]:
     sites = log_site_ids(user)
     if filters.site_id is not None:
         sites = sites & {filters.site_id}
-    return ScreeningState.objects.filter(site_id__in=sorted(sites))
+    return sorted(sites)
 
 
 def _rows(states: QuerySet[ScreeningState], cursor: LogCursor) -> tuple[list[ScreeningState], int | None, int | None]:
@@ -104,16 +105,19 @@ def _code_order(code: str) -> tuple[int, int]:
     return (2, 0)
 
 
-def _failures(states: QuerySet[ScreeningState]) -> list[tuple[str, int]]:
-    """Screen failures by criterion: the recorded codes grouped in SQL (few distinct sets), split here."""
+def _failures(tallies: QuerySet[ScreeningTally]) -> list[tuple[str, int]]:
+    """Screen failures by criterion: the tallies of recorded codes summed in SQL (few distinct sets), split here."""
     counts: Counter[str] = Counter()
     grouped = (
-        states.filter(~Q(failure_codes="")).values("failure_codes").annotate(n=Count("pk")).order_by("failure_codes")
+        tallies.exclude(failure_codes="")
+        .values("failure_codes")
+        .annotate(n=Sum("participants"))
+        .order_by("failure_codes")
     )
     for group in grouped:
         for code in group["failure_codes"].split():
             counts[code] += group["n"]
-    return sorted(counts.items(), key=lambda item: (-item[1], _code_order(item[0])))
+    return sorted(((code, n) for code, n in counts.items() if n), key=lambda item: (-item[1], _code_order(item[0])))
 
 
 def screening_log_page(
@@ -121,10 +125,12 @@ def screening_log_page(
 ) -> ScreeningLogPage:
     """One page of the screening log at the sites where the user may read participants, with the counts by status
     and decision and the screen failures by criterion (of the site filter), in three queries."""
-    scoped = _scoped(user, filters)
+    sites = _sites(user, filters)
+    tallies = ScreeningTally.objects.filter(site_id__in=sites, participants__gt=0)
     counts_by = {
         (group["status"], group["decision"]): group["n"]
-        for group in scoped.values("status", "decision").annotate(n=Count("pk")).order_by()
+        for group in tallies.values("status", "decision").annotate(n=Sum("participants")).order_by()
+        if group["n"]
     }
     status_counts: Counter[ScreeningStatus] = Counter()
     decision_counts: Counter[str] = Counter()
@@ -136,7 +142,7 @@ def screening_log_page(
         for (status, decision), n in counts_by.items()
         if (not filters.status or status == filters.status) and (not filters.decision or decision == filters.decision)
     )
-    filtered = scoped
+    filtered = ScreeningState.objects.filter(site_id__in=sites)
     if filters.status:
         filtered = filtered.filter(status=filters.status)
     if filters.decision:
@@ -147,7 +153,7 @@ def screening_log_page(
         status_counts=dict(status_counts),
         decision_counts=dict(decision_counts),
         matching=matching,
-        failures_by_code=_failures(scoped),
+        failures_by_code=_failures(tallies),
         older=older,
         newer=newer,
     )

@@ -17,14 +17,16 @@ does).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from screening.models import Participant, ScreeningState
+from screening.models import Participant, ScreeningState, ScreeningTally
 from screening.selectors import participants_with_screening, protocol_for, screening_row, with_protocol_versions
 from trial_site.invariants import Finding
 from trial_site.models import Site
@@ -55,19 +57,79 @@ def state_of(participant: Participant) -> ScreeningState:
     )
 
 
-def _store(states: list[ScreeningState]) -> None:
+TallyKey = tuple[int, str, str, str]  # site, status, decision, screen failure's codes
+
+
+def _key(state: ScreeningState) -> TallyKey:
+    return (state.site_id, state.status, state.decision, state.failure_codes)
+
+
+def _store(states: list[ScreeningState], *, tallies: bool = True) -> None:
+    """Store the rows and move their participants between the tallies (the previous rows are locked first, so two
+    writes of one participant count it once)."""
+    if not tallies:
+        ScreeningState.objects.bulk_create(
+            states, update_conflicts=True, unique_fields=["participant"], update_fields=list(STATE_FIELDS)
+        )
+        return
+    ids = [state.participant_id for state in states]
+    before = ScreeningState.objects.select_for_update().filter(participant_id__in=ids).order_by("participant_id")
+    moves: Counter[TallyKey] = Counter()
+    for previous in before.only("site_id", "status", "decision", "failure_codes"):
+        moves[_key(previous)] -= 1
+    for state in states:
+        moves[_key(state)] += 1
     ScreeningState.objects.bulk_create(
         states, update_conflicts=True, unique_fields=["participant"], update_fields=list(STATE_FIELDS)
     )
+    _tally_add({key: n for key, n in moves.items() if n})
 
 
-def _refresh(participants: QuerySet[Participant]) -> int:
+# The table name is the model's own constant (no value from outside); the values are parameters.
+TALLY_ADD = (
+    'INSERT INTO "screening_screeningtally" (site_id, status, decision, failure_codes, participants) '
+    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (site_id, status, decision, failure_codes) "
+    'DO UPDATE SET participants = "screening_screeningtally".participants + excluded.participants'
+)
+
+
+def _tally_add(moves: dict[TallyKey, int]) -> None:
+    """Add ``moves`` to the tallies, in the keys' order (two writers never wait for each other in a circle)."""
+    if not moves:
+        return
+    with connection.cursor() as cursor:
+        cursor.executemany(TALLY_ADD, [(*key, n) for key, n in sorted(moves.items())])
+
+
+def _tallies_from_states() -> dict[TallyKey, int]:
+    grouped = ScreeningState.objects.values("site_id", "status", "decision", "failure_codes").annotate(n=Count("pk"))
+    return {(g["site_id"], g["status"], g["decision"], g["failure_codes"]): g["n"] for g in grouped.order_by()}
+
+
+def _tallies() -> dict[TallyKey, int]:
+    rows = ScreeningTally.objects.exclude(participants=0)
+    return {(t.site_id, t.status, t.decision, t.failure_codes): t.participants for t in rows}
+
+
+@transaction.atomic
+def tallies_rebuild() -> None:
+    """Count the stored states again into the tallies (a GROUP BY over every row: for ``refresh_all`` and repairs)."""
+    ScreeningTally.objects.all().delete()
+    _tally_add(_tallies_from_states())
+
+
+def _refresh(participants: QuerySet[Participant], *, tallies: bool = True) -> int:
     """Recompute and store the rows of ``participants``, CHUNK at a time; how many."""
     ids = list(participants.order_by("pk").values_list("pk", flat=True))
     for start in range(0, len(ids), CHUNK):
         chunk = Participant.objects.filter(pk__in=ids[start : start + CHUNK]).order_by("pk")
-        _store([state_of(p) for p in with_protocol_versions(participants_with_screening(chunk))])
+        _store([state_of(p) for p in with_protocol_versions(participants_with_screening(chunk))], tallies=tallies)
     return len(ids)
+
+
+def states_fill() -> int:
+    """Store every participant's row without the tallies (migration 0007, before the tallies' table exists)."""
+    return _refresh(Participant.objects.all(), tallies=False)
 
 
 def screening_state_refresh(participant_id: int) -> ScreeningState:
@@ -80,9 +142,11 @@ def screening_state_refresh(participant_id: int) -> ScreeningState:
 
 
 def refresh_all() -> int:
-    """Recompute every participant's row in bulk (CHUNK participants per query); returns how many. For data
-    written around the services (the benchmark generator's bulk inserts) and after a restore."""
-    return _refresh(Participant.objects.all())
+    """Recompute every participant's row in bulk (CHUNK participants per query) and count the tallies again; returns
+    how many. For data written around the services (the benchmark generator's bulk inserts) and after a restore."""
+    count = _refresh(Participant.objects.all(), tallies=False)
+    tallies_rebuild()
+    return count
 
 
 def _stale() -> QuerySet[Participant]:
@@ -132,6 +196,11 @@ def states_current(*, repair: bool) -> Finding:
     if repair and stale:
         refresh_stale()
         finding.repaired = list(finding.problems)
+    if _tallies() != _tallies_from_states():
+        finding.problems.append("the screening tallies differ from the stored states")
+        if repair:
+            tallies_rebuild()
+            finding.repaired.append("the screening tallies counted again")
     return finding
 
 

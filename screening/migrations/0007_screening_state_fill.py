@@ -1,7 +1,7 @@
 """Fill the stored screening states of the participants already in the database.
 
 The decision is the project's own rule (``clinical.eligibility`` through ``screening.selectors``), which historical
-models cannot run, so this calls ``screening.status_store.refresh_all`` with the application's models. Should a later
+models cannot run, so this calls ``screening.status_store.states_fill`` with the application's models. Should a later
 migration make that impossible on an old database, the rows are filled by ``manage.py check_invariants --repair``
 (the invariant ``screening.status_store.states_current``) instead: this step may then be made a no-op.
 """
@@ -11,10 +11,10 @@ from django.db import migrations
 
 def fill(apps, schema_editor):  # noqa: ANN001, ANN201
     from screening.models import Participant
-    from screening.status_store import refresh_all
+    from screening.status_store import states_fill
 
     if Participant.objects.exists():
-        refresh_all()
+        states_fill()
 
 
 class Migration(migrations.Migration):

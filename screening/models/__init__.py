@@ -12,7 +12,7 @@ from screening.models.crfs import (
 )
 from screening.models.outcome import EligibilityConfirmation, ScreenFailure
 from screening.models.participant import IDENTIFYING_FIELDS, Participant
-from screening.models.state import ScreeningState
+from screening.models.state import ScreeningState, ScreeningTally
 
 __all__ = [
     "IDENTIFYING_FIELDS",
@@ -30,4 +30,5 @@ __all__ = [
     "ScreeningLabs",
     "ScreeningMrss",
     "ScreeningState",
+    "ScreeningTally",
 ]

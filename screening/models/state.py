@@ -72,3 +72,26 @@ class ScreeningState(models.Model):
     @property
     def unknown(self) -> list[str]:
         return self.unknown_codes.split()
+
+
+class ScreeningTally(models.Model):
+    """How many participants of a site stand at each status, decision and screen failure's codes: the log's counts
+    read these few rows (GROUP BY over them), not one row per participant. Kept with ``ScreeningState`` by the same
+    writes (``screening.status_store``: each change moves one participant from one row to another), rebuilt from
+    the states by ``refresh_all`` and checked by the invariant ``states_current``. A derived cache too."""
+
+    site = models.ForeignKey("trial_site.Site", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16)
+    decision = models.CharField(max_length=16)
+    failure_codes = models.CharField(max_length=120, blank=True)
+    participants = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "status", "decision", "failure_codes"], name="one_screening_tally_per_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site_id} {self.status} {self.decision} {self.failure_codes}: {self.participants}"
