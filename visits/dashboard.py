@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cached_property
 from typing import Any
 
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Page
 from django.db.models import Case, CharField, Exists, F, Min, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
@@ -25,7 +24,7 @@ from trial_site.permissions import site_ids_where
 from trial_site.protocol_versions import approved_versions
 from trial_site.scoping import scope_to_user_sites
 from visits.models import Visit, VisitProgress
-from visits.paging import capped_count
+from visits.paging import CappedPaginator
 from visits.record_status import VisitCell, visit_cells
 from visits.selectors import VIEW_VISITS, readable_visits
 
@@ -73,23 +72,6 @@ def state_q(state: str, today: date) -> Q:
         CellState.OVERDUE: waiting & Q(latest__lt=today),
     }
     return conditions[CellState(state)]
-
-
-class CappedPaginator(Paginator):
-    """A paginator whose count stops at ``COUNT_CAP`` (``visits.paging``): the count of a large list costs no more
-    than that of a small one; beyond it the page says "more than …" and the filters narrow the list."""
-
-    @cached_property
-    def _capped(self) -> tuple[int, bool]:
-        return capped_count(self.object_list)
-
-    @cached_property
-    def count(self) -> int:
-        return self._capped[0]
-
-    @property
-    def count_capped(self) -> bool:
-        return self._capped[1]
 
 
 def schedule_columns() -> list[str]:

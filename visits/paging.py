@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Any
 
+from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 
 # A count above this is shown as "more than …" (counting every row would cost as much as reading them).
@@ -48,11 +50,33 @@ class KeysetPage:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def capped_count(queryset: QuerySet[Any], cap: int = COUNT_CAP) -> tuple[int, bool]:
+def capped_count(rows: Any, cap: int = COUNT_CAP) -> tuple[int, bool]:
     """The number of rows, at most ``cap`` (one ``COUNT`` over a ``LIMIT cap + 1`` subquery), and whether there
-    are more."""
-    found = queryset.order_by()[: cap + 1].count()
+    are more. ``rows``: a queryset, a list, or an object with its own ``capped_count(cap)`` (an audit trail)."""
+    if hasattr(rows, "capped_count"):
+        found = rows.capped_count(cap)
+    elif isinstance(rows, QuerySet):
+        found = rows.order_by()[: cap + 1].count()
+    else:
+        found = len(rows)
     return min(found, cap), found > cap
+
+
+class CappedPaginator(Paginator):
+    """A paginator whose count stops at ``COUNT_CAP``: the count of a large list costs no more than that of a small
+    one; beyond it the page says "more than …" and the filters narrow the list."""
+
+    @cached_property
+    def _capped(self) -> tuple[int, bool]:
+        return capped_count(self.object_list)
+
+    @cached_property
+    def count(self) -> int:
+        return self._capped[0]
+
+    @property
+    def count_capped(self) -> bool:
+        return self._capped[1]
 
 
 def keyset_page(

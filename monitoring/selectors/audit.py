@@ -320,6 +320,11 @@ class AuditTrail:
     def count(self) -> int:
         return self._count
 
+    def capped_count(self, cap: int) -> int:
+        """The number of entries, counting no further than ``cap + 1`` (one query)."""
+        keys = self._keys()
+        return keys.order_by()[: cap + 1].count() if keys is not None else 0
+
     def __len__(self) -> int:
         return self._count
 

@@ -43,6 +43,7 @@ from trial_site.models import AccessEvent, Site
 from trial_site.permissions import permission_required, user_can
 from trial_site.scoping import get_scoped_object_or_404
 from trial_site.services import access_event_record
+from visits.paging import CappedPaginator
 
 REVIEW = "monitoring.review_audit"
 
@@ -164,8 +165,11 @@ def _query_without_page(request: HttpRequest) -> str:
     return query.urlencode()
 
 
-def _page(trail: AuditTrail | list, request: HttpRequest) -> Any:
-    return Paginator(trail, PAGE_SIZE).get_page(request.GET.get("page"))
+def _page(trail: AuditTrail | list, request: HttpRequest, *, capped: bool = False) -> Any:
+    """The page asked for; ``capped``: the count stops at ``COUNT_CAP`` (a site's whole history is not counted, its
+    newest changes are what the page is for)."""
+    paginator = (CappedPaginator if capped else Paginator)(trail, PAGE_SIZE)
+    return paginator.get_page(request.GET.get("page"))
 
 
 @permission_required(REVIEW)
@@ -180,7 +184,8 @@ def audit_recent(request: HttpRequest) -> HttpResponse:
         chosen = form.chosen_sites() if form.is_bound else sites
         filters = form.filters(timezone.get_current_timezone()) if form.is_bound else None
         trail = site_trail(sites=chosen, viewer=AuditViewer(request.user), filters=filters)
-    context = {"form": form, "page": _page(trail, request), "query": _query_without_page(request), "sites": sites}
+    page = _page(trail, request, capped=True)
+    context = {"form": form, "page": page, "query": _query_without_page(request), "sites": sites}
     return render(request, "monitoring/audit_recent.html", context, status=200 if valid else 400)
 
 
