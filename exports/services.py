@@ -14,7 +14,9 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -248,10 +250,28 @@ def export_file_name_stored(job: ExportJob) -> str:
     return f"{job.pk}/{job.file_name}"
 
 
-def _spool_folder(storage: Storage) -> str | None:
+SPOOL_PREFIX = ".spool-export-"
+
+
+def _spool_folder(storage: Storage) -> str:
     """Where a job's file is written before it is saved: beside the files on a file system storage (saving is then
     a rename), else ``EXPORT_SPOOL_DIR`` (the system's temporary folder when empty)."""
-    return getattr(storage, "spool_folder", None) or settings.EXPORT_SPOOL_DIR or None
+    return getattr(storage, "spool_folder", None) or settings.EXPORT_SPOOL_DIR or tempfile.gettempdir()
+
+
+def _spool_sweep(storage: Storage, *, older_than_hours: int) -> None:
+    """Remove spool folders left by writers that died (a killed worker) once they are older than any export runs."""
+    try:
+        folders = [path for path in Path(_spool_folder(storage)).glob(SPOOL_PREFIX + "*") if path.is_dir()]
+    except OSError:
+        return
+    cut = time.time() - older_than_hours * 3600
+    for folder in folders:
+        try:
+            if folder.stat().st_mtime < cut:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def _job_files_delete(storage: Storage, job_id: int, file_path: str = "") -> None:
@@ -295,7 +315,9 @@ def export_run(job_id: int) -> ExportJob:
     storage = export_storage()
     name = export_file_name_stored(job)
     try:
-        with tempfile.TemporaryDirectory(prefix=".spool-", dir=_spool_folder(storage)) as folder:
+        spool = Path(_spool_folder(storage))
+        spool.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=f"{SPOOL_PREFIX}{job.pk}-", dir=spool) as folder:
             spooled = Path(folder) / job.file_name
             with translation.override("en"), spooled.open("w+b") as file:
                 hashing = HashingWriter(file)
@@ -422,6 +444,7 @@ def exports_expire(*, now: datetime) -> list[int]:
     for job_id, file_path in expired:
         _job_files_delete(storage, job_id, file_path)
         ExportJob.objects.filter(pk=job_id, status=ExportJob.Status.DONE).update(status=ExportJob.Status.EXPIRED)
+    _spool_sweep(storage, older_than_hours=settings.EXPORT_RETENTION_HOURS)
     return [job_id for job_id, _path in expired]
 
 

@@ -40,7 +40,6 @@ class ExportFileStorage(FileSystemStorage):
 
     @property
     def spool_folder(self) -> str:
-        Path(self.location).mkdir(parents=True, exist_ok=True)
         return self.location
 
     def delete(self, name: str) -> None:

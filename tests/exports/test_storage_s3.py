@@ -6,6 +6,8 @@ disk and comes back read as it is sent."""
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 import tracemalloc
 import zipfile
 from collections.abc import Iterator
@@ -17,6 +19,7 @@ from typing import Any
 import pytest
 from django.core.files.storage import storages
 from django.urls import reverse
+from django.utils import timezone
 
 from exports import services
 from exports.models import ExportJob
@@ -107,6 +110,22 @@ def test_a_job_written_again_replaces_its_file_and_expiry_removes_what_an_attemp
 
     assert services.exports_expire(now=done.expires_at) == [job.pk]
     assert s3.keys() == []
+
+
+def test_expiry_removes_spool_folders_a_killed_writer_left_once_older_than_the_retention(
+    s3: S3Server, settings: Any, tmp_path: Path, db: None
+) -> None:
+    spool = tmp_path / "spool"
+    old, fresh = spool / f"{services.SPOOL_PREFIX}41-x1", spool / f"{services.SPOOL_PREFIX}42-x2"
+    for folder in (old, fresh):
+        folder.mkdir()
+        (folder / "dcssc-csv.zip").write_bytes(b"half written")
+    hours_ago = time.time() - (settings.EXPORT_RETENTION_HOURS + 1) * 3600
+    os.utime(old, (hours_ago, hours_ago))
+    (spool / "someone-elses").mkdir()
+    os.utime(spool / "someone-elses", (hours_ago, hours_ago))
+    assert services.exports_expire(now=timezone.now()) == []
+    assert sorted(path.name for path in spool.iterdir()) == sorted([fresh.name, "someone-elses"])
 
 
 def test_a_download_of_a_file_gone_from_the_bucket_is_404(s3: S3Server, data_manager: Any, site: Any) -> None:
