@@ -19,6 +19,9 @@ CONFIGURATION_VARIABLES = frozenset(
     # The browser tests' process sets this for Playwright's event loop; a child never needs it (and Django's
     # deployment check refuses it).
     | {"DJANGO_ALLOW_ASYNC_UNSAFE"}
+    # Where exports are stored: a developer's shell must not point a test's process at a real bucket.
+    | {"EXPORT_S3_BUCKET", "EXPORT_S3_PREFIX", "EXPORT_SPOOL_DIR", "AWS_S3_ENDPOINT_URL", "AWS_S3_REGION_NAME"}
+    | {"AWS_S3_ADDRESSING_STYLE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
 )
 
 

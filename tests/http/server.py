@@ -46,8 +46,11 @@ ACCESS_LINE = re.compile(r'^ACCESS <(?P<pid>\d+)> (?P<id>\S+) "(?P<method>\S+) (
 # Besides CONFIGURATION_VARIABLES: what a developer's shell may carry that would send the server's mail, SMS,
 # Celery messages or files somewhere else. PYTEST_XDIST_WORKER would make the test settings move REDIS_URL to
 # another Redis database a second time (it is moved already in this process).
-NOT_INHERITED = frozenset({"VAR_DIR", "EXPORT_ROOT", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "SAFETY_CONTACTS"})
-NOT_INHERITED_PREFIXES = ("EMAIL_", "SMS_", "CELERY_", "PYTEST_")
+NOT_INHERITED = frozenset(
+    {"VAR_DIR", "EXPORT_ROOT", "EXPORT_SPOOL_DIR", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "SAFETY_CONTACTS"}
+)
+# A developer's shell must not point a test's server at a real bucket (EXPORT_S3_*, AWS_*).
+NOT_INHERITED_PREFIXES = ("EMAIL_", "SMS_", "CELERY_", "PYTEST_", "EXPORT_S3_", "AWS_")
 
 FormData = dict[str, str | list[str]]
 
