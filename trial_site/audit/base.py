@@ -141,27 +141,30 @@ class AuditedModel(models.Model):
         """Lock the saved row; True when this save would change no value (write nothing). Raise
         ``EditConflict`` when a version was given and the row has a newer one.
 
-        One query: the row's data fields, its version (the id of its latest history row) and the follow-ups'
-        probes, kept for the rest of the save (``saved_row``, ``trial_site.hooks.probed``)."""
+        Two queries: the row's data fields under the lock, then (when the save changes data) its version (the id of
+        its latest history row) and the follow-ups' probes, kept for the rest of the save (``saved_row``,
+        ``trial_site.hooks.probed``). The second is a statement of its own so that it reads what committed while the
+        lock was awaited (a subquery of the locking statement would read the snapshot taken before the wait)."""
         model = type(self)
         fields = data_fields(model)
-        latest = history_model(self).objects.filter(id=models.OuterRef("pk")).order_by("-history_id")
-        annotations = {VERSION: models.Subquery(latest.values("history_id")[:1]), **self._probes()}
         current = (
             model._base_manager.using(using)
             .select_for_update(of=("self",))
             .filter(pk=self.pk)
-            .annotate(**annotations)
-            .values(*[f.attname for f in fields], *annotations)
+            .values(*[f.attname for f in fields])
             .first()
         )
         if current is None:
             return False
-        version = current.pop(VERSION)
-        self.__dict__[PROBED] = {name: current.pop(name) for name in list(current) if name in annotations}
         self.__dict__["_saved_row"] = current
         if all(getattr(self, f.attname) == current[f.attname] for f in fields):
             return True
+        latest = history_model(self).objects.filter(id=models.OuterRef("pk")).order_by("-history_id")
+        annotations = {VERSION: models.Subquery(latest.values("history_id")[:1]), **self._probes()}
+        read = model._base_manager.using(using).filter(pk=self.pk).annotate(**annotations).values(*annotations).first()
+        read = read or {VERSION: None}
+        version = read.pop(VERSION)
+        self.__dict__[PROBED] = read
         if self.opened_version is not None and version is not None and version != self.opened_version:
             raise EditConflict(
                 changes=changes_since(self, self.opened_version),
