@@ -57,9 +57,11 @@ class Generation:
         return token
 
     def bump(self) -> None:
-        """The rows were written: a new token now, and another when the transaction commits."""
-        setattr(_written, self.name, self._replace())
+        """The rows were written: a new token now, and inside a transaction another when it commits (until then this
+        thread's transaction reads its own rows; a write in autocommit is committed already)."""
+        token = self._replace()
         if connection.in_atomic_block:
+            setattr(_written, self.name, token)
             transaction.on_commit(self._replace)
 
     def _replace(self) -> str | None:

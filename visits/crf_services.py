@@ -52,12 +52,9 @@ PARTICIPANT_FOR_SAVE = ("site", "consent", "withdrawal", "screen_failure", "end_
 
 
 def participant_for_save(visit: Any) -> Participant:
-    """The visit's participant with what the save reads of it (``PARTICIPANT_FOR_SAVE``): two queries, or none when
-    the caller loaded them already."""
-    participant = visit.participant
-    cache, prefetched = participant._state.fields_cache, getattr(participant, "_prefetched_objects_cache", {})
-    if all(path.split("__")[0] in cache for path in PARTICIPANT_FOR_SAVE) and "reconsents" in prefetched:
-        return participant
+    """The visit's participant with what the save reads of it (``PARTICIPANT_FOR_SAVE``), read afresh in two queries:
+    a participant the caller holds may predate a re-consent, a withdrawal or an end of study (the consent check must
+    see them all)."""
     return (
         Participant.objects.select_related(*PARTICIPANT_FOR_SAVE)
         .prefetch_related("reconsents")

