@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from screening.models import Participant, ScreeningState, ScreeningTally
 from screening.selectors import participants_with_screening, protocol_for, screening_row, with_protocol_versions
+from screening.status import ScreeningStatus
 from trial_site.invariants import Finding
 from trial_site.models import Site
 from trial_site.protocol_versions import approved_versions, protocol_on
@@ -169,10 +170,46 @@ def refresh_stale() -> int:
 # --- Follow-ups of the apps to the right (``FOLLOW_UPS``) -----------------------------------------------------------
 
 
+# The randomisation's move in one statement: the participant's row locked and set to "randomised" (a withdrawal
+# still wins), the participant moved from its old tally to the new one. Table names are the models' own; the values
+# are parameters.
+RANDOMISED_MOVE = """
+WITH old AS (
+    SELECT s.participant_id, s.site_id, s.status, s.decision, s.failure_codes
+    FROM "screening_screeningstate" s
+    JOIN "randomization_allocation" a ON a.participant_id = s.participant_id
+    WHERE a.id = %(allocation)s AND s.status NOT IN (%(randomised)s, %(withdrawn)s)
+    FOR UPDATE OF s
+), moved AS (
+    UPDATE "screening_screeningstate" s SET status = %(randomised)s FROM old
+    WHERE s.participant_id = old.participant_id
+    RETURNING old.site_id, old.status, old.decision, old.failure_codes
+)
+INSERT INTO "screening_screeningtally" (site_id, status, decision, failure_codes, participants)
+SELECT site_id, status, decision, failure_codes, -1 FROM moved
+UNION ALL SELECT site_id, %(randomised)s, decision, failure_codes, 1 FROM moved
+ORDER BY 1, 2, 3, 4
+ON CONFLICT (site_id, status, decision, failure_codes)
+DO UPDATE SET participants = "screening_screeningtally".participants + excluded.participants
+"""
+
+
 def after_randomisation(*, allocation_id: int, **_: Any) -> None:
-    """``randomised``: the participant's status becomes "randomised"."""
+    """``randomised``: the participant's status becomes "randomised" (one statement, ``RANDOMISED_MOVE``). A
+    participant without a stored row (written around the services) has it decided afresh."""
+    params = {
+        "allocation": allocation_id,
+        "randomised": ScreeningStatus.RANDOMISED,
+        "withdrawn": ScreeningStatus.WITHDRAWN,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(RANDOMISED_MOVE, params)
+        if cursor.rowcount:
+            return
     participant_id = (
-        Participant.objects.filter(allocation__pk=allocation_id).values_list("pk", flat=True).first()  # reverse name
+        Participant.objects.filter(allocation__pk=allocation_id, screening_state__isnull=True)
+        .values_list("pk", flat=True)
+        .first()
     )
     if participant_id is not None:
         screening_state_refresh(participant_id)

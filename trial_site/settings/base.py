@@ -270,15 +270,20 @@ FOLLOW_UPS: dict[str, tuple[str, ...]] = {
     # After a clinical record is saved (the record, created=, by=, reason=): source verification cleared,
     # signatures invalidated, query corrections linked, edit checks.
     "clinical_record_changed": ("monitoring.panels.clinical_record_changed",),
-    # After a randomisation (allocation_id=): the visit schedule with its required forms and reminders, then the
-    # investigators' e-mail (an outbox row).
-    "randomised": ("visits.services.visit_schedule_create", "randomization.tasks.queue_randomisation_email"),
+    # After a randomisation (allocation_id=): the visit schedule with its required forms and reminders, the stored
+    # screening status ("randomised"), then the investigators' e-mail (an outbox row).
+    "randomised": (
+        "visits.services.visit_schedule_create",
+        "screening.status_store.after_randomisation",
+        "randomization.tasks.queue_randomisation_email",
+    ),
     # After a participant's visit schedule or reminder choices change (participant_id=): the visit reminders.
     "schedule_changed": ("reminders.services.reminders_plan",),
     # After a laboratory panel is saved (panel_id=): the arm's hold and dose rules (laboratory alerts).
     "lab_panel_saved": ("safety.services.lab_alerts_check",),
-    # After a protocol amendment is approved (version=, by=): the participants' visits still to come follow it.
-    "protocol_amended": ("visits.amendments.schedule_amend",),
+    # After a protocol amendment is approved (version=, by=): the participants' visits still to come follow it, the
+    # stored screening status is decided again where it is in force.
+    "protocol_amended": ("visits.amendments.schedule_amend", "screening.status_store.after_amendment"),
 }
 
 # What leaves the system after commit is written as an outbox row in the writer's transaction and delivered by the
@@ -293,6 +298,7 @@ INVARIANTS: tuple[str, ...] = (
     "visits.invariants.allocations_have_schedules",
     "safety.invariants.lab_panels_assessed",
     "trial_site.invariants.outbox_delivered",
+    "screening.status_store.states_current",
 )
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
 OUTBOX_RETRY_BASE_SECONDS = env_int("OUTBOX_RETRY_BASE_SECONDS", 30)
