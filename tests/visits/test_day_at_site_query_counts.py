@@ -27,7 +27,7 @@ from visits.progress import refresh_all
 
 pytestmark = [pytest.mark.django_db, pytest.mark.needs_postgres]
 
-SMALL, LARGE = 30, 300
+SMALL, LARGE = 100, 300  # the issue compares 100 with 50,000; at 30 some lists are empty (fewer queries)
 
 # (role of the user, URL name, query string; "{site}" is the first generated site's id).
 PAGES: tuple[tuple[Role, str, str], ...] = (
@@ -60,11 +60,13 @@ PAGES: tuple[tuple[Role, str, str], ...] = (
 )  # fmt: skip
 
 
-def _url(client: Client, name: str, query: str, site_id: int) -> str:
+def _url(user: Any, name: str, query: str, site_id: int) -> str:
     """The page's address: ``after:<parameter>`` a keyset page after a cursor; ``participant`` a
-    participant page of the first generated site's first participant."""
+    participant page of the first participant at the user's first site (a page of another site is 404)."""
     if query == "participant":
-        number = Participant.objects.filter(site_id=site_id).order_by("screening_number").first().screening_number
+        sites = StaffMembership.objects.filter(user=user, is_active=True).order_by("site__code")
+        first = Participant.objects.filter(site_id=sites.values("site_id")[:1]).order_by("screening_number").first()
+        number = first.screening_number
         return reverse(name, args=[number])
     path = reverse(name)
     if query.startswith("after:"):  # a keyset page after a cursor: the same queries as any next page
@@ -87,9 +89,9 @@ def _user(role: Role) -> Any:
 def _counts(site_id: int) -> dict[tuple[str, str, str], int]:
     counts = {}
     for role, name, query in PAGES:
-        client = Client()
-        client.force_login(_user(role))
-        url = _url(client, name, query, site_id)
+        client, user = Client(), _user(role)
+        client.force_login(user)
+        url = _url(user, name, query, site_id)
         assert client.get(url).status_code == 200, (role, url)  # the warm-up
         with CaptureQueriesContext(connection) as queries:
             response = client.get(url)
@@ -102,7 +104,7 @@ class _RolledBack(Exception):
     pass
 
 
-def test_the_list_pages_run_as_many_queries_at_300_participants_as_at_30() -> None:
+def test_the_list_pages_run_as_many_queries_at_300_participants_as_at_100() -> None:
     small: dict[tuple[str, str, str], int] = {}
     try:
         with transaction.atomic():
