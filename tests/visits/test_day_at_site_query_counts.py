@@ -1,11 +1,11 @@
-"""The day at the site's list pages run as many database queries at 300 participants as at 30: the record status
+"""The day at the site's list pages run as many database queries at 300 participants as at 100: the record status
 dashboard (with its filters and sorts), the participant search, every role's home page, the visit calendar, the
 visits due and the missing forms (first and next pages, filtered), and the audit trail (recent changes, filtered
 and not, and a participant's).
 
-The trial is made by the benchmark's generator (``bench.generate``) at 30 participants, and its stored list state
+The trial is made by the benchmark's generator (``bench.generate``) at 100 participants, and its stored list state
 computed (``visits.progress.refresh_all``: the generator writes without the services); each page is counted after
-one warm-up request (caches of content types and the like), the 30 are rolled back (a savepoint) and 300 generated
+one warm-up request (caches of content types and the like), the 100 are rolled back (a savepoint) and 300 generated
 in their place, and each page is counted again. A next page is a keyset page after a cursor.
 """
 
