@@ -74,13 +74,14 @@ def test_requests_in_flight_together_are_served_by_different_workers(
     live_gunicorn: GunicornServer, coordinator: Any
 ) -> None:
     tabs = [live_gunicorn.login(coordinator) for _ in range(3)]
-    # While the session table is locked every logged-in request waits at its first query: three requests
-    # waiting at once are in three processes, since a sync worker serves one request at a time.
+    # While the user table is locked every logged-in request waits at its first query (the session comes from
+    # Redis, the user from the database): three requests waiting at once are in three processes, since a sync
+    # worker serves one request at a time.
     with ThreadPoolExecutor(1) as pool:
-        with table_locked("django_session") as granted:
+        with table_locked("auth_user") as granted:
             assert granted.wait(WAIT_SECONDS), "the session table was not locked"
             pending = pool.submit(fire_together, [lambda tab=tab: tab.get("/") for tab in tabs])
-            wait_for(lambda: waiting_for_a_lock() == 3, "three requests waiting at the session table")
+            wait_for(lambda: waiting_for_a_lock() == 3, "three requests waiting at the user table")
         responses = pending.result(WAIT_SECONDS)
     assert all(isinstance(r, requests.Response) and r.status_code == 200 for r in responses), responses
     served_by = {live_gunicorn.worker_pid_of(r) for r in responses if isinstance(r, requests.Response)}
