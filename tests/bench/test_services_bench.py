@@ -20,9 +20,9 @@ from bench.services_report import report, verdicts
 MEASURED: dict[str, Any] = {
     "participants": 5000,
     "export": {
-        "participants": 5000, "repetitions": 2, "seconds": {"export": 9.0, "copy": 1.2, "copy_zip": 2.3},
+        "participants": 5000, "repetitions": 2, "seconds": {"export": 3.0, "copy": 1.2, "copy_zip": 2.3},
         "rows": {"export": 195607, "copy": 195607, "copy_zip": 195607}, "export_bytes": 2272947,
-        "copy_bytes": 15148937, "odm": {"seconds": 60.0, "rows": 223921, "bytes": 185323897},
+        "copy_bytes": 15148937, "odm": {"seconds": 6.0, "rows": 223921, "bytes": 185323897},
     },
     "sweep": {
         "due": 10000, "other_reminders": 40812, "repetitions": 3, "sweep_seconds": 0.6, "claim_seconds": 0.3,
@@ -51,16 +51,20 @@ def failed_criteria(results: dict[str, Any]) -> set[tuple[str, str]]:
 
 def test_the_report_judges_every_criterion_and_names_a_failure() -> None:
     assert len(verdicts(MEASURED)) == 11 and failed_criteria(MEASURED) == set()
-    assert "| CSV export (export centre: one CSV per form, ZIP) | 9.00 | 195,607 |" in report(MEASURED)
+    assert "| CSV export (export centre: one CSV per form, ZIP) | 3.00 | 195,607 |" in report(MEASURED)
 
     wrong = copy.deepcopy(MEASURED)
     wrong["export"]["rows"]["copy"] = 195606
+    wrong["export"]["seconds"]["export"] = 9.0  # 7.5 × COPY
+    wrong["export"]["odm"]["seconds"] = 60.0  # 3,732 rows/s against the CSV's 21,734: 0.17
     wrong["randomise"]["runs"]["concurrent"][0]["problems"] = ["a slot was used twice"]
     wrong["crf"]["history_rows_added"]["no_history"] = 3
     wrong["crf"]["statements"]["median"] = 11
     wrong["sweep"] = {"error": "sweep failed: only 900 (visit, offset) pairs"}
     assert failed_criteria(wrong) == {
         ("export", "same rows as COPY"),
+        ("export", "time ÷ COPY ≤ 3"),
+        ("export", "ODM rows/s ÷ CSV rows/s ≥ 0.5"),
         ("randomise", "correct allocations (every run)"),
         ("crf", "one history row per save with history, none without"),
         ("crf", "SQL statements of one CRF save with a reason, transaction included ≤ 10"),
