@@ -101,12 +101,13 @@ def visits_to_sign(user: Any, *, rows: int) -> TodoList:
 
 def forms_to_verify(user: Any, *, rows: int) -> TodoList:
     """Forms the SDV plan requires that no verification in force covers, at the sites where the user verifies:
-    counted and limited in SQL (``monitoring.selectors.to_verify``, two queries)."""
+    counted up to 1,000 and limited in SQL (``monitoring.selectors.to_verify``, three queries as a rule)."""
     count, forms = to_verify.forms_to_verify(user, limit=rows)
     return TodoList(
         key="forms_to_verify",
         title=gettext_lazy("Forms to verify"),
-        count=count,
+        count=min(count, to_verify.COUNT_CAP),
+        more=count > to_verify.COUNT_CAP,
         items=[
             TodoItem(
                 f"{entry.screening_number} · {entry.name}",

@@ -195,11 +195,18 @@ def _check_numbers() -> None:
     expected_forms = [
         (row.label, label, form, pk) for row in participants if row.site in codes for label, form, pk in row.to_verify
     ]
-    count, forms = to_verify.forms_to_verify(monitor, limit=10_000)
+    count, forms = to_verify.forms_to_verify(monitor, limit=10_000, cap=10_000)
     assert count == len(expected_forms) > 0
     assert sorted((f.screening_number, f.name, f.form, f.pk) for f in forms) == sorted(expected_forms)
-    first = [(f.screening_number, f.form, f.pk) for f in to_verify.forms_to_verify(monitor, limit=5)[1]]
-    assert first == [(f.screening_number, f.form, f.pk) for f in forms[:5]]
+    # Read participant by participant, the rows come in the order of the whole list's first rows.
+    assert [(f.screening_number, f.pk) for f in forms] == sorted(
+        ((f.screening_number, f.pk) for f in forms), key=lambda row: row[0]
+    )
+    for limit in (5, 60):
+        first = [(f.screening_number, f.form, f.pk) for f in to_verify.forms_to_verify(monitor, limit=limit)[1]]
+        assert first == [(f.screening_number, f.form, f.pk) for f in forms[:limit]]
+    # The count stops after the cap: cap + 1 says "more".
+    assert to_verify.forms_to_verify(monitor, limit=5, cap=3)[0] == 4
 
 
 def test_lists_run_as_many_queries_at_300_participants_as_at_30_and_show_the_right_numbers() -> None:

@@ -41,6 +41,7 @@ class TodoList:
     items: list[TodoItem]
     see_all_url: str
     empty: str | Promise
+    more: bool = False  # the count stopped there: there are more (shown as "1,000+")
 
 
 # Each role's lists, in the order shown; a list named by two of the user's roles is shown once.

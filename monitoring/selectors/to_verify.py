@@ -3,7 +3,13 @@
 The SDV plan (``monitoring.selectors.sdv_plan``) is asked in the database: a form verified in full is to be verified
 whenever it is entered; a sampled form only for the participants its stable sample draws (``sdv_in_sample``: the first
 8 hex digits of SHA-256 of ``"<participant id>:<form>"`` modulo 100, below the sample percentage), computed by
-``SampleDraw`` in SQL. One query for the count and one for the rows, whatever the number of participants or forms.
+``SampleDraw`` in SQL.
+
+The cost does not grow with the trial: the count stops at ``COUNT_CAP`` (the page says "1,000+"), and the first rows
+are read participant by participant in screening-number order (``FIRST_PARTICIPANTS`` numbers, then four times as
+many, until the rows asked for are found), so the database reads the forms of a few participants through their
+indexes instead of sorting every unverified form of the sites. Three queries when the first participants have the
+rows asked for (the count, the first participants, their rows); two more per further step.
 """
 
 from __future__ import annotations
@@ -18,12 +24,15 @@ from django.db.models.functions import Cast, Concat, StrIndex, Substr
 
 from monitoring.models import SourceVerification
 from monitoring.selectors.sdv_plan import form_name, sdv_forms, sdv_full
+from screening.models import Participant
 from trial_site.permissions import site_ids_where
 from trial_site.protocol import PROTOCOL
 
 VERIFY_SOURCE = "monitoring.verify_source"
 VIEW_VERIFICATION = "monitoring.view_sourceverification"
 HEX = "0123456789abcdef"
+COUNT_CAP = 1_000  # the count stops here: more are shown as "1,000+"
+FIRST_PARTICIPANTS = 25  # the screening numbers whose forms are read first; four times as many at each next step
 
 
 class Sha256Hex(models.Func):
@@ -59,12 +68,14 @@ class FormToVerify:
     pk: int
 
 
-def _pending(user: Any) -> models.QuerySet[Any] | None:
-    """One UNION ALL of every SDV form's rows the plan requires and no verification in force covers, at the sites
-    where the user may verify source data and read verifications; None when the user verifies nowhere."""
-    sites = sorted(site_ids_where(user, VERIFY_SOURCE) & site_ids_where(user, VIEW_VERIFICATION))
-    if not sites:
-        return None
+def _sites(user: Any) -> list[int]:
+    """The sites where the user may verify source data and read verifications."""
+    return sorted(site_ids_where(user, VERIFY_SOURCE) & site_ids_where(user, VIEW_VERIFICATION))
+
+
+def _pending(sites: list[int], participants: list[int] | None = None) -> models.QuerySet[Any]:
+    """One UNION ALL of every SDV form's rows the plan requires and no verification in force covers, at ``sites``;
+    with ``participants`` (ids) only theirs."""
     full = sdv_full()
     content_types = ContentType.objects.get_for_models(*sdv_forms())
     parts = []
@@ -77,6 +88,8 @@ def _pending(user: Any) -> models.QuerySet[Any] | None:
             content_type_id=content_types[model].pk, object_id=OuterRef("pk"), cleared_at__isnull=True
         )
         rows = model.objects.filter(site_id__in=sites).filter(~Exists(verified))
+        if participants is not None:
+            rows = rows.filter(**{f"{participant}__in": participants})
         if form not in full:
             rows = rows.alias(draw=sample_draw(participant, form)).filter(
                 draw__lt=PROTOCOL.monitoring.sdv_sample_percent
@@ -93,15 +106,27 @@ def _pending(user: Any) -> models.QuerySet[Any] | None:
     return parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
 
 
-def forms_to_verify(user: Any, *, limit: int) -> tuple[int, list[FormToVerify]]:
-    """(how many, the first ``limit``) of the forms to verify, by screening number, then the plan's order of forms,
-    then the record's id. Two queries."""
-    pending = _pending(user)
-    if pending is None:
+def forms_to_verify(user: Any, *, limit: int, cap: int = COUNT_CAP) -> tuple[int, list[FormToVerify]]:
+    """(how many, up to ``cap`` + 1 meaning "more than ``cap``"; the first ``limit``) of the forms to verify, by
+    screening number, then the plan's order of forms, then the record's id."""
+    sites = _sites(user)
+    if not sites:
         return 0, []
     forms = sdv_forms()
-    rows = list(pending.order_by("number", "form_order", "pk")[:limit])
-    return pending.count(), [
+    count = _pending(sites)[: cap + 1].count()
+    rows: list[tuple[str, int, int, str]] = []
+    after: str | None = None
+    step = FIRST_PARTICIPANTS
+    numbers = Participant.objects.filter(site_id__in=sites).order_by("screening_number")
+    while len(rows) < limit and len(rows) < count:
+        later = numbers if after is None else numbers.filter(screening_number__gt=after)
+        batch = list(later.values_list("pk", "screening_number")[:step])
+        if not batch:
+            break
+        found = _pending(sites, [pk for pk, _ in batch]).order_by("number", "form_order", "pk")[: limit - len(rows)]
+        rows += list(found)
+        after, step = batch[-1][1], step * 4
+    return count, [
         FormToVerify(screening_number=number, name=_name(forms[order], visit_code), form=form_name(forms[order]), pk=pk)
         for number, order, pk, visit_code in rows
     ]
