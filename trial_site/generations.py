@@ -18,14 +18,12 @@ import logging
 import uuid
 from typing import Any
 
-from asgiref.local import Local
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 
 logger = logging.getLogger(__name__)
 
-_written = Local()  # the tokens this thread has just written, by generation name
 MISSING = object()
 
 
@@ -35,9 +33,12 @@ def shared() -> bool:
 
 
 class Generation:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, fill_in_transactions: bool = False) -> None:
+        """``fill_in_transactions``: the value depends only on rows whose every write bumps this generation, so a
+        transaction that has not bumped it reads what is committed (READ COMMITTED) and may cache it."""
         self.name = name
         self.key = f"generation:{name}"
+        self.fill_in_transactions = fill_in_transactions
 
     def current(self) -> str | None:
         """The token (made if missing); None without a shared cache, when Redis fails, or while this thread's
@@ -52,16 +53,23 @@ class Generation:
         except Exception:  # Redis down or hanging: the database answers
             logger.warning("generation %s: the shared cache does not answer", self.name, exc_info=True)
             return None
-        if token == getattr(_written, self.name, None) and connection.in_atomic_block:
+        if connection.in_atomic_block and self._bumped_in_this_transaction():
             return None
         return token
+
+    def _bumped_in_this_transaction(self) -> bool:
+        """Whether this thread's open transaction wrote the rows: its replacement of the token on commit is still
+        due (Django drops the callbacks of a transaction, or savepoint, that rolled back)."""
+        return any(
+            getattr(callback, "__self__", None) is self and getattr(callback, "__func__", None) is Generation._replace
+            for _savepoints, callback, _robust in connection.run_on_commit
+        )
 
     def bump(self) -> None:
         """The rows were written: a new token now, and inside a transaction another when it commits (until then this
         thread's transaction reads its own rows; a write in autocommit is committed already)."""
-        token = self._replace()
+        self._replace()
         if connection.in_atomic_block:
-            setattr(_written, self.name, token)
             transaction.on_commit(self._replace)
 
     def _replace(self) -> str | None:
@@ -82,8 +90,9 @@ class Generation:
             return MISSING
 
     def put(self, token: str, part: str, value: Any, timeout: int) -> None:
-        """Cache ``value`` under ``token``, outside a transaction only (inside, it may not be committed)."""
-        if connection.in_atomic_block:
+        """Cache ``value`` under ``token``: outside a transaction, or (``fill_in_transactions``) inside one that has
+        not written the rows (inside one that has, it may not be committed)."""
+        if connection.in_atomic_block and (not self.fill_in_transactions or self._bumped_in_this_transaction()):
             return
         try:
             cache.set(f"{self.key}:{token}:{part}", value, timeout=timeout)

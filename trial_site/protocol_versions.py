@@ -130,7 +130,8 @@ def _visit(kind: type, item: dict[str, Any], known_forms: set[str]) -> Any:
     return kind(**{**item, "forms": tuple(item.get("forms", ()))})
 
 
-VERSIONS = Generation("protocol_versions")  # replaced by every write of a ProtocolVersion row
+# Replaced by every write of a ProtocolVersion row (post_save, post_delete), which is all the value reads.
+VERSIONS = Generation("protocol_versions", fill_in_transactions=True)
 ROWS_TIMEOUT = 60 * 60  # seconds: the rows are read again at least hourly (should a new generation not be written)
 _local = Local()  # this thread's request memo
 _parsed: dict[str, list[Protocol]] = {}  # this process's versions, by generation (the latest only)
