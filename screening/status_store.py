@@ -195,22 +195,22 @@ DO UPDATE SET participants = "screening_screeningtally".participants + excluded.
 
 
 def after_randomisation(*, allocation_id: int, **_: Any) -> None:
-    """``randomised``: the participant's status becomes "randomised" (one statement, ``RANDOMISED_MOVE``). A
-    participant without a stored row (written around the services) has it decided afresh."""
+    """``randomised``: the participant's status becomes "randomised" (on PostgreSQL one statement,
+    ``RANDOMISED_MOVE``). A participant without a stored row (written around the services), or on SQLite, has it
+    decided afresh."""
     params = {
         "allocation": allocation_id,
         "randomised": ScreeningStatus.RANDOMISED,
         "withdrawn": ScreeningStatus.WITHDRAWN,
     }
-    with connection.cursor() as cursor:
-        cursor.execute(RANDOMISED_MOVE, params)
-        if cursor.rowcount:
-            return
-    participant_id = (
-        Participant.objects.filter(allocation__pk=allocation_id, screening_state__isnull=True)
-        .values_list("pk", flat=True)
-        .first()
-    )
+    participants = Participant.objects.filter(allocation__pk=allocation_id)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(RANDOMISED_MOVE, params)
+            if cursor.rowcount:
+                return
+        participants = participants.filter(screening_state__isnull=True)
+    participant_id = participants.values_list("pk", flat=True).first()  # SQLite (the demo): decided afresh
     if participant_id is not None:
         screening_state_refresh(participant_id)
 
