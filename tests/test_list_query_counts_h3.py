@@ -30,6 +30,7 @@ from randomization import selectors as randomization_selectors
 from randomization.models import Allocation
 from safety.models import AdverseEvent, SaeReport
 from safety.selectors import safety_summary
+from tests.generated import generated_user
 from trial_site.models import StaffMembership
 from trial_site.protocol import PROTOCOL
 from trial_site.roles import Role
@@ -53,22 +54,12 @@ PAGES: tuple[tuple[Role, str, str], ...] = (
 )
 
 
-def _user(role: Role) -> Any:
-    return (
-        StaffMembership.objects.filter(role=role, is_active=True, user__username__startswith="gen-")
-        .select_related("user")
-        .order_by("site__code")
-        .first()
-        .user
-    )
-
-
 def _counts(site_id: int) -> dict[tuple[str, str, str], int]:
     counts = {}
     for role, name, query in PAGES:
         url = reverse(name) + (f"?{query.format(site=site_id)}" if query else "")
         client = Client()
-        client.force_login(_user(role))
+        client.force_login(generated_user(role))
         assert client.get(url).status_code == 200, (role, url)  # the warm-up
         with CaptureQueriesContext(connection) as queries:
             response = client.get(url)
@@ -121,7 +112,7 @@ def _python_safety_summary(user: Any) -> dict[str, tuple[Any, ...]]:
 def _check_numbers() -> None:
     # Safety summary: SQL = the Python computation it replaced, for a user at one site and one at both.
     for role in (Role.INVESTIGATOR, Role.DATA_MANAGER):
-        user = _user(role)
+        user = generated_user(role)
         sql = {
             arm.arm: (
                 arm.participants,
@@ -143,7 +134,7 @@ def _check_numbers() -> None:
         assert sum(row[2] for row in sql.values()) > 0, "the generated trial has adverse events"
 
     # The overview: counts per site, the newest first, arms concealed from the blinded assessor.
-    coordinator = _user(Role.COORDINATOR)
+    coordinator = generated_user(Role.COORDINATOR)
     overview = randomization_selectors.randomisation_overview(coordinator)
     at_sites = Allocation.objects.filter(site_id__in=[site.site_id for site in overview.sites])
     assert {site.code: site.randomised for site in overview.sites} == dict(
@@ -160,18 +151,18 @@ def _check_numbers() -> None:
     by_arm = Counter(at_sites.values_list("site__code", "arm"))
     for site in overview.sites:
         assert dict(site.per_arm or ()) == {arm.code: by_arm[(site.code, arm.code)] for arm in PROTOCOL.arms}
-    blinded = randomization_selectors.randomisation_overview(_user(Role.BLINDED_ASSESSOR))
+    blinded = randomization_selectors.randomisation_overview(generated_user(Role.BLINDED_ASSESSOR))
     assert blinded.rows and all(row.arm is None for row in blinded.rows)
     assert all(site.per_arm is None for site in blinded.sites)
     own = overview.sites[0].site_id
     one_site = randomization_selectors.randomisation_overview(coordinator, site_id=own)
     assert one_site.site_id == own
     assert one_site.page.paginator.count == Allocation.objects.filter(site_id=own).count()
-    elsewhere = randomization_selectors.randomisation_overview(_user(Role.BLINDED_ASSESSOR), site_id=-1)
+    elsewhere = randomization_selectors.randomisation_overview(generated_user(Role.BLINDED_ASSESSOR), site_id=-1)
     assert elsewhere.site_id is None  # a site the user may not read: all the user's sites
 
     # The reports dashboard's SAE counts.
-    data_manager = _user(Role.DATA_MANAGER)
+    data_manager = generated_user(Role.DATA_MANAGER)
     saes = reports.sae_summary(data_manager, by_arm=True)
     serious = [e for e in AdverseEvent.objects.select_related("participant__allocation") if e.serious]
     open_reports = list(SaeReport.objects.filter(submitted_at__isnull=True))
@@ -189,7 +180,7 @@ def _check_numbers() -> None:
     assert sum(row.serious_events for row in saes[:-1]) <= total.serious_events
 
     # Forms to verify: the SDV progress page's forms not verified yet, at the monitor's sites, in the same order.
-    monitor = _user(Role.MONITOR)
+    monitor = generated_user(Role.MONITOR)
     _sites, participants = verification.sdv_progress(monitor)
     codes = set(StaffMembership.objects.filter(user=monitor, role=Role.MONITOR).values_list("site__code", flat=True))
     expected_forms = [

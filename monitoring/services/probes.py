@@ -13,8 +13,7 @@ from django.db.models import Exists, Q
 
 from monitoring.models import DataQuery, Signature, SourceVerification
 from monitoring.selectors.queries import UNRESOLVED
-from monitoring.selectors.records import record_participant_id
-from monitoring.selectors.signatures import visit_id_of
+from monitoring.selectors.signatures import covering
 
 VERIFIED = "monitoring_verified"  # a source verification in force on the record
 QUERIED = "monitoring_queried"  # an unresolved query on the record
@@ -39,11 +38,4 @@ def record_changed_probe(record: models.Model) -> dict[str, Any]:
 
 def _signatures_covering(record: models.Model) -> Q:
     """``monitoring.selectors.signatures.covering`` with the form's own signatures matched by name."""
-    found = Q(scope=Signature.Scope.FORM, **_of_record(record))
-    visit_id = visit_id_of(record)
-    if visit_id is not None:
-        found |= Q(scope=Signature.Scope.VISIT, visit_id=visit_id)
-    participant_id = record_participant_id(record)
-    if participant_id is not None:
-        found |= Q(scope=Signature.Scope.CASEBOOK, participant_id=participant_id)
-    return found
+    return Q(scope=Signature.Scope.FORM, **_of_record(record)) | covering(record, with_form=False)

@@ -18,6 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from bench.generate import generate_trial
 from screening.models import Participant, ScreeningState
 from screening.status_store import refresh_all, stored_differs
+from tests.generated import generated_user
 from trial_site.models import StaffMembership
 from trial_site.roles import Role
 
@@ -27,19 +28,9 @@ SMALL, LARGE = 30, 300
 QUERIES = ("", "status=screen_failed", "decision=not_eligible", "site={site}", "status=randomised&site={site}")
 
 
-def _user(role: Role) -> Any:
-    return (
-        StaffMembership.objects.filter(role=role, is_active=True, user__username__startswith="gen-")
-        .select_related("user")
-        .order_by("site__code")
-        .first()
-        .user
-    )
-
-
 def _client(role: Role) -> Client:
     client = Client()
-    client.force_login(_user(role))
+    client.force_login(generated_user(role))
     return client
 
 
@@ -108,7 +99,7 @@ def _site_code(trial: Any) -> str:
 def test_the_pages_walk_every_row_once_newest_first_and_the_filters_hold() -> None:
     trial = _trial(130)
     client = _client(Role.DATA_MANAGER)
-    user = _user(Role.DATA_MANAGER)
+    user = generated_user(Role.DATA_MANAGER)
     sites = list(StaffMembership.objects.filter(user=user, is_active=True).values_list("site_id", flat=True))
     expected = list(
         Participant.objects.filter(site_id__in=sites).order_by("-pk").values_list("screening_number", flat=True)

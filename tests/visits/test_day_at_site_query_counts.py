@@ -21,6 +21,7 @@ from django.urls import reverse
 
 from bench.generate import generate_trial
 from screening.models import Participant
+from tests.generated import generated_user
 from trial_site.models import StaffMembership
 from trial_site.roles import Role
 from visits.progress import refresh_all
@@ -75,21 +76,10 @@ def _url(user: Any, name: str, query: str, site_id: int) -> str:
     return f"{path}?{query}" if query else path
 
 
-def _user(role: Role) -> Any:
-    """A generated user holding ``role`` (the first site's, for a role held per site)."""
-    return (
-        StaffMembership.objects.filter(role=role, is_active=True, user__username__startswith="gen-")
-        .select_related("user")
-        .order_by("site__code")
-        .first()
-        .user
-    )
-
-
 def _counts(site_id: int) -> dict[tuple[str, str, str], int]:
     counts = {}
     for role, name, query in PAGES:
-        client, user = Client(), _user(role)
+        client, user = Client(), generated_user(role)
         client.force_login(user)
         url = _url(user, name, query, site_id)
         assert client.get(url).status_code == 200, (role, url)  # the warm-up
