@@ -16,9 +16,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
-from django.test import Client
-from django.test.utils import CaptureQueriesContext
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -30,7 +28,7 @@ from randomization import selectors as randomization_selectors
 from randomization.models import Allocation
 from safety.models import AdverseEvent, SaeReport
 from safety.selectors import safety_summary
-from tests.generated import generated_user
+from tests.generated import generated_user, queries_of_page
 from trial_site.models import StaffMembership
 from trial_site.protocol import PROTOCOL
 from trial_site.roles import Role
@@ -58,13 +56,7 @@ def _counts(site_id: int) -> dict[tuple[str, str, str], int]:
     counts = {}
     for role, name, query in PAGES:
         url = reverse(name) + (f"?{query.format(site=site_id)}" if query else "")
-        client = Client()
-        client.force_login(generated_user(role))
-        assert client.get(url).status_code == 200, (role, url)  # the warm-up
-        with CaptureQueriesContext(connection) as queries:
-            response = client.get(url)
-        assert response.status_code == 200, (role, url)
-        counts[(str(role), name, query)] = len(queries)
+        counts[(str(role), name, query)] = queries_of_page(generated_user(role), url)
     return counts
 
 
