@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,9 +31,10 @@ YES_NO = {True: "Yes", False: "No"}
 # A column's converter: the raw value read from the database and the row's participant → the value exported.
 Converter = Callable[[Any, "Person"], Any]
 # What a writer makes of a column (``finish(variable, converter, output type)``): the converter it will call per
-# row. ``converter`` is None where the value is exported as read; the output type is that of every value that
-# is not None, or None where it cannot be known from the field (JSON).
-Finish = Callable[["Variable", Converter | None, type | None], Converter]
+# row, or None where the writer takes the value as read (no call per cell). ``converter`` is None where the value
+# is exported as read; the output type is that of every value that is not None, or None where it cannot be known
+# from the field (JSON).
+Finish = Callable[["Variable", Converter | None, type | None], Converter | None]
 
 
 @dataclass(frozen=True)
@@ -247,9 +249,7 @@ def value_converter(dataset: Dataset, variable: Variable, scope: ExportScope) ->
     return None, raw
 
 
-def _plain(variable: Variable, converter: Converter | None, kind: type | None) -> Converter:
-    if converter is None:
-        return lambda value, person: value
+def _plain(variable: Variable, converter: Converter | None, kind: type | None) -> Converter | None:
     return converter
 
 
@@ -262,7 +262,9 @@ def dataset_rows(
     """The rows of ``dataset`` in this export, each a list in the order of ``columns(dataset, scope)``.
 
     Each column's conversion is decided once (``value_converter``) and then applied to every row; ``finish``
-    lets a writer fold its own formatting into it (the CSV writer turns each column straight into text)."""
+    lets a writer fold its own formatting into it (the CSV writer turns each column straight into text). A row is
+    the columns' values picked from the database row in one step; only the columns that need a conversion are
+    then called, one call per cell."""
     persons = people(scope) if persons is None else persons
     finish = finish or _plain
     wanted = columns(dataset, scope)
@@ -270,18 +272,26 @@ def dataset_rows(
     if dataset.day_source:
         selects.append(dataset.day_source)
     index = {name: position for position, name in reversed(list(enumerate(selects)))}
-    cells: list[tuple[Converter, int]] = []
-    for variable in wanted:
+    positions: list[int] = []
+    calls: list[tuple[int, Converter]] = []  # (column, its converter) for the columns not taken as read
+    for column, variable in enumerate(wanted):
         if variable.name == "participant":
-            cells.append((finish(variable, lambda value, person: person.number, str), 0))
+            cell, position = finish(variable, lambda value, person: person.number, str), 0
         elif variable.name == "study_day":
-            cells.append((finish(variable, _day_of, int), index[dataset.day_source]))  # type: ignore[index]
+            cell, position = finish(variable, _day_of, int), index[dataset.day_source]  # type: ignore[index]
         else:
             converter, kind = value_converter(dataset, variable, scope)
-            cells.append((finish(variable, converter, kind), index[variable.source]))
+            cell, position = finish(variable, converter, kind), index[variable.source]
+        positions.append(position)
+        if cell is not None:
+            calls.append((column, cell))
+    pick = itemgetter(*positions) if len(positions) > 1 else (lambda values: (values[positions[0]],))
     queryset = source(dataset.model, scope).order_by(*_order(dataset)).values_list(*selects)
     for values in queryset.iterator(CHUNK_SIZE):
         person = persons.get(values[0])
         if person is None:  # a record whose participant is outside the scope (not screened by the cut-off)
             continue
-        yield [cell(values[position], person) for cell, position in cells]
+        row = list(pick(values))
+        for column, cell in calls:
+            row[column] = cell(row[column], person)
+        yield row

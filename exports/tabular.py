@@ -91,9 +91,17 @@ TEXTS: dict[type | None, Callable[..., str]] = {
 }
 
 
-def csv_column(variable: Variable, converter: Converter | None, kind: type | None) -> Converter:
+# Types the csv module writes itself as ``csv_value`` does (``str`` of an int, ``repr`` of a float, nothing for None):
+# a column of them read as is needs no call per cell.
+AS_WRITTEN: frozenset[type] = frozenset({int, float})
+
+
+def csv_column(variable: Variable, converter: Converter | None, kind: type | None) -> Converter | None:
     """A column's converter and ``csv_value`` folded into one (``rows.dataset_rows``' ``finish``): the raw value
-    and the participant → the text of the CSV cell."""
+    and the participant → the text of the CSV cell. A column of ints or floats (study days too) is left to the
+    csv module, which writes them as ``csv_value`` would: None where read as is, else the converter alone."""
+    if kind in AS_WRITTEN:
+        return converter
     text = TEXTS.get(kind, _any_text)
     if converter is None:
         return text
@@ -101,8 +109,8 @@ def csv_column(variable: Variable, converter: Converter | None, kind: type | Non
 
 
 def _write_csv(names: list[str], rows: Iterable[list[Any]], out: BinaryIO, progress: Progress, *, text: bool) -> int:
-    """The CSV of ``rows`` (already text when ``text``, else values for ``csv_value``), written a thousand rows
-    at a time."""
+    """The CSV of ``rows`` (when ``text``, already text or values the csv module writes as ``csv_value`` does;
+    else values for ``csv_value``), written a thousand rows at a time."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(names)
