@@ -50,8 +50,9 @@ The schema allows one ``Signature`` per element, so a second signature of the sa
 goes in a repeated element of the same key with ``TransactionType="Context"``, holding only the signature. Each
 distinct meaning is a ``SignatureDef`` (``SD.1`` the protocol's meaning).
 
-Streaming: the XML is written piece by piece; participants are read a few hundred at a time and each dataset's
-history is queried for that chunk only.
+Streaming: the XML is written piece by piece. Each dataset's history is read by one query for the whole export,
+ordered as the participants are written (by screening number), and its rows are taken a few hundred participants
+at a time (``VersionStream``); only that chunk's versions are held.
 """
 
 from __future__ import annotations
@@ -545,13 +546,45 @@ def version_in(versions: list[str], made_under: str | None) -> str:
     return earlier[-1] if earlier else versions[0]
 
 
+class VersionStream:
+    """One dataset's versions for the whole export, read once (one query) in the order the participants are
+    written, and handed out a chunk of participants at a time."""
+
+    def __init__(self, plan: Plan, scope: ExportScope, rank: dict[int, int]) -> None:
+        self.plan, self.rank = plan, rank
+        self.rows = history_versions(plan.dataset, scope, plan.items, by_number=True)
+        self.ahead = next(self.rows, None)
+
+    def take(self, first: int, end: int) -> Iterator[Any]:
+        """The versions of the participants ranked ``first`` to ``end - 1`` (those of a participant outside the
+        export are passed over)."""
+        while self.ahead is not None:
+            rank = self.rank.get(self.ahead.participant_id)
+            if rank is not None:
+                if rank >= end:
+                    return
+                if rank < first:  # the query's order is not the writing order: stop rather than lose data
+                    raise RuntimeError(f"{self.plan.dataset.key}: participant {self.ahead.participant_id} out of order")
+                yield self.ahead
+            self.ahead = next(self.rows, None)
+
+
 def _read_chunk(
-    scope: ExportScope, all_plans: list[Plan], participant_ids: list[int], forms: dict[int, str], versions: list[str]
+    scope: ExportScope,
+    streams: list[VersionStream],
+    participant_ids: list[int],
+    first: int,
+    forms: dict[int, str],
+    versions: list[str],
 ) -> Chunk:
+    """What the participants ranked ``first`` onwards (``participant_ids``, in writing order) need: their versions
+    from each dataset's stream, and their signatures (one query)."""
     chunk = Chunk()
-    for plan in all_plans:
+    end = first + len(participant_ids)
+    for stream in streams:
+        plan = stream.plan
         current: FormInstance | None = None
-        for version in history_versions(plan.dataset, scope, plan.items, participant_ids):
+        for version in stream.take(first, end):
             if current is None or current.record_id != version.record_id:
                 oid, repeat, order = _event_of(plan, version)
                 made_under = version_in(versions, version.protocol_version)
@@ -820,9 +853,10 @@ def _item_text(value: Any) -> str | None:
     return value_text(value)
 
 
-def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
+def _chunks(ids: list[int], size: int) -> Iterator[tuple[int, list[int]]]:
+    """(the position of the first, the ids) of each ``size`` ids in turn."""
     for start in range(0, len(ids), size):
-        yield ids[start : start + size]
+        yield start, ids[start : start + size]
 
 
 def write_odm(scope: ExportScope, out: BinaryIO, progress: Progress) -> RowCounts:
@@ -861,9 +895,11 @@ def write_odm(scope: ExportScope, out: BinaryIO, progress: Progress) -> RowCount
         clinical = ClinicalWriter(scope, sites, meanings, progress, version_names)
         clinical.counts = {plan.dataset.key: 0 for plan in all_plans}
         order = sorted(persons, key=lambda pk: (persons[pk].number, pk))
+        rank = {participant_id: position for position, participant_id in enumerate(order)}
+        streams = [VersionStream(plan, scope, rank) for plan in all_plans]
         try:
-            for participant_ids in _chunks(order, PARTICIPANTS_PER_CHUNK):
-                chunk = _read_chunk(scope, all_plans, participant_ids, forms, version_names)
+            for first, participant_ids in _chunks(order, PARTICIPANTS_PER_CHUNK):
+                chunk = _read_chunk(scope, streams, participant_ids, first, forms, version_names)
                 for participant_id in participant_ids:
                     clinical.subject(participant_id, persons[participant_id], chunk)
         except BaseException:

@@ -27,7 +27,7 @@ from monitoring.services.queries import query_answer, query_close
 from monitoring.services.signatures import signature_sign
 from screening import services as screening_services
 from screening.models import Participant, ScreeningLabs
-from tests.factories import DEFAULT_PASSWORD
+from tests.factories import DEFAULT_PASSWORD, make_site, make_user
 from tests.monitoring.casebook import complete_casebook
 from tests.screening.factories import register, save_form, screen_eligible
 from trial_site.models import Site
@@ -355,3 +355,29 @@ def test_the_demo_data_export_valid_odm_identified_and_de_identified(db: Any) ->
     de_identified = parsed(export(scope)[0])
     assert_replay_matches_rows(de_identified, scope)
     assert dataset("PARTICIP").variable("initials").identifying
+
+
+def test_chunks_of_two_write_the_same_file_with_subjects_in_screening_number_order(
+    trial: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each dataset's history is read once, in the order the participants are written, and handed out a chunk of
+    participants at a time: chunks of 2 write what one chunk writes, byte for byte, also where the screening
+    numbers are not in the order of registration (a second site whose code sorts first registers last)."""
+    import exports.odm
+
+    other = make_site(code="ACT")
+    other_coordinator = make_user("act-coordinator", role=Role.COORDINATOR, site=other)
+    later = [screen_eligible(register(other, other_coordinator), other_coordinator) for _ in range(3)]
+    scope = ExportScope(site_ids=all_sites(), identified=True, free_text=True, date_mode=DateMode.ACTUAL)
+
+    def clinical(data: bytes) -> bytes:  # the file without its creation time (FileOID, CreationDateTime)
+        return data[data.index(b"<Study ") :]
+
+    whole = export(scope)[0]
+    monkeypatch.setattr(exports.odm, "PARTICIPANTS_PER_CHUNK", 2)
+    chunked = export(scope)[0]
+    assert clinical(chunked) == clinical(whole)
+    keys = [s.get("SubjectKey") for s in parsed(chunked).iter(f"{ODM}SubjectData")]
+    numbers = sorted(Participant.objects.values_list("screening_number", flat=True))
+    assert list(dict.fromkeys(keys)) == numbers
+    assert keys[: len(later)] == sorted(p.screening_number for p in later)
