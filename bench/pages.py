@@ -329,8 +329,9 @@ def _signature(profile: dict[str, int]) -> str:
 
 def choose_participants(profiles: dict[int, dict[str, dict[str, int]]]) -> tuple[dict[int, str], dict[str, int], bool]:
     """The participant of each size: a profile found at every size (the one with the most rows), and in each
-    size the lowest screening number with it. Without a common profile, the closest pair (fewest rows apart) is
-    taken and the third value is False (reported as not identical)."""
+    size the lowest screening number with it. Without a common profile, the closest pair (fewest rows apart) of
+    the smallest and largest sizes is taken, and for a size between them the participant closest to the smallest
+    size's; the third value is then False (reported as not identical)."""
     by_size = {size: defaultdict(list) for size in profiles}
     for size, found in profiles.items():
         for number, profile in sorted(found.items()):
@@ -346,7 +347,10 @@ def choose_participants(profiles: dict[int, dict[str, dict[str, int]]]) -> tuple
 
     pairs = [(distance(pa, pb), na, nb) for na, pa in profiles[small].items() for nb, pb in profiles[large].items()]
     _distance, first, second = min(pairs)
-    return {small: first, large: second}, profiles[small][first], False
+    chosen = {small: first, large: second}
+    for size in sorted(profiles)[1:-1]:  # a size between: the closest to the smallest's choice
+        chosen[size] = min(profiles[size], key=lambda n: (distance(profiles[small][first], profiles[size][n]), n))
+    return chosen, profiles[small][first], False
 
 
 def describe_profile(profile: dict[str, int]) -> str:
