@@ -77,7 +77,7 @@ from clinical.versions import version_key
 from exports.audit_trail import change_moment, history_rows, history_versions, utc_text, value_text
 from exports.catalogue import Dataset, Variable, datasets
 from exports.formats import Progress, ProgressBatch, RowCounts
-from exports.rows import Person, columns, cut_off_moment, people, value_converter, whole_result_plans
+from exports.rows import Converter, Person, columns, cut_off_moment, people, value_converter, whole_result_plans
 from exports.scope import ExportScope
 from monitoring.models import Signature
 from trial_site import registry
@@ -629,6 +629,9 @@ class ClinicalWriter:
         self.batch = ProgressBatch(progress)
         self.item_columns: dict[str, list[ItemColumn]] = {}
         self.refs: dict[tuple[int | None, int], str] = {}
+        # (dataset, transaction type) → ``<ItemGroupData …><AuditRecord>``; dataset → ``<FormData FormOID="…"``
+        self.group_heads: dict[tuple[str, str], str] = {}
+        self.form_heads: dict[str, str] = {}
 
     def finish(self, out: XmlWriter) -> None:
         """Each version's ``ClinicalData`` that has data, in order, to ``out`` (one for the first version when
@@ -718,13 +721,17 @@ class ClinicalWriter:
         plan = form.plan
         marks = chunk.form.get((plan.dataset.key, form.record_id), [])
         attributes = {"FormOID": plan.form_oid, "FormRepeatKey": str(form.record_id)}
-        xml.start("FormData", **attributes, TransactionType="Upsert")
+        head = self.form_heads.get(plan.dataset.key)
+        if head is None:
+            head = self.form_heads[plan.dataset.key] = f"<FormData FormOID={attribute(plan.form_oid)}"
+        # As ``xml.start`` writes it: a record id is a number, an attribute value without escaping.
+        xml._put(f'{head} FormRepeatKey="{form.record_id}" TransactionType="Upsert">')
         if marks:
             self.signature(marks[0], person)
         previous: ItemState | None = None
         for version in form.versions:
             previous = self.version(plan, version, previous, person)
-        xml.end("FormData")
+        xml._put("</FormData>")
         for mark in marks[1:]:
             xml.start("FormData", **attributes, TransactionType="Context")
             self.signature(mark, person)
@@ -754,20 +761,28 @@ class ClinicalWriter:
         values = version.values
         raws = [values[item.name] for item in items]
         if previous is None:
-            texts = [item.text(raw, person) for item, raw in zip(items, raws, strict=True)]
+            texts = [
+                item.to_text(raw if item.converter is None else item.converter(raw, person))
+                for item, raw in zip(items, raws, strict=True)
+            ]
         else:
             texts = [
                 before_text
                 if raw.__class__ is before.__class__ and raw.__class__ in _SAME_VALUE_SAME_TEXT and raw == before
-                else item.text(raw, person)
+                else item.to_text(raw if item.converter is None else item.converter(raw, person))
                 for item, raw, before, before_text in zip(items, raws, previous[0], previous[1], strict=True)
             ]
         transaction = TRANSACTIONS.get(version.action, "Upsert")
         if version.action == "~" and previous is None:
             transaction = "Upsert"
+        head = self.group_heads.get((plan.dataset.key, transaction))
+        if head is None:
+            head = self.group_heads[(plan.dataset.key, transaction)] = (
+                f"<ItemGroupData ItemGroupOID={attribute(plan.group_oid)} TransactionType={attribute(transaction)}>"
+                "<AuditRecord>"
+            )
         parts = [
-            f"<ItemGroupData ItemGroupOID={attribute(plan.group_oid)} TransactionType={attribute(transaction)}>",
-            "<AuditRecord>",
+            head,
             self._audit_refs(version.user_id, version.site_id),
             f"<DateTimeStamp>{element_text(utc_text(change_moment(version.at, person, self.scope)))}</DateTimeStamp>",
         ]
@@ -803,10 +818,15 @@ class ItemColumn:
     """How one item of a dataset is written: its text from the stored value, and its ``ItemData`` element."""
 
     name: str
-    text: Callable[[Any, Person], str | None]  # ``_item_text(convert(…))``, decided once for the column
+    converter: Converter | None  # ``rows.value_converter``'s (None: the value as read)
+    to_text: Callable[[Any], str | None]  # the converted value → the item's text (``_item_text``)
     plain: bool  # its texts never need escaping (numbers, dates, booleans)
     head: str  # ``<ItemData ItemOID="…" Value=``
     null: str  # ``<ItemData ItemOID="…" IsNull="Yes"/>``
+
+    def text(self, raw: Any, person: Person) -> str | None:
+        """``_item_text(convert(…))`` of a stored value: the item's text, None for no value."""
+        return self.to_text(raw if self.converter is None else self.converter(raw, person))
 
     def value(self, text: str) -> str:
         return f'{self.head}"{text}"/>' if self.plain else f"{self.head}{attribute(text)}/>"
@@ -831,13 +851,14 @@ def item_column(plan: Plan, variable: Variable, scope: ExportScope) -> ItemColum
     """The item's ``ItemColumn``: ``rows.value_converter`` and the item's text folded into one function."""
     converter, kind = value_converter(plan.dataset, variable, scope)
     text, plain = _text_of(kind)
-
-    def make(raw: Any, person: Person) -> str | None:
-        return text(raw if converter is None else converter(raw, person))
-
     oid = attribute(plan.item_oid(variable))
     return ItemColumn(
-        variable.name, make, plain, f"<ItemData ItemOID={oid} Value=", f'<ItemData ItemOID={oid} IsNull="Yes"/>'
+        variable.name,
+        converter,
+        text,
+        plain,
+        f"<ItemData ItemOID={oid} Value=",
+        f'<ItemData ItemOID={oid} IsNull="Yes"/>',
     )
 
 
