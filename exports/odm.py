@@ -581,13 +581,16 @@ def _read_chunk(
     from each dataset's stream, and their signatures (one query)."""
     chunk = Chunk()
     end = first + len(participant_ids)
+    placed: dict[str | None, str] = {}  # a record's protocol version → the exported version it belongs to
     for stream in streams:
         plan = stream.plan
         current: FormInstance | None = None
         for version in stream.take(first, end):
             if current is None or current.record_id != version.record_id:
                 oid, repeat, order = _event_of(plan, version)
-                made_under = version_in(versions, version.protocol_version)
+                made_under = placed.get(version.protocol_version)
+                if made_under is None:
+                    made_under = placed[version.protocol_version] = version_in(versions, version.protocol_version)
                 event = chunk.events[version.participant_id].setdefault(
                     (made_under, oid, repeat), EventInstance(oid, repeat, order, version=made_under)
                 )
