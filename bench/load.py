@@ -148,7 +148,8 @@ def make_plan(*, password: str, staff_per_site: dict[str, int] = STAFF_PER_SITE,
     At each site with participants: ``staff_per_site`` accounts per role (the generated coordinator, investigator
     and monitor first, then new users ``load-<site>-<role>-<n>`` given the role through ``membership_grant``), all
     with ``password``; each account gets its own share of the site's randomised participants and of its complete
-    laboratory panels and vital signs of visits that took place (the forms it corrects or queries)."""
+    laboratory panels and vital signs of visits that took place (the forms it corrects or queries), those whose
+    stored values need no confirmation as unusual (``usual_forms``)."""
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
     from django.db.models import Exists, F, OuterRef, Q
@@ -186,6 +187,7 @@ def make_plan(*, password: str, staff_per_site: dict[str, int] = STAFF_PER_SITE,
         ]
         rng.shuffle(forms)
         staff = [(role, n) for role, count in staff_per_site.items() for n in range(1, count + 1)]
+        forms = usual_forms(forms, len(staff) * CRFS_PER_ACCOUNT)
         for index, (role, n) in enumerate(staff):
             username = f"gen-{site.code.lower()}-{role}" if n == 1 else f"load-{site.code.lower()}-{role}-{n:02d}"
             user, _created = users.objects.get_or_create(
@@ -215,6 +217,28 @@ def make_plan(*, password: str, staff_per_site: dict[str, int] = STAFF_PER_SITE,
         "query_message": QUERY_MESSAGE,
         "accounts": accounts,
     }
+
+
+def usual_forms(forms: list[dict[str, Any]], wanted: int) -> list[dict[str, Any]]:
+    """The first ``wanted`` of ``forms`` (in their order) whose stored values are all inside the protocol's soft
+    limits: the generator writes values inside the hard limits, and saving a form with an unusual value asks the
+    user to confirm it, which the load test's correction (one value changed) does not do."""
+    from visits.crf_services import unusual_values
+    from visits.crfs import LabPanel, VitalSigns
+
+    models = {model._meta.label_lower: model for model in (LabPanel, VitalSigns)}
+    kept: list[dict[str, Any]] = []
+    for start in range(0, len(forms), 500):
+        batch = forms[start : start + 500]
+        records = {
+            (label, record.pk): record
+            for label, model in models.items()
+            for record in model.objects.filter(pk__in=[f["id"] for f in batch if f["label"] == label])
+        }
+        kept += [f for f in batch if not unusual_values(records[(f["label"], f["id"])])]
+        if len(kept) >= wanted:
+            break
+    return kept[:wanted]
 
 
 # --- the server and locust -----------------------------------------------------------------------------------
