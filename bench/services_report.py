@@ -106,7 +106,7 @@ def export_report(results: dict[str, Any]) -> str:
             ],
             align="lrrrrr",
         ),
-        "Peak memory at N and N/10: see [Export memory](#export-memory) (5,000 and 500 participants).\n",
+        "Peak memory as the trial grows: see [Export memory](#export-memory) (5,000 and 50,000 participants).\n",
     ]
     return "\n".join(lines)
 
