@@ -37,9 +37,10 @@ from zoneinfo import ZoneInfo
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.db import models
+from django.db import connection, models
 from django.db.models import F, IntegerField, JSONField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import JSONObject
+from django.db.models.query import EmptyQuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -304,12 +305,20 @@ class AuditTrail:
             .annotate(source_index=Value(index, output_field=IntegerField()))
         )
 
-    def _keys(self) -> models.QuerySet | None:
+    def _keys(self, upto: int | None = None) -> models.QuerySet | None:
+        """The keys of every entry in the trail's order (date, source, id). With ``upto``, for a page ending
+        there: each source gives only its first ``upto`` rows in that order (each read from the history date's
+        index), which hold the first ``upto`` of all; without it the whole history of the scope was sorted for
+        the first page (0.25 s at 50,000 participants, growing with the trial)."""
         parts = [self._part(index, source) for index, source in enumerate(self.sources)]
         if not parts:
             return None
-        combined = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
         direction = "-" if self.newest_first else ""
+        if upto and connection.features.supports_slicing_ordering_in_compound:  # [:0] would make a part empty
+            parts = [part for part in parts if not isinstance(part, EmptyQuerySet)] or parts[:1]
+            if len(parts) > 1:
+                parts = [part.order_by(f"{direction}history_date", f"{direction}history_id")[:upto] for part in parts]
+        combined = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
         return combined.order_by(*(f"{direction}{name}" for name in ("history_date", "source_index", "history_id")))
 
     @functools.cached_property
@@ -331,7 +340,7 @@ class AuditTrail:
     def __getitem__(self, index: slice) -> list[AuditEntry]:
         if not isinstance(index, slice):
             raise TypeError("an audit trail is read by slices (pages)")
-        keys = self._keys()
+        keys = self._keys(upto=index.stop if index.stop is not None and index.stop >= 0 else None)
         return entries_for(list(keys[index]) if keys is not None else [], self.sources, self.viewer, self.filters)
 
     def chunks(self, size: int = 500) -> Iterator[list[AuditEntry]]:

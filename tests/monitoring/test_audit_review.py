@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring.selectors.audit import AuditEntry
+from monitoring.selectors.audit import AuditEntry, AuditViewer, site_trail
 from safety import services as safety_services
 from screening.models import Participant
 from tests.randomization.factories import list_in_use
@@ -372,3 +372,21 @@ def test_the_recent_changes_run_the_same_queries_for_one_participant_or_many_and
 
     only_ctg = client.get(url, {"site": other_site.code}).context["page"]
     assert {e.site.code for e in only_ctg} == {"CTG"} and len(only_ctg) == 8
+
+
+@pytest.mark.parametrize("newest_first", [True, False])
+def test_every_page_of_the_recent_changes_holds_the_entries_the_whole_trail_has_there(
+    site: Any, coordinator: Any, investigator: Any, statistician: Any, audit_monitor: Any, newest_first: bool
+) -> None:
+    """A page reads only the first rows of each history table up to its end (each table's own order): every page,
+    wherever it starts and ends, holds the entries the whole trail, read in one pass, has at those places."""
+    list_in_use(statistician)
+    randomised_on(timezone.localdate() - timedelta(days=30), site, coordinator, investigator)
+    for _ in range(12):  # more rows in two tables than the first pages hold
+        register(site, coordinator)
+    trail = site_trail(sites=[site], viewer=AuditViewer(audit_monitor), newest_first=newest_first)
+    whole = [(e.source.key, e.history_id) for chunk in trail.chunks(size=1000) for e in chunk]
+    assert len({key for key, _ in whole}) >= 5 and len(whole) > 20  # entries of many tables, several pages
+    for start, end in ((0, 3), (3, 8), (8, 19), (13, len(whole) + 5)):
+        assert [(e.source.key, e.history_id) for e in trail[start:end]] == whole[start:end], (start, end)
+    assert trail[0:0] == []
