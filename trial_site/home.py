@@ -95,12 +95,16 @@ def todo_list(
     see_all_url: str,
     empty: str | Promise,
 ) -> TodoList:
-    """A list from ``rows`` (a queryset is counted and sliced in the database: two queries)."""
-    count = rows.count() if isinstance(rows, QuerySet) else len(rows)
+    """A list from ``rows`` (a queryset is counted and sliced in the database: two queries). The count stops at
+    ``visits.paging.COUNT_CAP`` (shown as "1,000+"), so that it costs no more in a large trial than in a small one."""
+    from visits.paging import capped_count
+
+    count, more = capped_count(rows)
     return TodoList(
         key=key,
         title=title,
         count=count,
+        more=more,
         items=[item(row) for row in rows[:limit]],
         see_all_url=see_all_url,
         empty=empty,

@@ -204,3 +204,20 @@ def test_the_home_page_runs_the_same_queries_with_more_participants(trial: Any, 
         screen_eligible(register(site, staff["coordinator"]), staff["coordinator"])
     assert Participant.objects.filter(site=site).count() == 6
     assert counted() == before
+
+
+def test_a_to_do_list_counts_up_to_a_thousand_and_then_says_more(coordinator: Any) -> None:
+    """A home page's count stops at 1,000 ("1,000+"): counting a large trial's list costs no more than a small one's;
+    below it the count is exact, and the first rows are listed either way."""
+    from trial_site.home import TodoItem, todo_list
+    from visits.models import Visit
+
+    def item(value: Any) -> TodoItem:
+        return TodoItem(str(value), "", "/")
+
+    many = todo_list("many", "Many", list(range(1001)), item, limit=3, see_all_url="/", empty="")
+    assert (many.count, many.more, [i.label for i in many.items]) == (1000, True, ["0", "1", "2"])
+    exact = todo_list("exact", "Exact", list(range(1000)), item, limit=3, see_all_url="/", empty="")
+    assert (exact.count, exact.more) == (1000, False)
+    none = todo_list("none", "None", Visit.objects.none(), item, limit=3, see_all_url="/", empty="")
+    assert (none.count, none.more, none.items) == (0, False, [])
