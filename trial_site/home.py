@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.utils.functional import Promise
 from django.utils.module_loading import import_string
 
+from trial_site.counting import capped_count
 from trial_site.permissions import in_roles, user_roles
 from trial_site.roles import Role
 
@@ -96,9 +97,8 @@ def todo_list(
     empty: str | Promise,
 ) -> TodoList:
     """A list from ``rows`` (a queryset is counted and sliced in the database: two queries). The count stops at
-    ``visits.paging.COUNT_CAP`` (shown as "1,000+"), so that it costs no more in a large trial than in a small one."""
-    from visits.paging import capped_count
-
+    ``trial_site.counting.COUNT_CAP`` (shown as "1,000+"), so that it costs no more in a large trial than in a small
+    one."""
     count, more = capped_count(rows)
     return TodoList(
         key=key,

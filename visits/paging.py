@@ -16,8 +16,7 @@ from typing import Any
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 
-# A count above this is shown as "more than …" (counting every row would cost as much as reading them).
-COUNT_CAP = 1000
+from trial_site.counting import capped_count
 
 
 @dataclass(frozen=True)
@@ -48,18 +47,6 @@ class KeysetPage:
     count_capped: bool
     first: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def capped_count(rows: Any, cap: int = COUNT_CAP) -> tuple[int, bool]:
-    """The number of rows, at most ``cap`` (one ``COUNT`` over a ``LIMIT cap + 1`` subquery), and whether there
-    are more. ``rows``: a queryset, a list, or an object with its own ``capped_count(cap)`` (an audit trail)."""
-    if hasattr(rows, "capped_count"):
-        found = rows.capped_count(cap)
-    elif isinstance(rows, QuerySet):
-        found = rows.order_by()[: cap + 1].count()
-    else:
-        found = len(rows)
-    return min(found, cap), found > cap
 
 
 class CappedPaginator(Paginator):

@@ -25,13 +25,13 @@ from django.db.models.functions import Cast, Concat, StrIndex, Substr
 from monitoring.models import SourceVerification
 from monitoring.selectors.sdv_plan import form_name, sdv_forms, sdv_full
 from screening.models import Participant
+from trial_site.counting import COUNT_CAP  # the count stops here: more are shown as "1,000+"
 from trial_site.permissions import site_ids_where
 from trial_site.protocol import PROTOCOL
 
 VERIFY_SOURCE = "monitoring.verify_source"
 VIEW_VERIFICATION = "monitoring.view_sourceverification"
 HEX = "0123456789abcdef"
-COUNT_CAP = 1_000  # the count stops here: more are shown as "1,000+"
 FIRST_PARTICIPANTS = 25  # the screening numbers whose forms are read first; four times as many at each next step
 
 
