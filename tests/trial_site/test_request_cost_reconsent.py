@@ -7,7 +7,9 @@ approvals commit."""
 from __future__ import annotations
 
 import re
+from datetime import datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -58,7 +60,10 @@ def approve_consent_2(data_manager: Any, investigator: Any) -> None:
 
 def signed_2_0(site: Any, by: Any) -> Participant:
     fields = participant_fields()
-    consent = consent_for(site, by, form_version="2.0", consented_at=consent_moment(site, fields["screening_date"]))
+    # Form 2.0 is in force from today: not an hour before now when that is still yesterday at the site.
+    midnight = datetime.combine(timezone.localdate(), time(0), tzinfo=ZoneInfo(site.time_zone))
+    consented_at = max(consent_moment(site, fields["screening_date"]), midnight)
+    consent = consent_for(site, by, form_version="2.0", consented_at=consented_at)
     return services.participant_register(participant=Participant(site=site, **fields), consent=consent, by=by)
 
 
