@@ -50,8 +50,10 @@ COUNT_TIMEOUT = 10 * 60  # seconds: counted again at least that often (should a 
 
 
 @cache
-def _zones() -> tuple[str, ...]:
-    return tuple(sorted(available_timezones()))
+def _zones() -> tuple[ZoneInfo, ...]:
+    """Every time zone, held here: ``ZoneInfo``'s own cache keeps only the last few zones asked for, so asking for
+    all of them on every request would read each one's file again (about 30 ms a page)."""
+    return tuple(ZoneInfo(name) for name in sorted(available_timezones()))
 
 
 def required_version(versions: list[Protocol], day: date) -> str | None:
@@ -77,7 +79,7 @@ def reconsent_due_condition(versions: list[Protocol], now: datetime) -> Q | None
     in the trial or not (the caller keeps those in the trial); None when nobody can owe one."""
     zones_by_day: dict[date, list[str]] = defaultdict(list)
     for zone in _zones():
-        zones_by_day[now.astimezone(ZoneInfo(zone)).date()].append(zone)
+        zones_by_day[now.astimezone(zone).date()].append(zone.key)
     required = {day: required_version(versions, day) for day in zones_by_day}
     if not any(required.values()):
         return None
