@@ -12,13 +12,17 @@ from django.db.models import QuerySet
 COUNT_CAP = 1000
 
 
-def capped_count(rows: Any, cap: int = COUNT_CAP) -> tuple[int, bool]:
+def capped_count(rows: Any, cap: int = COUNT_CAP, *, ordered: bool = False) -> tuple[int, bool]:
     """The number of rows, at most ``cap`` (one ``COUNT`` over a ``LIMIT cap + 1`` subquery), and whether there
-    are more. ``rows``: a queryset, a list, or an object with its own ``capped_count(cap)`` (an audit trail)."""
+    are more. ``rows``: a queryset, a list, or an object with its own ``capped_count(cap)`` (an audit trail).
+
+    ``ordered``: count the first rows in the queryset's own order (the list's, which an index serves): the rows are
+    then read along that index. Unordered, the planner may walk another index and filter most of the table away
+    (the missing forms at 50,000 participants: 223 ms unordered, 17 ms in the list's order)."""
     if hasattr(rows, "capped_count"):
         found = rows.capped_count(cap)
     elif isinstance(rows, QuerySet):
-        found = rows.order_by()[: cap + 1].count()
+        found = (rows if ordered else rows.order_by())[: cap + 1].count()
     else:
         found = len(rows)
     return min(found, cap), found > cap

@@ -95,11 +95,13 @@ def todo_list(
     limit: int,
     see_all_url: str,
     empty: str | Promise,
+    count_in_order: bool = False,
 ) -> TodoList:
     """A list from ``rows`` (a queryset is counted and sliced in the database: two queries). The count stops at
     ``trial_site.counting.COUNT_CAP`` (shown as "1,000+"), so that it costs no more in a large trial than in a small
-    one."""
-    count, more = capped_count(rows)
+    one. ``count_in_order``: count the first rows in the list's own order, for a list whose order an index serves
+    (``trial_site.counting.capped_count``)."""
+    count, more = capped_count(rows, ordered=count_in_order)
     return TodoList(
         key=key,
         title=title,

@@ -70,9 +70,9 @@ def keyset_page(
     queryset: QuerySet[Any], *, day_field: str, cursor: str | None, per_page: int, pk_field: str = "pk"
 ) -> KeysetPage:
     """The page of ``queryset`` (ordered here by ``day_field`` then ``pk_field``, both ascending) after ``cursor``."""
-    count, capped = capped_count(queryset)
-    after = Cursor.parse(cursor)
     ordered = queryset.order_by(day_field, pk_field)
+    count, capped = capped_count(ordered, ordered=True)
+    after = Cursor.parse(cursor)
     if after is not None:
         later = Q(**{f"{day_field}__gt": after.day}) | Q(**{day_field: after.day, f"{pk_field}__gt": after.pk})
         ordered = ordered.filter(later)

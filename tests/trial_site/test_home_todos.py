@@ -221,3 +221,20 @@ def test_a_to_do_list_counts_up_to_a_thousand_and_then_says_more(coordinator: An
     assert (exact.count, exact.more) == (1000, False)
     none = todo_list("none", "None", Visit.objects.none(), item, limit=3, see_all_url="/", empty="")
     assert (none.count, none.more, none.items) == (0, False, [])
+
+
+def test_the_missing_forms_are_counted_along_their_index_on_the_home_page_and_the_list(trial: Any) -> None:
+    """The missing forms' count (home page and list) reads its first 1,001 rows in the list's order (due day, id),
+    which the partial index ``requiredform_missing`` serves: unordered, PostgreSQL walked the forms by visit and
+    filtered most of them away (223 ms at 50,000 participants, 17 ms in order). The count stays exact."""
+    client, _, lists = home(trial["staff"]["coordinator"])
+    expected = lists["missing_forms"].count
+    assert expected > 0
+    for url in (reverse("home"), reverse("visits:missing_forms")):
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url)
+        counts = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT COUNT(*)")]
+        missing = [sql for sql in counts if 'FROM "visits_requiredform"' in sql]
+        assert len(missing) == 1, (url, counts)
+        assert 'ORDER BY "visits_requiredform"."due_on" ASC, "visits_requiredform"."id" ASC' in missing[0], url
+    assert response.context["page"].count == expected
