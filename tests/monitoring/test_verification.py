@@ -192,3 +192,21 @@ def test_a_monitor_verifies_an_adverse_event_from_its_page(
     assert response.status_code == 302 and response["Location"] == reverse("safety:event", args=[event.pk])
     page = html.unescape(client.get(response["Location"]).content.decode())
     assert "Verified by Monitor on" in page and "(whole form)" in page
+
+
+def test_the_sample_drawn_in_the_database_is_the_plan_s_sample(db: Any) -> None:
+    """The monitor's forms to verify ask the database which (participant, form) pairs the sample draws; its draw is
+    the plan's, ``int(sha256("<participant id>:<form>")[:8], 16) % 100``, for every id (here the ids of the
+    content types, about a hundred numbers) and form, on PostgreSQL and on SQLite."""
+    import hashlib
+
+    from django.contrib.contenttypes.models import ContentType
+
+    from monitoring.selectors.to_verify import SampleDraw
+
+    for form in ("visits.vitalsigns", "visits.labpanel", "safety.concomitantmedication"):
+        drawn = dict(ContentType.objects.annotate(draw=SampleDraw("pk", form)).values_list("pk", "draw"))
+        assert len(drawn) > 50
+        expected = {pk: int(hashlib.sha256(f"{pk}:{form}".encode()).hexdigest()[:8], 16) % 100 for pk in drawn}
+        assert drawn == expected, form
+        assert {pk for pk, draw in drawn.items() if draw < 20} == {pk for pk in drawn if sdv_in_sample(pk, form)}
