@@ -20,7 +20,9 @@ def time_left(delta: timedelta) -> str:
 
 @register.simple_tag
 def safety_attention(user: object) -> dict[str, int]:
-    """What needs the clinical team's attention now: open laboratory alerts and SAE reports not yet sent."""
+    """What needs the clinical team's attention now: open laboratory alerts and SAE reports not yet sent (and how
+    many of them are overdue, counted in the same query)."""
+    from django.db.models import Count, Q
     from django.utils import timezone
 
     from safety.models import LabAlert, SaeReport
@@ -32,8 +34,9 @@ def safety_attention(user: object) -> dict[str, int]:
         return {}
     # Each count at the sites where the user holds the permission there (a role counts at its own site only).
     reports = scope_to_user_sites(SaeReport.objects.filter(submitted_at__isnull=True), user, permission=SEE_REPORTS)
+    sae = reports.aggregate(reports=Count("pk"), overdue=Count("pk", filter=Q(deadline__lt=timezone.now())))
     return {
         "alerts": LabAlert.objects.filter(acknowledged_at__isnull=True, site_id__in=alert_site_ids(user)).count(),
-        "reports": reports.count(),
-        "overdue": reports.filter(deadline__lt=timezone.now()).count(),
+        "reports": sae["reports"],
+        "overdue": sae["overdue"],
     }
