@@ -86,6 +86,10 @@ class Allocation(ClinicalRecord):
     class Meta:
         ordering = ["randomised_at"]
         verbose_name = _("allocation")
+        indexes = [
+            # The randomisation overview's allocations of a site, newest first: read in order, not sorted.
+            models.Index(fields=["site", "-randomised_at", "-id"], name="allocation_site_newest"),
+        ]
         permissions = [
             ("randomise", "Can randomise participants"),
             ("view_arm", "Can see the allocated arm (not blinded)"),
