@@ -36,6 +36,7 @@ from safety.models import AdverseEvent, LabAlert, SaeReport
 from screening.models import SCREENING_FORMS, Participant
 from tests.factories import make_site, make_user
 from tests.randomization.factories import list_in_use
+from tests.rolled_back import rolled_back
 from tests.screening.factories import register, screen_eligible
 from tests.security.html_forms import PostForm, has_post_form, post_forms
 from tests.security.permission_matrix import COLUMNS
@@ -324,14 +325,8 @@ def built_world(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: 
     """The world, built once for the package inside a transaction rolled back at its end (exports are written in a
     temporary folder)."""
     export_root = tmp_path_factory.mktemp("exports")
-    with django_db_blocker.unblock(), override_settings(EXPORT_ROOT=export_root):
-        atomic = transaction.atomic()
-        atomic.__enter__()
-        try:
-            yield _build_world()
-        finally:
-            transaction.set_rollback(True)
-            atomic.__exit__(None, None, None)
+    with rolled_back(django_db_blocker), override_settings(EXPORT_ROOT=export_root):
+        yield _build_world()
 
 
 @pytest.fixture

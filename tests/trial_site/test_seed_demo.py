@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
 from django.test import Client
 
+from tests.rolled_back import rolled_back
 from trial_site.management.commands.seed_demo import DEMO_USERS
 from trial_site.models import Site
 from trial_site.roles import Role
@@ -27,14 +27,8 @@ def seed(*args: str) -> dict[str, str]:
 def seeded_once(django_db_setup: Any, django_db_blocker: Any) -> Iterator[dict[str, str]]:
     """The demo data, seeded once for this module (about 25 s) inside a transaction rolled back at its end; the
     passwords it printed."""
-    with django_db_blocker.unblock():
-        atomic = transaction.atomic()
-        atomic.__enter__()
-        try:
-            yield seed()
-        finally:
-            transaction.set_rollback(True)
-            atomic.__exit__(None, None, None)
+    with rolled_back(django_db_blocker):
+        yield seed()
 
 
 @pytest.fixture
