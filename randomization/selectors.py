@@ -8,13 +8,14 @@ from datetime import datetime
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from clinical.allocation import PlannedSlot, StratumBalance, balance_report
 from clinical.dates import months_between
 from randomization.models import Allocation, AllocationList, AllocationSlot, Unblinding
 from randomization.strata import stratum_for
-from screening.models import EligibilityConfirmation, Participant
+from screening.models import Participant
+from screening.status import ScreeningStatus
 from trial_site.permissions import site_ids_where, user_can
 from trial_site.protocol import PROTOCOL, Arm
 from trial_site.roles import SEES_ARM
@@ -73,13 +74,12 @@ class Overview:
 
 
 def awaiting_randomisation(user: Any) -> QuerySet[Participant]:
-    """Confirmed eligible (a confirmation in force), not randomised nor withdrawn, at the sites where the user may
-    read allocations."""
-    confirmed = EligibilityConfirmation.objects.filter(participant_id=OuterRef("pk"), voided_at__isnull=True)
-    return (
-        scope_to_user_sites(Participant.objects.all(), user, permission=VIEW_ALLOCATIONS)
-        .filter(allocation__isnull=True, withdrawal__isnull=True)
-        .filter(Exists(confirmed))
+    """Confirmed eligible and neither randomised, screen failed nor withdrawn (the stored screening status
+    "confirmed", kept current by the screening services: ``screening.status_store``), at the sites where the user
+    may read allocations. Read on the stored status: one indexed range, and a participant whose screen failure was
+    recorded after the confirmation (the screening window passed) no longer awaits randomisation."""
+    return scope_to_user_sites(Participant.objects.all(), user, permission=VIEW_ALLOCATIONS).filter(
+        screening_state__status=ScreeningStatus.CONFIRMED
     )
 
 

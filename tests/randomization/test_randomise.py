@@ -207,3 +207,35 @@ def test_the_randomisation_email_goes_through_a_real_smtp_server(
     assert allocation.randomisation_number in message["Subject"]
     body = message.get_content()
     assert "(Asia/Dhaka)" in body and allocation.randomisation_number in body
+
+
+def test_a_confirmed_participant_later_recorded_as_a_screen_failure_no_longer_awaits_randomisation(
+    site: Any, coordinator: Any, investigator: Any, in_use: Any
+) -> None:
+    """The overview's "awaiting randomisation" is the screening log's "eligibility confirmed": a participant whose
+    screening window passed after the confirmation, and whose screen failure (SCR) is then recorded, is no longer
+    offered for randomisation; one withdrawn neither; one still in window stays."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from randomization.selectors import randomisation_overview
+    from screening.services import screen_failure_record
+
+    waiting = confirmed_participant(site, coordinator, investigator)
+    lapsed = confirmed_participant(site, coordinator, investigator, day1=timezone.localdate() - timedelta(days=60))
+    leaving = confirmed_participant(site, coordinator, investigator)
+
+    def awaiting() -> tuple[list[str], int]:
+        overview = randomisation_overview(investigator)
+        return [p.screening_number for p in overview.awaiting], overview.awaiting_count
+
+    assert awaiting() == (sorted(p.screening_number for p in (waiting, lapsed, leaving)), 3)
+    screen_failure_record(participant=lapsed, by=investigator)
+    consent_withdraw(
+        withdrawal=ConsentWithdrawal(participant=leaving, withdrawn_on=leaving.screening_date, scope="data"),
+        by=coordinator,
+    )
+    assert awaiting() == ([waiting.screening_number], 1)
+    page = logged_in(investigator).get("/randomization/").content.decode()
+    assert waiting.screening_number in page and lapsed.screening_number not in page
