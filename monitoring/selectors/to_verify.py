@@ -80,11 +80,6 @@ class SampleDraw(models.Func):
         return compiler.compile(remainder.resolve_expression(compiler.query))
 
 
-def sample_draw(participant_field: str, form: str) -> models.Expression:
-    """The sample draw of ``form`` for the participant at ``participant_field`` (``SampleDraw``)."""
-    return SampleDraw(participant_field, form)
-
-
 @dataclass(frozen=True)
 class FormToVerify:
     screening_number: str
@@ -116,7 +111,7 @@ def _pending(sites: list[int], participants: list[int] | None = None) -> models.
         if participants is not None:
             rows = rows.filter(**{f"{participant}__in": participants})
         if form not in full:
-            rows = rows.alias(draw=sample_draw(participant, form)).filter(
+            rows = rows.alias(draw=SampleDraw(participant, form)).filter(
                 draw__lt=PROTOCOL.monitoring.sdv_sample_percent
             )
         parts.append(
