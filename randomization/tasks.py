@@ -14,7 +14,7 @@ from django.core.mail import send_mail
 from django.utils import timezone
 
 from trial_site.models import StaffMembership
-from trial_site.outbox import outbox_add
+from trial_site.outbox import outbox_add, outbox_send_mail
 from trial_site.protocol import PROTOCOL
 from trial_site.roles import Role
 
@@ -55,7 +55,7 @@ def email_randomisation(allocation_id: int) -> int:
         f"Arm {arm.code}: {arm.drug} {arm.dose}, {arm.frequency}.\n"
         "Day 1 (first dose) is the day of randomisation.\n"
     )
-    return send_mail(f"[{PROTOCOL.registration}] {allocation.randomisation_number} randomised", body, None, recipients)
+    return outbox_send_mail(f"[{PROTOCOL.registration}] {allocation.randomisation_number} randomised", body, recipients)
 
 
 @shared_task(name="randomization.tasks.alert_exhausted_list")
@@ -86,12 +86,11 @@ def notify_unblinding(unblinding_id: int) -> int:
     recipients = emails_of(allocation.site_id, [Role.INVESTIGATOR, Role.ADMINISTRATOR])
     if not recipients:
         return 0
-    return send_mail(
+    return outbox_send_mail(
         f"[{PROTOCOL.registration}] emergency unblinding of {allocation.randomisation_number}",
         f"{unblinding.requested_by.get_full_name() or unblinding.requested_by} was unblinded to "
         f"{allocation.participant.screening_number} ({allocation.randomisation_number}) on "
         f"{site_time(unblinding.unblinded_at, allocation.site)}.\nReason: {unblinding.reason}\n",
-        None,
         recipients,
     )
 

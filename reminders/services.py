@@ -39,6 +39,7 @@ from screening.models import Participant
 from screening.models.consent import WithdrawalScope
 from screening.models.participant import ReminderChannel
 from trial_site.hooks import schedule_changed
+from trial_site.mail import message_id_header
 from trial_site.permissions import user_can
 from trial_site.phone import mobile_e164
 from trial_site.protocol import PROTOCOL
@@ -306,8 +307,7 @@ def _send(reminder: Reminder, participant: Participant, message: Message) -> _Se
         except SmsError as error:
             raise _SendFailed(f"sms-{backend.name}", str(error), transient=error.transient) from error
         return _Sent(f"sms-{backend.name}", receipt.message_id, receipt.status)
-    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "localhost"
-    message_id = f"<{reminder.idempotency_key}@{domain}>"
+    message_id = message_id_header(reminder.idempotency_key)
     email = EmailMessage(message.subject, message.body, to=[participant.email], headers={"Message-ID": message_id})
     try:
         email.send()

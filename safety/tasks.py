@@ -14,6 +14,7 @@ from django.core.mail import send_mail
 from django.utils import timezone
 
 from randomization.tasks import emails_of
+from trial_site.outbox import outbox_send_mail
 from trial_site.protocol import PROTOCOL
 from trial_site.roles import Role
 
@@ -60,7 +61,7 @@ def email_sae_report(report_id: int) -> int:
         logger.error("SAE report %s: no safety contact to e-mail", report_id)
         return 0
     subject, body = sae_message(report)
-    return send_mail(subject, body, None, recipients)
+    return outbox_send_mail(subject, body, recipients)
 
 
 @shared_task(name="safety.tasks.remind_overdue_sae_reports")

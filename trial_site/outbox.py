@@ -4,24 +4,48 @@
 (``deliver`` through Celery, or at once where tasks run eagerly). Whatever was not delivered (a process killed
 between commit and hand-off, a broker outage, a failed send) is picked up by ``outbox_sweep`` (beat, every minute)
 and retried with backoff. Delivery locks the row (``SKIP LOCKED``), so two workers never send one row twice.
+
+E-mail handlers send with ``outbox_send_mail``. During a delivery it uses one mail connection that is closed (the
+SMTP ``QUIT``) only after the row is committed as delivered, so the moment between "the mail server has the message"
+and "the row says delivered" is one ``UPDATE`` and its commit, not a round trip to the mail server as well. A worker
+killed in that moment leaves the row pending and the sweep sends the message again: SMTP cannot promise once. The
+copy sent again carries the same ``Message-ID`` (one per row and e-mail), by which mail clients drop a duplicate.
 """
 
 from __future__ import annotations
 
 import logging
+import smtplib
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.mail import EmailMessage, get_connection, send_mail
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from trial_site.mail import message_id_header
 from trial_site.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
 
 SWEEP_BATCH = 500
+
+
+@dataclass
+class _Delivery:
+    """The message being delivered in this thread, its mail connection and the e-mails sent on it so far."""
+
+    message_id: int
+    mail: BaseEmailBackend
+    sent: int = 0
+
+
+_delivering: ContextVar[_Delivery | None] = ContextVar("outbox_delivery", default=None)
 
 
 def outbox_add(handler: str, *arguments: Any, key: str | None = None) -> OutboxMessage | None:
@@ -52,8 +76,41 @@ def _hand_over(message_id: int) -> None:
     enqueue(outbox_deliver, message_id)  # a broker outage is logged; the sweep delivers it later
 
 
+def outbox_send_mail(subject: str, body: str, recipients: list[str]) -> int:
+    """Send one e-mail from an outbox handler (from ``DEFAULT_FROM_EMAIL``); the number sent (0 or 1).
+
+    During a delivery: on the delivery's mail connection, closed after the commit, and with a ``Message-ID`` made
+    of the row and the e-mail's place among the handler's e-mails, the same on every attempt. Outside one (a
+    handler called directly), as ``send_mail``."""
+    delivery = _delivering.get()
+    if delivery is None:
+        return send_mail(subject, body, None, recipients)
+    delivery.sent += 1
+    headers = {"Message-ID": message_id_header(f"outbox-{delivery.message_id}.{delivery.sent}")}
+    delivery.mail.open()  # an open connection is left open by send_messages
+    return EmailMessage(subject, body, to=recipients, connection=delivery.mail, headers=headers).send()
+
+
+def _say_goodbye(mail: BaseEmailBackend) -> None:
+    """Close the delivery's mail connection (``QUIT``); the message is delivered already, a failure changes nothing."""
+    try:
+        mail.close()
+    except (smtplib.SMTPException, OSError) as error:
+        logger.info("closing the mail connection after a delivery: %s", error)
+
+
 def deliver(message_id: int) -> str:
     """Deliver one message if it is still pending and no one else is delivering it; record the outcome."""
+    delivery = _Delivery(message_id, get_connection())
+    token = _delivering.set(delivery)
+    try:
+        return _deliver(message_id)
+    finally:  # after the commit of the outcome
+        _delivering.reset(token)
+        _say_goodbye(delivery.mail)
+
+
+def _deliver(message_id: int) -> str:
     with transaction.atomic():
         message = (
             OutboxMessage.objects.select_for_update(skip_locked=True)

@@ -1,16 +1,17 @@
 """The transactional outbox (``trial_site.outbox``), with e-mails sent over SMTP to a real loopback server: a message
 is written in the write's transaction and leaves only once it commits; a failed send is retried with backoff, then
 marked failed; two deliveries of one message at the same instant send it once; a message whose hand-off to the
-worker was lost (the broker down) is delivered by the sweep; one key, one message."""
+worker was lost (the broker down) is delivered by the sweep; one key, one message. The mail server hears goodbye
+only after the message is recorded as delivered, and a copy sent again carries the same Message-ID."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -21,7 +22,7 @@ from tests.faults.support import WriteHold, log_records, wait_for
 from tests.randomization.factories import confirmed_participant, list_in_use
 from tests.reminders.test_redis_down import broker_at
 from trial_site.models import OutboxMessage
-from trial_site.outbox import deliver, outbox_add, outbox_sweep
+from trial_site.outbox import deliver, outbox_add, outbox_send_mail, outbox_sweep
 
 NOTE = "tests.trial_site.test_outbox.send_note"
 DESK = "safety-desk@example.org"
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def send_note(subject: str) -> int:
     """A test-only outbox handler: one e-mail to the safety desk."""
-    return send_mail(subject, f"{subject}\n", None, [DESK])
+    return outbox_send_mail(subject, f"{subject}\n", [DESK])
 
 
 @pytest.fixture
@@ -90,6 +91,43 @@ def test_a_message_is_delivered_once_its_write_commits_and_not_before(outbox: An
     assert outbox_sweep(now=timezone.now() + timedelta(days=1)) == 0  # nothing left to deliver
     assert deliver(message.pk) == "not pending"
     assert subjects(outbox) == ["after commit"]
+
+
+def test_the_mail_server_hears_goodbye_only_after_the_message_is_recorded_as_delivered(outbox: Any) -> None:
+    """The moment between "the mail server has the e-mail" and "the row says delivered" (where a worker killed
+    leaves a sent message pending, to be sent again) does not include the goodbye to the mail server."""
+    delivered_at_goodbye: list[list[str]] = []
+
+    def delivered_now() -> list[str]:  # read by another connection: what is committed
+        try:
+            return sorted(OutboxMessage.objects.filter(status="delivered").values_list("key", flat=True))
+        finally:
+            connection.close()
+
+    async def handle_QUIT(server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd calls it by this name
+        delivered_at_goodbye.append(await asyncio.to_thread(delivered_now))
+        return "221 Bye"
+
+    outbox.handle_QUIT = handle_QUIT
+    outbox_add(NOTE, "goodbye", key="goodbye")
+    assert subjects(outbox) == ["goodbye"]
+    assert delivered_at_goodbye == [["goodbye"]]
+
+
+def test_a_message_sent_again_after_a_crash_carries_the_same_message_id(outbox: Any, settings: Any) -> None:
+    """A worker killed after the mail server took the e-mail and before the row was recorded as delivered leaves
+    the row pending, and the sweep sends it again (SMTP cannot promise once). The copy carries the first one's
+    Message-ID, by which the recipient's mail client shows it once; another message has another."""
+    twice = outbox_add(NOTE, "sent twice", key="twice")
+    OutboxMessage.objects.filter(pk=twice.pk).update(status="pending", delivered_at=None)  # the record lost
+    assert outbox_sweep(now=timezone.now() + timedelta(days=1)) == 1
+    outbox_add(NOTE, "another", key="another")
+
+    sent = sorted((str(message["Subject"]), str(message["Message-ID"])) for message in outbox.messages)
+    assert [subject for subject, _ in sent] == ["another", "sent twice", "sent twice"]
+    assert sent[1][1] == sent[2][1] != sent[0][1]
+    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2]
+    assert all(message_id.endswith(f"@{domain}>") for _, message_id in sent)
 
 
 def test_a_failed_send_is_retried_with_backoff_and_then_marked_failed(outbox: Any, settings: Any) -> None:
