@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from django.db.models import Count, F, Model, Q, QuerySet
+from django.db.models import Count, Model, Q, QuerySet, Sum
 from django.utils import timezone
 
 from clinical.consort import ArmFlow, ConsortFlow
@@ -43,7 +43,8 @@ from trial_site.protocol_versions import approved_versions
 from trial_site.roles import SEES_ARM
 from trial_site.scoping import scope_to_user_sites
 from visits.crfs import VisitMrss
-from visits.models import EndOfStudy, RequiredForm, Visit
+from visits.models import EndOfStudy, Visit, VisitTally
+from visits.progress import TALLY_COUNTS
 
 ModelT = TypeVar("ModelT", bound=Model)
 
@@ -338,36 +339,46 @@ class VisitCompliance:
 
 def visit_compliance(user: Any, *, today: date | None = None) -> list[VisitCompliance]:
     """Scheduled visits by code: done within the window, done outside it, missed, overdue (window closed, not
-    done), not yet due, no longer due (end of study). One query."""
+    done), not yet due, no longer due (end of study). Two queries: the sites' tallies (``VisitTally``, kept by
+    ``visits.progress``; pending = overdue + not yet due), and the overdue visits, counted on the index of open
+    visits by the end of their window."""
     today = today or timezone.localdate()
-    pending = Q(done_on__isnull=True, missed=False, cancelled=False)
-    counts = {
-        row["code"]: row
-        for row in _scoped(Visit.objects.exclude(code="UNS"), user)
+    counts = _tallies(user)
+    overdue = dict(
+        _scoped(Visit.objects.filter(done_on__isnull=True, missed=False, cancelled=False, latest__lt=today), user)
+        .exclude(code="UNS")
         .values("code")
-        .annotate(
-            on_time=Count("id", filter=Q(done_on__gte=F("earliest"), done_on__lte=F("latest"))),
-            out_of_window=Count("id", filter=Q(done_on__lt=F("earliest")) | Q(done_on__gt=F("latest"))),
-            missed_count=Count("id", filter=Q(missed=True)),
-            overdue=Count("id", filter=pending & Q(latest__lt=today)),
-            not_yet_due=Count("id", filter=pending & Q(latest__gte=today)),
-            no_longer_due=Count("id", filter=Q(done_on__isnull=True, missed=False, cancelled=True)),
-        )
+        .annotate(count=Count("id"))
         .order_by()
-    }
+        .values_list("code", "count")
+    )
     return [
         VisitCompliance(
             code=code,
             on_time=counts[code]["on_time"],
             out_of_window=counts[code]["out_of_window"],
-            missed=counts[code]["missed_count"],
-            overdue=counts[code]["overdue"],
-            not_yet_due=counts[code]["not_yet_due"],
+            missed=counts[code]["missed"],
+            overdue=overdue.get(code, 0),
+            not_yet_due=counts[code]["pending"] - overdue.get(code, 0),
             no_longer_due=counts[code]["no_longer_due"],
         )
         for code in _visit_codes()
-        if code in counts
+        if code in counts and any(counts[code][name] for name in COMPLIANCE)
     ]
+
+
+COMPLIANCE = ("on_time", "out_of_window", "missed", "no_longer_due", "pending")
+
+
+def _tallies(user: Any) -> dict[str, dict[str, int]]:
+    """The ``VisitTally`` counts of the user's sites, added up per visit code. One query of a few rows."""
+    rows = (
+        _scoped(VisitTally.objects.all(), user)
+        .values("code")
+        .annotate(**{f"total_{name}": Sum(name) for name in TALLY_COUNTS})
+        .order_by()
+    )
+    return {row["code"]: {name: row[f"total_{name}"] for name in TALLY_COUNTS} for row in rows}
 
 
 @dataclass(frozen=True)
@@ -383,21 +394,11 @@ class Completeness:
 
 def data_completeness(user: Any) -> list[Completeness]:
     """Per visit code, for visits done: the forms required (entered or not; "not required" left out) and the
-    forms entered as complete. One query."""
-    counts = {
-        row["visit__code"]: row
-        for row in _scoped(
-            RequiredForm.objects.filter(visit__done_on__isnull=False).exclude(status=RequiredForm.Status.NOT_REQUIRED),
-            user,
-            site_field="visit__site",
-        )
-        .values("visit__code")
-        .annotate(required=Count("id"), entered=Count("id", filter=Q(status=RequiredForm.Status.ENTERED)))
-        .order_by()
-    }
+    forms entered as complete. From the sites' tallies (``VisitTally``): one query of a few rows."""
+    counts = {code: row for code, row in _tallies(user).items() if row["forms_required"]}
     codes = _visit_codes() + sorted(set(counts) - set(_visit_codes()))
     return [
-        Completeness(code=code, required=counts[code]["required"], entered=counts[code]["entered"])
+        Completeness(code=code, required=counts[code]["forms_required"], entered=counts[code]["forms_entered"])
         for code in codes
         if code in counts
     ]

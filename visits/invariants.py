@@ -10,6 +10,7 @@ from randomization.models import Allocation
 from randomization.tasks import queue_randomisation_email
 from trial_site.invariants import REPAIR_REASON, Finding
 from trial_site.services import system_user
+from visits.progress import tallies_recount, tallies_rewrite, tallies_stored
 from visits.services import visit_schedule_create
 
 logger = logging.getLogger(__name__)
@@ -53,3 +54,22 @@ def _repair(allocation_id: int, *, by: object) -> bool:
     visit_schedule_create(allocation_id=allocation.pk, by=by, reason=REPAIR_REASON % SCHEDULE_MISSING)
     queue_randomisation_email(allocation_id=allocation.pk)
     return True
+
+
+def visit_tallies_hold(*, repair: bool) -> Finding:
+    """The reports' tallies (``VisitTally``) equal the visits and forms counted afresh. The services keep them in
+    the transaction of every change; a difference comes from rows written without them. The repair writes the
+    counts afresh (the visits' own counts in ``VisitProgress`` are rewritten by ``visits_refresh`` at their next
+    change)."""
+    finding = Finding("the reports' visit tallies equal the visits and forms counted afresh")
+    counted = {key: +counts for key, counts in tallies_recount().items() if +counts}
+    stored = tallies_stored()
+    wrong = sorted(key for key in set(counted) | set(stored) if counted.get(key) != stored.get(key))
+    finding.problems = [
+        f"site {key[0]} visit {key[1]}: tally {dict(stored.get(key, {}))}, counted {dict(counted.get(key, {}))}"
+        for key in wrong
+    ]
+    if repair and wrong:
+        tallies_rewrite(counted)
+        finding.repaired = [f"site {site} visit {code}: tally counted afresh" for site, code in wrong]
+    return finding

@@ -139,9 +139,38 @@ class VisitProgress(models.Model):
 
     visit = models.OneToOneField(Visit, on_delete=models.CASCADE, primary_key=True, related_name="progress")
     forms = models.CharField(_("forms"), max_length=14, choices=Forms.choices, default=Forms.NOTHING)
+    # What the visit counts in its site's ``VisitTally``, kept beside it so that a change is counted as the
+    # difference: its compliance ("" for an unscheduled visit) and, while it is done, its forms required (all but
+    # "not required") and entered.
+    compliance = models.CharField(_("compliance"), max_length=14, blank=True, default="")
+    forms_required = models.PositiveIntegerField(_("forms required"), default=0)
+    forms_entered = models.PositiveIntegerField(_("forms entered"), default=0)
 
     def __str__(self) -> str:
         return f"{self.visit_id}: {self.forms}"
+
+
+class VisitTally(models.Model):
+    """The trial reports' counts of one site's visits of one code (``exports.reports``): visits by compliance and
+    the forms of the visits done, required and entered. Kept by ``visits.progress`` in the transaction of every
+    change, as the sum of the visits' ``VisitProgress`` counts, so that the reports read a few rows instead of
+    every visit and form of the trial. Bookkeeping: no history; ``check_invariants`` recounts it."""
+
+    site = models.ForeignKey("trial_site.Site", on_delete=models.PROTECT, related_name="+")
+    code = models.CharField(_("visit"), max_length=8)
+    on_time = models.IntegerField(default=0)
+    out_of_window = models.IntegerField(default=0)
+    missed = models.IntegerField(default=0)
+    no_longer_due = models.IntegerField(default=0)
+    pending = models.IntegerField(default=0)  # not done, missed or no longer due: overdue or not yet due
+    forms_required = models.IntegerField(default=0)
+    forms_entered = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["site", "code"], name="one_tally_per_site_and_visit_code")]
+
+    def __str__(self) -> str:
+        return f"{self.site_id} {self.code}"
 
 
 class EndOfStudy(ClinicalRecord):

@@ -4,6 +4,7 @@ unscheduled visits, the safety follow-up, and end of study."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,7 +29,7 @@ from trial_site.permissions import require
 from trial_site.protocol import PROTOCOL
 from trial_site.protocol_versions import protocol_on
 from visits.models import ConcomitantMedication, EndOfStudy, RequiredForm, Visit, VisitProgress
-from visits.progress import due_on, forms_progress, visits_refresh
+from visits.progress import due_on, forms_progress, tallies_add, visits_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ def visit_schedule_create(*, allocation_id: int, by: Any = None, reason: str | N
     with audited_batch(), acting_as(by):
         create_audited(Visit, visits, by=by, reason=reason)
         # A new visit's stored state (``visits.progress``), known without reading it back: nothing entered, its
-        # forms missing from the day after its window closes.
+        # forms missing from the day after its window closes, pending (and counted so in its site's tally).
         RequiredForm.objects.bulk_create(
             RequiredForm(
                 visit=visit, form=code, status=statuses[code],
@@ -97,9 +98,14 @@ def visit_schedule_create(*, allocation_id: int, by: Any = None, reason: str | N
             for code in definition.forms
         )  # fmt: skip
         VisitProgress.objects.bulk_create(
-            VisitProgress(visit=visit, forms=forms_progress({code: statuses[code] for code in definition.forms}, {}))
+            VisitProgress(
+                visit=visit,
+                forms=forms_progress({code: statuses[code] for code in definition.forms}, {}),
+                compliance="pending",
+            )
             for visit, definition in zip(visits, protocol.visits, strict=True)
         )
+        tallies_add({(participant.site_id, visit.code): Counter(pending=1) for visit in visits})
         schedule_changed(participant.pk)
     logger.info("visit schedule of %s created from Day 1 %s", participant, day1)
     return visits

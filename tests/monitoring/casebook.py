@@ -37,7 +37,8 @@ VITALS = {"weight_kg": 61.0, "height_cm": 158.0, "systolic_bp": 118, "diastolic_
           "temperature_c": 36.8}  # fmt: skip
 
 
-def _records(visit: Visit, people: dict[str, Any]) -> dict[str, Callable[[], tuple[Any, Any]]]:
+def visit_records(visit: Visit, people: dict[str, Any]) -> dict[str, Callable[[], tuple[Any, Any]]]:
+    """For each form code, how to make the visit's record of it (plausible values) and who enters it."""
     coordinator, investigator, assessor = people["coordinator"], people["investigator"], people["assessor"]
     done_before = visit.participant.visits.filter(sequence__lt=visit.sequence, done_on__isnull=False)
     previous = done_before.order_by("-sequence").first()
@@ -100,7 +101,7 @@ def complete_casebook(
             visit = visit_services.visit_record_done(visit=visit, by=coordinator, done_on=visit.target_date)
         if visit.done_on is None:
             continue
-        records = _records(visit, people)
+        records = visit_records(visit, people)
         for code in visit.required_forms.filter(status=RequiredForm.Status.REQUIRED).values_list("form", flat=True):
             record, by = records[code]()
             record.unusual_values_confirmed = True

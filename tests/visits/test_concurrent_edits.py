@@ -6,6 +6,7 @@ history row is attributed to the person who entered its values, with their reaso
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import pairwise
@@ -14,10 +15,13 @@ from typing import Any
 import lxml.html
 import pytest
 import requests
+from django.db import connection
 from django.utils import timezone
 
+from tests.faults.support import WriteHold, wait_for
 from tests.http.conftest import live_gunicorn, start_gunicorn  # noqa: F401  (fixtures of the HTTP tests)
-from tests.http.server import GunicornServer, StaffSession, fire_together, form_fields
+from tests.http.server import WAIT_SECONDS, GunicornServer, StaffSession, fire_together, form_fields
+from tests.monitoring.casebook import visit_records
 from tests.randomization.factories import list_in_use
 from tests.visits.test_schedule import randomised_on
 from trial_site.audit.versions import data_fields
@@ -25,7 +29,8 @@ from trial_site.roles import Role
 from visits import services
 from visits.crf_services import visit_form_save
 from visits.crfs import VitalSigns
-from visits.models import Visit
+from visits.invariants import visit_tallies_hold
+from visits.models import RequiredForm, Visit, VisitProgress
 
 CRF_FORM = "//form[.//button[@name='complete']]"
 VITALS = {"weight_kg": 60.0, "height_cm": 160.0, "systolic_bp": 120.0, "diastolic_bp": 80.0, "heart_rate": 72.0,
@@ -287,3 +292,66 @@ def test_a_visit_rescheduled_meanwhile_is_not_overwritten_by_a_page_opened_befor
         ("Rahima", "patient travels"),
         ("Karim", "clinic closed"),
     ]
+
+
+# --- the visit's state, when its last forms are saved at once ----------------------------------------------------
+
+
+def backends_waiting() -> int:
+    """How many backends of the test database (not this one) wait for a lock."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' "
+            "AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_last_two_forms_of_a_visit_saved_at_once_leave_the_visit_complete(
+    live_gunicorn: GunicornServer,  # noqa: F811
+    d1: Visit,
+    rahima_and_karim: tuple[Any, Any],
+    coordinator: Any,
+    investigator: Any,
+    assessor: Any,
+) -> None:
+    """Every form of Day 1 is entered but two: Rahima saves the vital signs and Karim the inflammation markers,
+    complete, at the same moment. The record status dashboard then shows the visit complete, and the reports count
+    both forms entered. Before, each save counted the other's form as still empty, and the visit stayed "partly
+    entered" with every form complete.
+
+    The first save is held just before it writes the visit's state (a trigger), until the second has come as far
+    as it can: its own state write, or (now) its turn at the visit's state."""
+    rahima, karim = rahima_and_karim
+    last_two = {"vitals": {name: str(value) for name, value in VITALS.items()},
+                "inflammation": {"esr_mm_h": "20", "crp_mg_l": "4"}}  # fmt: skip
+    required = set(RequiredForm.objects.filter(visit=d1, status="required").values_list("form", flat=True))
+    assert set(last_two) <= required
+    records = visit_records(d1, {"coordinator": coordinator, "investigator": investigator, "assessor": assessor})
+    for code in sorted(required - set(last_two)):
+        record, by = records[code]()
+        record.unusual_values_confirmed = True
+        visit_form_save(record=record, by=by, complete=True)
+    assert VisitProgress.objects.get(visit=d1).forms == VisitProgress.Forms.DRAFT
+
+    sessions = {"vitals": live_gunicorn.login(rahima), "inflammation": live_gunicorn.login(karim)}
+    pages = {code: session.get(f"/visits/{d1.pk}/forms/{code}/") for code, session in sessions.items()}
+    assert {page.status_code for page in pages.values()} == {200}
+
+    def save(code: str) -> requests.Response:
+        return sessions[code].submit(pages[code], CRF_FORM, button="1", **last_two[code])
+
+    with WriteHold("visits_visitprogress", timing="BEFORE INSERT") as hold, ThreadPoolExecutor(2) as pool:
+        with hold.closed():
+            first = pool.submit(save, "vitals")
+            wait_for(hold.waiting_backend, "the vital signs' save, held before it writes the visit's state")
+            second = pool.submit(save, "inflammation")
+            wait_for(lambda: backends_waiting() == 2, "the inflammation markers' save, waiting too")
+        responses = [first.result(WAIT_SECONDS), second.result(WAIT_SECONDS)]
+
+    assert [response.status_code for response in responses] == [302, 302]
+    assert set(RequiredForm.objects.filter(visit=d1).values_list("status", flat=True)) <= {"entered", "not_required"}
+    assert VisitProgress.objects.get(visit=d1).forms == VisitProgress.Forms.COMPLETE
+    assert visit_tallies_hold(repair=False).holds  # the reports count both forms entered, once each

@@ -16,7 +16,7 @@ from visits import selectors, services
 from visits.crf_services import visit_form_save
 from visits.crfs import VitalSigns
 from visits.models import RequiredForm, VisitProgress
-from visits.progress import refresh_all
+from visits.progress import refresh_all, tallies_recount, tallies_stored
 
 pytestmark = pytest.mark.django_db
 
@@ -88,9 +88,12 @@ def test_missing_forms_and_overdue_visits_are_paged_filtered_and_kept_by_the_ser
     # Recomputing everything gives what the services kept.
     kept = dict(VisitProgress.objects.values_list("visit_id", "forms"))
     due = dict(RequiredForm.objects.values_list("pk", "due_on"))
+    tallies = tallies_stored()
+    assert tallies == {key: +counts for key, counts in tallies_recount().items() if +counts}
     refresh_all()
     assert dict(VisitProgress.objects.values_list("visit_id", "forms")) == kept
     assert dict(RequiredForm.objects.values_list("pk", "due_on")) == due
+    assert tallies_stored() == tallies
 
 
 def _vitals() -> dict[str, Any]:
