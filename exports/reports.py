@@ -35,7 +35,7 @@ from clinical.mrss import MRSS_AREA_CODES, mrss_total
 from clinical.statistics import Summary, describe
 from monitoring.models import DataQuery
 from randomization.models import Allocation
-from safety.models import SERIOUSNESS_FIELDS, AdverseEvent, SaeReport
+from safety.models import SERIOUS, AdverseEvent, SaeReport
 from screening.models import Participant
 from trial_site.permissions import site_ids_where
 from trial_site.protocol import PROTOCOL, Arm
@@ -337,13 +337,15 @@ class VisitCompliance:
     no_longer_due: int
 
 
-def visit_compliance(user: Any, *, today: date | None = None) -> list[VisitCompliance]:
+def visit_compliance(
+    user: Any, *, today: date | None = None, tallies: dict[str, dict[str, int]] | None = None
+) -> list[VisitCompliance]:
     """Scheduled visits by code: done within the window, done outside it, missed, overdue (window closed, not
     done), not yet due, no longer due (end of study). Two queries: the sites' tallies (``VisitTally``, kept by
     ``visits.progress``; pending = overdue + not yet due), and the overdue visits, counted on the index of open
-    visits by the end of their window."""
+    visits by the end of their window. ``tallies``: ``visit_tallies(user)`` when the caller has read them."""
     today = today or timezone.localdate()
-    counts = _tallies(user)
+    counts = visit_tallies(user) if tallies is None else tallies
     overdue = dict(
         _scoped(Visit.objects.filter(done_on__isnull=True, missed=False, cancelled=False, latest__lt=today), user)
         .exclude(code="UNS")
@@ -370,7 +372,7 @@ def visit_compliance(user: Any, *, today: date | None = None) -> list[VisitCompl
 COMPLIANCE = ("on_time", "out_of_window", "missed", "no_longer_due", "pending")
 
 
-def _tallies(user: Any) -> dict[str, dict[str, int]]:
+def visit_tallies(user: Any) -> dict[str, dict[str, int]]:
     """The ``VisitTally`` counts of the user's sites, added up per visit code. One query of a few rows."""
     rows = (
         _scoped(VisitTally.objects.all(), user)
@@ -392,10 +394,12 @@ class Completeness:
         return 100.0 * self.entered / self.required if self.required else None
 
 
-def data_completeness(user: Any) -> list[Completeness]:
+def data_completeness(user: Any, *, tallies: dict[str, dict[str, int]] | None = None) -> list[Completeness]:
     """Per visit code, for visits done: the forms required (entered or not; "not required" left out) and the
-    forms entered as complete. From the sites' tallies (``VisitTally``): one query of a few rows."""
-    counts = {code: row for code, row in _tallies(user).items() if row["forms_required"]}
+    forms entered as complete. From the sites' tallies (``VisitTally``, or ``tallies`` read by the caller): one
+    query of a few rows."""
+    tallies = visit_tallies(user) if tallies is None else tallies
+    counts = {code: row for code, row in tallies.items() if row["forms_required"]}
     codes = _visit_codes() + sorted(set(counts) - set(_visit_codes()))
     return [
         Completeness(code=code, required=counts[code]["forms_required"], entered=counts[code]["forms_entered"])
@@ -429,11 +433,6 @@ class SaeCounts:
     ongoing: int
     reports_open: int
     reports_overdue: int
-
-
-SERIOUS = Q()
-for _field in SERIOUSNESS_FIELDS:
-    SERIOUS |= Q(**{_field: True})
 
 
 def sae_summary(user: Any, *, by_arm: bool) -> list[SaeCounts]:

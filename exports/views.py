@@ -61,13 +61,14 @@ def _consort(request: HttpRequest) -> tuple[reports.ConsortFlow, bool, str]:
 def index(request: HttpRequest) -> HttpResponse:
     """Visit compliance, data completeness, data queries and SAEs."""
     show_arms = reports.arms_visible(request.user)
+    tallies = reports.visit_tallies(request.user)
     return render(
         request,
         "exports/reports.html",
         {
             "show_arms": show_arms,
-            "compliance": reports.visit_compliance(request.user),
-            "completeness": reports.data_completeness(request.user),
+            "compliance": reports.visit_compliance(request.user, tallies=tallies),
+            "completeness": reports.data_completeness(request.user, tallies=tallies),
             "queries": reports.data_queries(request.user),
             "saes": reports.sae_summary(request.user, by_arm=show_arms),
         },

@@ -32,6 +32,10 @@ SERIOUSNESS_FIELDS: dict[str, Seriousness] = {
     "serious_congenital_anomaly": Seriousness.CONGENITAL_ANOMALY,
     "serious_important_medical_event": Seriousness.IMPORTANT_MEDICAL_EVENT,
 }
+# An event is serious when any ICH E2A criterion is ticked (``AdverseEvent.serious``), as a filter.
+SERIOUS = models.Q()
+for _field in SERIOUSNESS_FIELDS:
+    SERIOUS |= models.Q(**{_field: True})
 
 
 class AdverseEvent(ClinicalRecord):
@@ -124,6 +128,8 @@ class AdverseEvent(ClinicalRecord):
     class Meta:
         ordering = ["participant", "-onset_date"]
         verbose_name = _("adverse event")
+        # The serious events of a site (the reports' and the safety pages' SAE counts), not every event.
+        indexes = [models.Index(fields=["site"], condition=SERIOUS, name="adverseevent_serious_by_site")]
 
     def __str__(self) -> str:
         return f"{self.description} (grade {self.grade})"

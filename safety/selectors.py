@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from clinical.safety import DAYS_PER_YEAR, RELATED, rate_per_100_patient_years, sae_overdue, sae_time_left
 from randomization.models import Allocation
-from safety.models import SERIOUSNESS_FIELDS, AdverseEvent, LabAlert, SaeReport
+from safety.models import SERIOUS, AdverseEvent, LabAlert, SaeReport
 from trial_site.permissions import site_ids_where
 from trial_site.protocol import PROTOCOL
 from trial_site.roles import SEES_ARM
@@ -69,12 +69,6 @@ def open_lab_alerts(user: Any) -> list[LabAlert]:
         .select_related("participant", "lab_panel__visit")
         .order_by("-created_at")
     )
-
-
-# An event is serious when any ICH E2A criterion is ticked (``AdverseEvent.serious``), as a filter.
-SERIOUS = Q()
-for _field in SERIOUSNESS_FIELDS:
-    SERIOUS |= Q(**{_field: True})
 
 
 @dataclass(frozen=True)
