@@ -366,7 +366,8 @@ def generate_trial(participants: int, *, sites: int = 2, seed: int = 1) -> Gener
 # services, so it has each app recompute them in bulk at the end (dotted paths of functions taking no argument).
 STORED_STATE_REFRESHES: tuple[str, ...] = (
     "screening.status_store.refresh_all",  # the screening status and eligibility decision (the screening log)
-    "visits.progress.refresh_all",  # RequiredForm.due_on and VisitProgress (the visit lists)
+    "visits.progress.refresh_all",  # RequiredForm.due_on, VisitProgress and VisitTally (the visit lists, the reports)
+    "randomization.tallies.refresh_all",  # AllocationTally (the randomisation overview)
 )
 
 

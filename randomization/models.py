@@ -100,6 +100,23 @@ class Allocation(ClinicalRecord):
         return self.randomisation_number
 
 
+class AllocationTally(models.Model):
+    """The allocations of one site by arm and "in error" (``randomization.tallies``): the randomisation overview's
+    counts and page count, and the site's next randomisation number, read from a few rows. Kept by the services in
+    the transaction that randomises or flags an error. Bookkeeping: no history; ``check_invariants`` recounts it."""
+
+    site = models.ForeignKey("trial_site.Site", on_delete=models.PROTECT, related_name="+")
+    arm = models.CharField(_("arm"), max_length=1)
+    in_error = models.BooleanField(default=False)
+    allocations = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["site", "arm", "in_error"], name="one_allocation_tally_per_key")]
+
+    def __str__(self) -> str:
+        return f"{self.site_id} {self.arm} {'in error' if self.in_error else ''}: {self.allocations}"
+
+
 class Unblinding(ClinicalRecord):
     """An emergency unblinding of one allocation for one blinded user, with its reason."""
 

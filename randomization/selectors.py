@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 
 from clinical.allocation import PlannedSlot, StratumBalance, balance_report
 from clinical.dates import months_between
-from randomization.models import Allocation, AllocationList, AllocationSlot, Unblinding
+from randomization.models import Allocation, AllocationList, AllocationSlot, AllocationTally, Unblinding
 from randomization.strata import stratum_for
 from screening.models import Participant
 from screening.status import ScreeningStatus
@@ -54,7 +55,7 @@ class OverviewRow:
 
 @dataclass(frozen=True)
 class SiteCount:
-    """Allocations at one site, counted in SQL (GROUP BY): all, in error, and per arm where the user sees arms."""
+    """Allocations at one site (its tallies): all, in error, and per arm where the user sees arms."""
 
     site_id: int
     code: str
@@ -84,18 +85,20 @@ def awaiting_randomisation(user: Any) -> QuerySet[Participant]:
 
 
 def site_counts(user: Any) -> list[SiteCount]:
-    """Allocations per site (one GROUP BY query): all, in error, and per arm at the sites where the user sees arms
-    (``randomization.view_arm`` there; an emergency unblinding reveals one allocation, never a count)."""
+    """Allocations per site (one query of the sites' tallies, ``AllocationTally``): all, in error, and per arm at
+    the sites where the user sees arms (``randomization.view_arm`` there; an emergency unblinding reveals one
+    allocation, never a count)."""
     sees_arm = site_ids_where(user, SEES_ARM)
     arms = [arm.code for arm in PROTOCOL.arms]
     counts = (
-        Allocation.objects.filter(site_id__in=sorted(site_ids_where(user, VIEW_ALLOCATIONS)))
+        AllocationTally.objects.filter(site_id__in=sorted(site_ids_where(user, VIEW_ALLOCATIONS)))
         .values("site_id", "site__code")
         .annotate(
-            randomised=Count("id"),
-            in_error=Count("id", filter=Q(in_error=True)),
-            **{f"arm_{code}": Count("id", filter=Q(arm=code)) for code in arms},
+            randomised=Sum("allocations"),
+            in_error_count=Sum("allocations", filter=Q(in_error=True), default=0),
+            **{f"arm_{code}": Sum("allocations", filter=Q(arm=code), default=0) for code in arms},
         )
+        .filter(randomised__gt=0)
         .order_by("site__code")
     )
     return [
@@ -103,11 +106,23 @@ def site_counts(user: Any) -> list[SiteCount]:
             site_id=row["site_id"],
             code=row["site__code"],
             randomised=row["randomised"],
-            in_error=row["in_error"],
+            in_error=row["in_error_count"],
             per_arm=tuple((code, row[f"arm_{code}"]) for code in arms) if row["site_id"] in sees_arm else None,
         )
         for row in counts
     ]
+
+
+class CountedPaginator(Paginator):
+    """A paginator told its count (from a tally) instead of counting its rows."""
+
+    def __init__(self, object_list: Any, per_page: int, *, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self.known_count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self.known_count
 
 
 def randomisation_overview(user: Any, *, site_id: int | None = None, page: Any = 1) -> Overview:
@@ -115,18 +130,21 @@ def randomisation_overview(user: Any, *, site_id: int | None = None, page: Any =
     of the allocations, newest first, at the sites where the user may read allocations (``VIEW_ALLOCATIONS`` there; a
     role counts at its own site only), or at ``site_id`` among them.
 
-    Six queries whatever the size of the trial: the awaiting rows and count, the page's count and rows (only the
-    columns shown), the user's emergency unblindings among the page's concealed arms, the counts per site."""
+    Six queries whatever the size of the trial: the awaiting rows and count, the page's count (the sites' tallies)
+    and rows (only the columns shown), the user's emergency unblindings among the page's concealed arms, the counts
+    per site (the tallies again)."""
     sites = site_ids_where(user, VIEW_ALLOCATIONS)
     chosen = site_id if site_id in sites else None
+    shown_sites = [chosen] if chosen else sorted(sites)
     awaiting = awaiting_randomisation(user)
     allocations = (
-        Allocation.objects.filter(site_id__in=[chosen] if chosen else sorted(sites))
+        Allocation.objects.filter(site_id__in=shown_sites)
         .values("pk", "site_id", "randomisation_number", "participant__screening_number", "randomised_at", "in_error",
                 "arm")
         .order_by("-randomised_at", "-pk")
     )  # fmt: skip
-    paged = Paginator(allocations, OVERVIEW_ROWS).get_page(page)
+    total = AllocationTally.objects.filter(site_id__in=shown_sites).aggregate(n=Sum("allocations"))["n"] or 0
+    paged = CountedPaginator(allocations, OVERVIEW_ROWS, count=total).get_page(page)
     entries = list(paged.object_list)
     sees_arm = site_ids_where(user, SEES_ARM)
     concealed = [row["pk"] for row in entries if row["site_id"] not in sees_arm]

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Subquery
+from django.db.models import Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,8 +26,9 @@ from clinical.allocation import (
 from clinical.display import criterion_reading
 from clinical.eligibility import CriterionStatus, Decision, EligibilityDecision
 from randomization import tasks
-from randomization.models import Allocation, AllocationList, AllocationSlot, Unblinding
+from randomization.models import Allocation, AllocationList, AllocationSlot, AllocationTally, Unblinding
 from randomization.strata import strata_for_sites, stratum_for
+from randomization.tallies import allocation_counted
 from screening.models import Participant
 from screening.selectors import (
     baseline_decision,
@@ -250,8 +251,14 @@ def _randomize(*, participant_id: int, by: Any, at: datetime | None) -> Allocati
             screening_date=participant.screening_date,
         )
         # The next free slot of the stratum in the list in use, with the number of the site's allocations so far
-        # (for the randomisation number) in the same query.
-        numbered = Allocation.objects.filter(site=site).order_by().values("site").annotate(n=Count("pk")).values("n")
+        # (for the randomisation number, from the site's tally: a few rows) in the same query.
+        numbered = (
+            AllocationTally.objects.filter(site=site)
+            .order_by()
+            .values("site")
+            .annotate(n=Sum("allocations"))
+            .values("n")
+        )
         slot = (
             AllocationSlot.objects.filter(allocation_list__is_active=True, stratum=stratum, allocation__isnull=True)
             .annotate(site_allocations=Coalesce(Subquery(numbered), 0))
@@ -273,6 +280,7 @@ def _randomize(*, participant_id: int, by: Any, at: datetime | None) -> Allocati
             randomised_by=by,
         )
         create_audited(Allocation, [allocation], by=by)
+        allocation_counted(site_id=site.pk, arm=allocation.arm, in_error=False, difference=1)
         # In the same transaction: the visit schedule with its required forms and reminders, and the
         # investigators' e-mail as an outbox row. A process that dies before the commit leaves none of it, nor the
         # allocation.
@@ -287,6 +295,11 @@ def allocation_flag_error(*, allocation: Allocation, by: Any, reason: str) -> Al
     require(by, "randomization.flag_error", allocation.site)
     if not reason.strip():
         raise ValidationError({"reason": _("Give the reason.")})
+    # Read under the row's lock: flagged once only in the tally, whatever two clicks or two people do.
+    was_in_error = Allocation.objects.select_for_update().values_list("in_error", flat=True).get(pk=allocation.pk)
+    if not was_in_error:
+        allocation_counted(site_id=allocation.site_id, arm=allocation.arm, in_error=False, difference=-1)
+        allocation_counted(site_id=allocation.site_id, arm=allocation.arm, in_error=True, difference=1)
     allocation.in_error = True
     allocation.error_reason = reason
     allocation.save(by=by, reason=f"randomised in error: {reason}")

@@ -22,8 +22,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 
+from trial_site.tallies import tally_add
 from visits.models import RequiredForm, Visit, VisitProgress, VisitTally
 
 CHUNK = 2000
@@ -86,22 +87,8 @@ def visit_counts(*, compliance: str, done: bool, required: Mapping[str, str]) ->
 
 
 def tallies_add(differences: Mapping[tuple[int, str], Counter[str]]) -> None:
-    """Add ``differences`` ((site id, visit code) → counts) to the tallies in one upsert, in key order (two
-    transactions lock the rows in the same order). Differences of nothing are left out."""
-    rows = sorted((key, counts) for key, counts in differences.items() if any(counts.values()))
-    if not rows:
-        return
-    table = VisitTally._meta.db_table
-    columns = ", ".join(TALLY_COUNTS)
-    values = ", ".join(["(" + ", ".join(["%s"] * (2 + len(TALLY_COUNTS))) + ")"] * len(rows))
-    added = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in TALLY_COUNTS)
-    parameters = [value for (site, code), counts in rows for value in (site, code, *(counts[n] for n in TALLY_COUNTS))]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (site_id, code, {columns}) VALUES {values} "  # noqa: S608 (names are ours)
-            f"ON CONFLICT (site_id, code) DO UPDATE SET {added}",
-            parameters,
-        )
+    """Add ``differences`` ((site id, visit code) → counts) to the sites' ``VisitTally`` rows (one upsert)."""
+    tally_add(VisitTally, ("site_id", "code"), TALLY_COUNTS, differences)
 
 
 def visits_refresh(visit_ids: Iterable[int]) -> None:
