@@ -468,12 +468,16 @@ CONFIRM_ELIGIBILITY = "screening.confirm_eligibility"
 
 def eligibility_to_confirm(user: Any) -> QuerySet[Participant]:
     """Participants whose stored status is "eligible" (computed eligible, no confirmation in force, not randomised,
-    withdrawn nor screen failed: ``screening.status``), at the sites where the user may confirm eligibility; by
-    screening number. A queryset: counted and sliced in the database (the partial index of eligible rows)."""
+    withdrawn nor screen failed: ``screening.status``), at the sites where the user may confirm eligibility; by site
+    and screening number. A queryset: counted and sliced in the database.
+
+    By site first: no index gives that order, so PostgreSQL reads the few eligible rows (the partial index of the
+    state's status) and sorts them. Ordered by number alone, it walked the participants' number index hoping to meet
+    the first few eligible ones soon; they are the newest, and at 50,000 participants it read 16,000 rows first."""
     return (
         scope_to_user_sites(Participant.objects.all(), user, permission=CONFIRM_ELIGIBILITY)
         .filter(screening_state__status=ScreeningStatus.ELIGIBLE.value)
         .select_related("site")
         .only("screening_number", "site__code")
-        .order_by("screening_number")
+        .order_by("site__code", "screening_number")
     )
