@@ -115,6 +115,16 @@ def backend_waiting_on(lock: str) -> int | None:
     return row[0] if row else None
 
 
+def backends_waiting_for_locks() -> int:
+    """How many backends of the test database (not this one) wait for a lock of any kind."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' "
+            "AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
 @contextmanager
 def table_locked(table: str) -> Iterator[threading.Event]:
     """Another connection (its own thread) takes ``ACCESS EXCLUSIVE`` on ``table`` and keeps it until the block

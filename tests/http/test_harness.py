@@ -13,9 +13,8 @@ from typing import Any
 import lxml.html
 import pytest
 import requests
-from django.db import connection
 
-from tests.faults.support import table_locked
+from tests.faults.support import backends_waiting_for_locks, table_locked
 from tests.http.server import (
     SETTINGS_MODULE,
     WAIT_SECONDS,
@@ -59,15 +58,6 @@ def test_a_login_over_http_opens_the_pages_as_that_user(live_gunicorn: GunicornS
         live_gunicorn.session().login("karim", "not-the-password")
 
 
-def waiting_for_a_lock() -> int:
-    """How many backends of the test database wait for a lock."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0]
-
-
 @pytest.mark.needs_postgres
 @pytest.mark.django_db(transaction=True)
 def test_requests_in_flight_together_are_served_by_different_workers(
@@ -81,7 +71,7 @@ def test_requests_in_flight_together_are_served_by_different_workers(
         with table_locked("auth_user") as granted:
             assert granted.wait(WAIT_SECONDS), "the session table was not locked"
             pending = pool.submit(fire_together, [lambda tab=tab: tab.get("/") for tab in tabs])
-            wait_for(lambda: waiting_for_a_lock() == 3, "three requests waiting at the user table")
+            wait_for(lambda: backends_waiting_for_locks() == 3, "three requests waiting at the user table")
         responses = pending.result(WAIT_SECONDS)
     assert all(isinstance(r, requests.Response) and r.status_code == 200 for r in responses), responses
     served_by = {live_gunicorn.worker_pid_of(r) for r in responses if isinstance(r, requests.Response)}

@@ -21,6 +21,7 @@ from monitoring.models import DataLock, DataQuery, QueryMessage
 from monitoring.services import queries as services
 from monitoring.services.locks import lock_data
 from screening.models import Participant
+from tests.faults.support import backends_waiting_for_locks
 from tests.http.conftest import live_gunicorn, start_gunicorn  # noqa: F401  (fixtures of the HTTP tests)
 from tests.http.server import WAIT_SECONDS, GunicornServer, StaffSession, fire_together, form_fields, wait_for
 from trial_site.roles import Role
@@ -53,20 +54,13 @@ def query_row_held(query: DataQuery) -> Iterator[None]:
         holder.join(WAIT_SECONDS)
 
 
-def waiting_for_a_lock() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0]
-
-
 def at_the_same_instant(server: GunicornServer, query: DataQuery, posts: list[Any]) -> list[requests.Response]:
     """Send ``posts`` together and let them through only once all of them wait at the query's row lock."""
     with ThreadPoolExecutor(1) as pool:
         with query_row_held(query):
             pending = pool.submit(fire_together, posts)
-            wait_for(lambda: waiting_for_a_lock() == len(posts), "the actions waiting at the query", log=server.log)
+            waiting = lambda: backends_waiting_for_locks() == len(posts)  # noqa: E731
+            wait_for(waiting, "the actions waiting at the query", log=server.log)
         outcomes = pending.result(WAIT_SECONDS * 2)
     failed = [outcome for outcome in outcomes if isinstance(outcome, Exception)]
     assert not failed, failed

@@ -19,6 +19,7 @@ from monitoring.selectors.queries import raise_url
 from monitoring.selectors.signatures import sign_url
 from screening.models import Participant
 from tests.factories import DEFAULT_PASSWORD
+from tests.faults.support import backends_waiting_for_locks
 from tests.http.conftest import live_gunicorn, start_gunicorn  # noqa: F401 - the fixtures, for these tests
 from tests.http.server import (
     WAIT_SECONDS,
@@ -139,14 +140,6 @@ def inserts_held(table: str) -> Iterator[None]:
         holder.join(WAIT_SECONDS)
 
 
-def waiting_for_a_lock() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0]
-
-
 @pytest.mark.needs_postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_pages_signing_the_same_casebook_at_once_sign_it_once(
@@ -171,7 +164,7 @@ def test_two_pages_signing_the_same_casebook_at_once_sign_it_once(
                 fire_together,
                 [lambda tab=tab, data=data: tab.post(url, data) for tab, data in zip(tabs, forms, strict=True)],
             )
-            wait_for(lambda: waiting_for_a_lock() == 2, "both signing requests waiting", log=live_gunicorn.log)
+            wait_for(lambda: backends_waiting_for_locks() == 2, "both signing requests waiting", log=live_gunicorn.log)
         responses = pending.result(WAIT_SECONDS)
 
     assert statuses(responses) == [302, 400]  # type: ignore[arg-type]

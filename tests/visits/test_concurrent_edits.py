@@ -15,10 +15,9 @@ from typing import Any
 import lxml.html
 import pytest
 import requests
-from django.db import connection
 from django.utils import timezone
 
-from tests.faults.support import WriteHold, wait_for
+from tests.faults.support import WriteHold, backends_waiting_for_locks, wait_for
 from tests.http.conftest import live_gunicorn, start_gunicorn  # noqa: F401  (fixtures of the HTTP tests)
 from tests.http.server import WAIT_SECONDS, GunicornServer, StaffSession, fire_together, form_fields
 from tests.monitoring.casebook import visit_records
@@ -297,16 +296,6 @@ def test_a_visit_rescheduled_meanwhile_is_not_overwritten_by_a_page_opened_befor
 # --- the visit's state, when its last forms are saved at once ----------------------------------------------------
 
 
-def backends_waiting() -> int:
-    """How many backends of the test database (not this one) wait for a lock."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' "
-            "AND pid <> pg_backend_pid()"
-        )
-        return cursor.fetchone()[0]
-
-
 @pytest.mark.needs_postgres
 @pytest.mark.django_db(transaction=True)
 def test_the_last_two_forms_of_a_visit_saved_at_once_leave_the_visit_complete(
@@ -348,7 +337,7 @@ def test_the_last_two_forms_of_a_visit_saved_at_once_leave_the_visit_complete(
             first = pool.submit(save, "vitals")
             wait_for(hold.waiting_backend, "the vital signs' save, held before it writes the visit's state")
             second = pool.submit(save, "inflammation")
-            wait_for(lambda: backends_waiting() == 2, "the inflammation markers' save, waiting too")
+            wait_for(lambda: backends_waiting_for_locks() == 2, "the inflammation markers' save, waiting too")
         responses = [first.result(WAIT_SECONDS), second.result(WAIT_SECONDS)]
 
     assert [response.status_code for response in responses] == [302, 302]
