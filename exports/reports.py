@@ -43,7 +43,7 @@ from trial_site.protocol_versions import approved_versions
 from trial_site.roles import SEES_ARM
 from trial_site.scoping import scope_to_user_sites
 from visits.crfs import VisitMrss
-from visits.models import EndOfStudy, Visit, VisitTally
+from visits.models import EndOfStudy, OpenVisitTally, Visit, VisitTally
 from visits.progress import TALLY_COUNTS
 
 ModelT = TypeVar("ModelT", bound=Model)
@@ -341,16 +341,16 @@ def visit_compliance(
     user: Any, *, today: date | None = None, tallies: dict[str, dict[str, int]] | None = None
 ) -> list[VisitCompliance]:
     """Scheduled visits by code: done within the window, done outside it, missed, overdue (window closed, not
-    done), not yet due, no longer due (end of study). Two queries: the sites' tallies (``VisitTally``, kept by
-    ``visits.progress``; pending = overdue + not yet due), and the overdue visits, counted on the index of open
-    visits by the end of their window. ``tallies``: ``visit_tallies(user)`` when the caller has read them."""
+    done), not yet due, no longer due (end of study). Two queries of tallies kept by ``visits.progress``: the
+    sites' ``VisitTally`` rows (pending = overdue + not yet due), and the ``OpenVisitTally`` rows of the pending
+    visits whose window closed before today (the overdue ones). ``tallies``: ``visit_tallies(user)`` when the
+    caller has read them."""
     today = today or timezone.localdate()
     counts = visit_tallies(user) if tallies is None else tallies
     overdue = dict(
-        _scoped(Visit.objects.filter(done_on__isnull=True, missed=False, cancelled=False, latest__lt=today), user)
-        .exclude(code="UNS")
+        _scoped(OpenVisitTally.objects.filter(visits__gt=0, closes_on__lt=today), user)
         .values("code")
-        .annotate(count=Count("id"))
+        .annotate(count=Sum("visits"))
         .order_by()
         .values_list("code", "count")
     )

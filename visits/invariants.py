@@ -10,7 +10,14 @@ from randomization.models import Allocation
 from randomization.tasks import queue_randomisation_email
 from trial_site.invariants import REPAIR_REASON, Finding
 from trial_site.services import system_user
-from visits.progress import tallies_recount, tallies_rewrite, tallies_stored
+from visits.progress import (
+    open_tallies_recount,
+    open_tallies_rewrite,
+    open_tallies_stored,
+    tallies_recount,
+    tallies_rewrite,
+    tallies_stored,
+)
 from visits.services import visit_schedule_create
 
 logger = logging.getLogger(__name__)
@@ -72,4 +79,18 @@ def visit_tallies_hold(*, repair: bool) -> Finding:
     if repair and wrong:
         tallies_rewrite(counted)
         finding.repaired = [f"site {site} visit {code}: tally counted afresh" for site, code in wrong]
+    return finding
+
+
+def open_visit_tallies_hold(*, repair: bool) -> Finding:
+    """The pending visits counted by the last day of their window (``OpenVisitTally``, from which the reports count
+    the overdue visits) equal the visits counted afresh; the repair writes the counts afresh."""
+    finding = Finding("the open visits' tallies equal the pending visits counted afresh")
+    counted, stored = +open_tallies_recount(), open_tallies_stored()
+    wrong = sorted(key for key in set(counted) | set(stored) if counted[key] != stored[key])
+    named = {key: f"site {key[0]} visit {key[1]} closing {key[2]:%Y-%m-%d}" for key in wrong}
+    finding.problems = [f"{named[key]}: tally {stored[key]}, counted {counted[key]}" for key in wrong]
+    if repair and wrong:
+        open_tallies_rewrite(counted)
+        finding.repaired = [f"{named[key]}: counted afresh" for key in wrong]
     return finding

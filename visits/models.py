@@ -143,6 +143,8 @@ class VisitProgress(models.Model):
     # difference: its compliance ("" for an unscheduled visit) and, while it is done, its forms required (all but
     # "not required") and entered.
     compliance = models.CharField(_("compliance"), max_length=14, blank=True, default="")
+    # While pending: the end of its window it is counted with in ``OpenVisitTally`` (its ``latest`` then).
+    pending_closes_on = models.DateField(_("counted as closing on"), null=True, blank=True)
     forms_required = models.PositiveIntegerField(_("forms required"), default=0)
     forms_entered = models.PositiveIntegerField(_("forms entered"), default=0)
 
@@ -171,6 +173,31 @@ class VisitTally(models.Model):
 
     def __str__(self) -> str:
         return f"{self.site_id} {self.code}"
+
+
+class OpenVisitTally(models.Model):
+    """The pending visits (not done, missed or no longer due) of one site and visit code whose window closes on one
+    day: the reports split them into overdue (closed before today) and not yet due by reading the rows before today.
+    Kept by ``visits.progress`` like ``VisitTally``; rows counting nothing any more stay, out of the index."""
+
+    site = models.ForeignKey("trial_site.Site", on_delete=models.PROTECT, related_name="+")
+    code = models.CharField(_("visit"), max_length=8)
+    closes_on = models.DateField(_("window closes on"))
+    visits = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["site", "code", "closes_on"], name="one_open_visit_tally_per_day")
+        ]
+        indexes = [
+            # The overdue visits of a site: the rows before today that still count a visit.
+            models.Index(
+                fields=["site", "closes_on"], condition=models.Q(visits__gt=0), name="open_visit_tally_counting"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site_id} {self.code} {self.closes_on}: {self.visits}"
 
 
 class EndOfStudy(ClinicalRecord):

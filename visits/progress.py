@@ -25,7 +25,7 @@ from datetime import date, timedelta
 from django.db import transaction
 
 from trial_site.tallies import tally_add
-from visits.models import RequiredForm, Visit, VisitProgress, VisitTally
+from visits.models import OpenVisitTally, RequiredForm, Visit, VisitProgress, VisitTally
 
 CHUNK = 2000
 UNSCHEDULED = "UNS"
@@ -86,9 +86,15 @@ def visit_counts(*, compliance: str, done: bool, required: Mapping[str, str]) ->
     return counts
 
 
-def tallies_add(differences: Mapping[tuple[int, str], Counter[str]]) -> None:
-    """Add ``differences`` ((site id, visit code) → counts) to the sites' ``VisitTally`` rows (one upsert)."""
+def tallies_add(
+    differences: Mapping[tuple[int, str], Counter[str]],
+    open_differences: Mapping[tuple[int, str, date], Counter[str]],
+) -> None:
+    """Add ``differences`` ((site id, visit code) → counts) to the sites' ``VisitTally`` rows and
+    ``open_differences`` ((site id, visit code, window's last day) → {"visits": n}) to their ``OpenVisitTally``
+    rows: one upsert each (none for no difference)."""
     tally_add(VisitTally, ("site_id", "code"), TALLY_COUNTS, differences)
+    tally_add(OpenVisitTally, ("site_id", "code", "closes_on"), ("visits",), open_differences)
 
 
 def visits_refresh(visit_ids: Iterable[int]) -> None:
@@ -108,7 +114,7 @@ def visits_refresh(visit_ids: Iterable[int]) -> None:
             for row in VisitProgress.objects.select_for_update()
             .filter(visit_id__in=ids)
             .order_by("visit_id")
-            .values_list("visit_id", "compliance", "forms_required", "forms_entered")
+            .values_list("visit_id", "compliance", "forms_required", "forms_entered", "pending_closes_on")
         }
         visits = list(
             Visit._base_manager.filter(pk__in=ids).values_list(
@@ -125,17 +131,22 @@ def visits_refresh(visit_ids: Iterable[int]) -> None:
             records[visit_id][code] = status
         progress = []
         differences: dict[tuple[int, str], Counter[str]] = defaultdict(Counter)
+        open_differences: dict[tuple[int, str, date], Counter[str]] = defaultdict(Counter)
         for pk, site_id, code, done, earliest, latest, missed, cancelled in visits:
             now = compliance(
                 code=code, done_on=done, earliest=earliest, latest=latest, missed=missed, cancelled=cancelled
             )
             counted = visit_counts(compliance=now, done=done is not None, required=required[pk])
-            was_compliance, was_required, was_entered = before.get(pk, ("", 0, 0))
+            was_compliance, was_required, was_entered, was_closing = before.get(pk, ("", 0, 0, None))
             differences[site_id, code].update(counted)
             was = Counter({"forms_required": was_required, "forms_entered": was_entered})
             if was_compliance:
                 was[was_compliance] += 1
             differences[site_id, code].subtract(was)
+            if was_compliance == "pending" and was_closing is not None:
+                open_differences[site_id, code, was_closing]["visits"] -= 1
+            if now == "pending":
+                open_differences[site_id, code, latest]["visits"] += 1
             progress.append(
                 VisitProgress(
                     visit_id=pk,
@@ -143,15 +154,16 @@ def visits_refresh(visit_ids: Iterable[int]) -> None:
                     compliance=now,
                     forms_required=counted["forms_required"],
                     forms_entered=counted["forms_entered"],
+                    pending_closes_on=latest if now == "pending" else None,
                 )
             )
         VisitProgress.objects.bulk_create(
             progress,
             update_conflicts=True,
             unique_fields=["visit"],
-            update_fields=["forms", "compliance", "forms_required", "forms_entered"],
+            update_fields=["forms", "compliance", "forms_required", "forms_entered", "pending_closes_on"],
         )
-        tallies_add(differences)
+        tallies_add(differences, open_differences)
         by_day: dict[date | None, list[int]] = defaultdict(list)
         for pk, _site, _code, done, _earliest, latest, missed, cancelled in visits:
             by_day[due_on(done_on=done, latest=latest, missed=missed, cancelled=cancelled)].append(pk)
@@ -212,6 +224,39 @@ def tallies_rewrite(counts: Mapping[tuple[int, str], Counter[str]]) -> None:
         for name in TALLY_COUNTS:
             setattr(tally, name, counts.get(key, Counter())[name])
         tally.save()
+
+
+def open_tallies_recount() -> Counter[tuple[int, str, date]]:
+    """The pending visits counted afresh by site, code and the last day of their window (one ``GROUP BY``)."""
+    from django.db.models import Count
+
+    rows = (
+        Visit._base_manager.filter(done_on__isnull=True, missed=False, cancelled=False)
+        .exclude(code=UNSCHEDULED)
+        .values("site_id", "code", "latest")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return Counter({(row["site_id"], row["code"], row["latest"]): row["n"] for row in rows})
+
+
+def open_tallies_stored() -> Counter[tuple[int, str, date]]:
+    rows = OpenVisitTally.objects.filter(visits__gt=0).values_list("site_id", "code", "closes_on", "visits")
+    return Counter({(site_id, code, day): n for site_id, code, day, n in rows})
+
+
+@transaction.atomic
+def open_tallies_rewrite(counts: Counter[tuple[int, str, date]]) -> None:
+    """Make ``OpenVisitTally`` hold ``counts``, its rows locked meanwhile (the check's repair)."""
+    held = {
+        (t.site_id, t.code, t.closes_on): t
+        for t in OpenVisitTally.objects.select_for_update().order_by("site_id", "code", "closes_on")
+    }
+    for key in sorted(set(held) | set(counts)):
+        tally = held.get(key) or OpenVisitTally(site_id=key[0], code=key[1], closes_on=key[2])
+        if tally.visits != counts.get(key, 0) or tally.pk is None:
+            tally.visits = counts.get(key, 0)
+            tally.save()
 
 
 def refresh_all(*, chunk: int = CHUNK) -> int:

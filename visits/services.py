@@ -102,10 +102,14 @@ def visit_schedule_create(*, allocation_id: int, by: Any = None, reason: str | N
                 visit=visit,
                 forms=forms_progress({code: statuses[code] for code in definition.forms}, {}),
                 compliance="pending",
+                pending_closes_on=visit.latest,
             )
             for visit, definition in zip(visits, protocol.visits, strict=True)
         )
-        tallies_add({(participant.site_id, visit.code): Counter(pending=1) for visit in visits})
+        tallies_add(
+            {(participant.site_id, visit.code): Counter(pending=1) for visit in visits},
+            {(participant.site_id, visit.code, visit.latest): Counter(visits=1) for visit in visits},
+        )
         schedule_changed(participant.pk)
     logger.info("visit schedule of %s created from Day 1 %s", participant, day1)
     return visits

@@ -17,8 +17,8 @@ from tests.visits.test_schedule import randomised_on
 from visits import services
 from visits.crf_services import visit_form_save
 from visits.crfs import VitalSigns
-from visits.invariants import visit_tallies_hold
-from visits.models import RequiredForm, VisitTally
+from visits.invariants import open_visit_tallies_hold, visit_tallies_hold
+from visits.models import OpenVisitTally, RequiredForm, VisitTally
 from visits.progress import compliance, tallies_recount, tallies_stored, visit_counts
 
 W2_TARGET = date(2026, 3, 15)  # W2: day 15, window ±3 (TRIAL.md)
@@ -64,7 +64,7 @@ def test_a_visit_counts_its_forms_only_while_it_is_done_and_never_those_not_requ
 
 
 def holds() -> bool:
-    return visit_tallies_hold(repair=False).holds
+    return visit_tallies_hold(repair=False).holds and open_visit_tallies_hold(repair=False).holds
 
 
 @pytest.mark.django_db
@@ -79,6 +79,9 @@ def test_the_services_keep_the_tallies_and_the_reports_read_them(
         visit.code: 1 for visit in participant.visits.all()
     }
     assert reports.data_completeness(coordinator) == [] and holds()
+    # Randomised 40 days ago: the windows of D1 (day 1), W2 (day 18 at the latest) and W4 (day 32) have closed.
+    overdue = {row.code: row.overdue for row in reports.visit_compliance(coordinator) if row.overdue}
+    assert overdue == {"D1": 1, "W2": 1, "W4": 1}
 
     visits = {visit.code: visit for visit in participant.visits.all()}
     services.visit_record_done(visit=visits["D1"], by=coordinator, done_on=visits["D1"].target_date)
@@ -90,6 +93,7 @@ def test_the_services_keep_the_tallies_and_the_reports_read_them(
     compliance_now = {row.code: row for row in reports.visit_compliance(coordinator)}
     assert (compliance_now["D1"].on_time, compliance_now["W2"].out_of_window, compliance_now["W4"].missed) == (1, 1, 1)
     assert compliance_now["W8"].overdue + compliance_now["W8"].not_yet_due == 1
+    assert not any(row.overdue for row in compliance_now.values())  # done or missed: overdue no more
     d1_required = RequiredForm.objects.filter(visit=visits["D1"]).exclude(status="not_required").count()
     completeness = {row.code: (row.required, row.entered) for row in reports.data_completeness(coordinator)}
     assert completeness["D1"] == (d1_required, 0) and holds()
@@ -136,3 +140,19 @@ def test_a_tally_changed_behind_the_services_back_is_found_and_counted_afresh(
     assert tallies_stored() == {key: +counts for key, counts in tallies_recount().items() if +counts}
     assert {row.code: row.on_time for row in reports.visit_compliance(coordinator)}["D1"] == 1
     assert holds()
+
+
+@pytest.mark.django_db
+def test_an_open_visit_tally_changed_behind_the_services_back_is_found_and_counted_afresh(
+    site: Any, coordinator: Any, investigator: Any, statistician: Any
+) -> None:
+    list_in_use(statistician)
+    participant = randomised_on(timezone.localdate() - timedelta(days=40), site, coordinator, investigator)
+    d1 = participant.visits.get(code="D1")
+    OpenVisitTally.objects.filter(site=site, code="D1", closes_on=d1.latest).update(visits=4)
+    assert {row.code: row.overdue for row in reports.visit_compliance(coordinator)}["D1"] == 4  # the page is wrong
+
+    finding = open_visit_tallies_hold(repair=False)
+    assert finding.problems == [f"site {site.pk} visit D1 closing {d1.latest:%Y-%m-%d}: tally 4, counted 1"]
+    assert open_visit_tallies_hold(repair=True).holds and holds()
+    assert {row.code: row.overdue for row in reports.visit_compliance(coordinator)}["D1"] == 1

@@ -300,6 +300,7 @@ INVARIANTS: tuple[str, ...] = (
     "trial_site.invariants.outbox_delivered",
     "screening.status_store.states_current",
     "visits.invariants.visit_tallies_hold",
+    "visits.invariants.open_visit_tallies_hold",
     "randomization.tallies.allocation_tallies_hold",
 )
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
