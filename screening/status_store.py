@@ -32,6 +32,7 @@ from screening.status import ScreeningStatus
 from trial_site.invariants import Finding
 from trial_site.models import Site
 from trial_site.protocol_versions import approved_versions, protocol_on
+from trial_site.tallies import tally_add
 
 CHUNK = 500
 STATE_FIELDS = (
@@ -86,20 +87,12 @@ def _store(states: list[ScreeningState], *, tallies: bool = True) -> None:
     _tally_add({key: n for key, n in moves.items() if n})
 
 
-# The table name is the model's own constant (no value from outside); the values are parameters.
-TALLY_ADD = (
-    'INSERT INTO "screening_screeningtally" (site_id, status, decision, failure_codes, participants) '
-    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (site_id, status, decision, failure_codes) "
-    'DO UPDATE SET participants = "screening_screeningtally".participants + excluded.participants'
-)
+TALLY_KEY = ("site_id", "status", "decision", "failure_codes")
 
 
 def _tally_add(moves: dict[TallyKey, int]) -> None:
-    """Add ``moves`` to the tallies, in the keys' order (two writers never wait for each other in a circle)."""
-    if not moves:
-        return
-    with connection.cursor() as cursor:
-        cursor.executemany(TALLY_ADD, [(*key, n) for key, n in sorted(moves.items())])
+    """Add ``moves`` to the tallies (``trial_site.tallies.tally_add``: one upsert, in the keys' order)."""
+    tally_add(ScreeningTally, TALLY_KEY, ("participants",), {key: {"participants": n} for key, n in moves.items()})
 
 
 def _tallies_from_states() -> dict[TallyKey, int]:

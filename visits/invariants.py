@@ -10,14 +10,9 @@ from randomization.models import Allocation
 from randomization.tasks import queue_randomisation_email
 from trial_site.invariants import REPAIR_REASON, Finding
 from trial_site.services import system_user
-from visits.progress import (
-    open_tallies_recount,
-    open_tallies_rewrite,
-    open_tallies_stored,
-    tallies_recount,
-    tallies_rewrite,
-    tallies_stored,
-)
+from trial_site.tallies import tally_check
+from visits.models import OpenVisitTally, VisitTally
+from visits.progress import TALLY_COUNTS, VISIT_TALLY_KEY, open_tallies_recount, tallies_recount
 from visits.services import visit_schedule_create
 
 logger = logging.getLogger(__name__)
@@ -68,29 +63,26 @@ def visit_tallies_hold(*, repair: bool) -> Finding:
     the transaction of every change; a difference comes from rows written without them. The repair writes the
     counts afresh (the visits' own counts in ``VisitProgress`` are rewritten by ``visits_refresh`` at their next
     change)."""
-    finding = Finding("the reports' visit tallies equal the visits and forms counted afresh")
-    counted = {key: +counts for key, counts in tallies_recount().items() if +counts}
-    stored = tallies_stored()
-    wrong = sorted(key for key in set(counted) | set(stored) if counted.get(key) != stored.get(key))
-    finding.problems = [
-        f"site {key[0]} visit {key[1]}: tally {dict(stored.get(key, {}))}, counted {dict(counted.get(key, {}))}"
-        for key in wrong
-    ]
-    if repair and wrong:
-        tallies_rewrite(counted)
-        finding.repaired = [f"site {site} visit {code}: tally counted afresh" for site, code in wrong]
-    return finding
+    return tally_check(
+        Finding("the reports' visit tallies equal the visits and forms counted afresh"),
+        VisitTally,
+        VISIT_TALLY_KEY,
+        TALLY_COUNTS,
+        counted=tallies_recount(),
+        named=lambda key: f"site {key[0]} visit {key[1]}",
+        repair=repair,
+    )
 
 
 def open_visit_tallies_hold(*, repair: bool) -> Finding:
     """The pending visits counted by the last day of their window (``OpenVisitTally``, from which the reports count
     the overdue visits) equal the visits counted afresh; the repair writes the counts afresh."""
-    finding = Finding("the open visits' tallies equal the pending visits counted afresh")
-    counted, stored = +open_tallies_recount(), open_tallies_stored()
-    wrong = sorted(key for key in set(counted) | set(stored) if counted[key] != stored[key])
-    named = {key: f"site {key[0]} visit {key[1]} closing {key[2]:%Y-%m-%d}" for key in wrong}
-    finding.problems = [f"{named[key]}: tally {stored[key]}, counted {counted[key]}" for key in wrong]
-    if repair and wrong:
-        open_tallies_rewrite(counted)
-        finding.repaired = [f"{named[key]}: counted afresh" for key in wrong]
-    return finding
+    return tally_check(
+        Finding("the open visits' tallies equal the pending visits counted afresh"),
+        OpenVisitTally,
+        ("site_id", "code", "closes_on"),
+        ("visits",),
+        counted=open_tallies_recount(),
+        named=lambda key: f"site {key[0]} visit {key[1]} closing {key[2]:%Y-%m-%d}",
+        repair=repair,
+    )

@@ -24,12 +24,13 @@ from datetime import date, timedelta
 
 from django.db import transaction
 
-from trial_site.tallies import tally_add
+from trial_site.tallies import tally_add, tally_stored
 from visits.models import OpenVisitTally, RequiredForm, Visit, VisitProgress, VisitTally
 
 CHUNK = 2000
 UNSCHEDULED = "UNS"
 # The counts of a tally, as the columns of ``VisitTally`` and of the differences added to it.
+VISIT_TALLY_KEY = ("site_id", "code")
 TALLY_COUNTS = ("on_time", "out_of_window", "missed", "no_longer_due", "pending", "forms_required", "forms_entered")
 NOT_REQUIRED = RequiredForm.Status.NOT_REQUIRED
 Forms = VisitProgress.Forms
@@ -207,27 +208,12 @@ def tallies_recount() -> dict[tuple[int, str], Counter[str]]:
 
 def tallies_stored() -> dict[tuple[int, str], Counter[str]]:
     """The tallies as ``VisitTally`` holds them (rows of nothing left out)."""
-    return {
-        (row["site_id"], row["code"]): +Counter({name: row[name] for name in TALLY_COUNTS})
-        for row in VisitTally.objects.values("site_id", "code", *TALLY_COUNTS)
-        if any(row[name] for name in TALLY_COUNTS)
-    }
+    return tally_stored(VisitTally, VISIT_TALLY_KEY, TALLY_COUNTS)
 
 
-@transaction.atomic
-def tallies_rewrite(counts: Mapping[tuple[int, str], Counter[str]]) -> None:
-    """Make ``VisitTally`` hold ``counts``, its rows locked meanwhile (the check's repair)."""
-    list(VisitTally.objects.select_for_update().order_by("site_id", "code").values_list("pk"))
-    stored = {(t.site_id, t.code): t for t in VisitTally.objects.all()}
-    for key in sorted(set(stored) | set(counts)):
-        tally = stored.get(key) or VisitTally(site_id=key[0], code=key[1])
-        for name in TALLY_COUNTS:
-            setattr(tally, name, counts.get(key, Counter())[name])
-        tally.save()
-
-
-def open_tallies_recount() -> Counter[tuple[int, str, date]]:
-    """The pending visits counted afresh by site, code and the last day of their window (one ``GROUP BY``)."""
+def open_tallies_recount() -> dict[tuple[int, str, date], Counter[str]]:
+    """The pending visits counted afresh by site, code and the last day of their window (one ``GROUP BY``): what
+    ``OpenVisitTally`` must hold."""
     from django.db.models import Count
 
     rows = (
@@ -237,26 +223,7 @@ def open_tallies_recount() -> Counter[tuple[int, str, date]]:
         .annotate(n=Count("id"))
         .order_by()
     )
-    return Counter({(row["site_id"], row["code"], row["latest"]): row["n"] for row in rows})
-
-
-def open_tallies_stored() -> Counter[tuple[int, str, date]]:
-    rows = OpenVisitTally.objects.filter(visits__gt=0).values_list("site_id", "code", "closes_on", "visits")
-    return Counter({(site_id, code, day): n for site_id, code, day, n in rows})
-
-
-@transaction.atomic
-def open_tallies_rewrite(counts: Counter[tuple[int, str, date]]) -> None:
-    """Make ``OpenVisitTally`` hold ``counts``, its rows locked meanwhile (the check's repair)."""
-    held = {
-        (t.site_id, t.code, t.closes_on): t
-        for t in OpenVisitTally.objects.select_for_update().order_by("site_id", "code", "closes_on")
-    }
-    for key in sorted(set(held) | set(counts)):
-        tally = held.get(key) or OpenVisitTally(site_id=key[0], code=key[1], closes_on=key[2])
-        if tally.visits != counts.get(key, 0) or tally.pk is None:
-            tally.visits = counts.get(key, 0)
-            tally.save()
+    return {(row["site_id"], row["code"], row["latest"]): Counter(visits=row["n"]) for row in rows}
 
 
 def refresh_all(*, chunk: int = CHUNK) -> int:

@@ -61,4 +61,4 @@ def test_a_tally_changed_behind_the_services_back_is_found_and_counted_afresh(
     assert selectors.randomisation_overview(investigator).sites[0].randomised == 7  # what the page would show
 
     assert allocation_tallies_hold(repair=True).holds
-    assert stored() == +recount() and selectors.randomisation_overview(investigator).sites[0].randomised == 1
+    assert stored() == recount() and selectors.randomisation_overview(investigator).sites[0].randomised == 1
