@@ -1,4 +1,5 @@
-"""SAS transport (XPT version 5) and Stata (.dta) exports: a ZIP with one file per table, written by pyreadstat.
+"""SAS transport (XPT version 5) and Stata (.dta) exports: a ZIP with one file per table, written by our own
+streaming writers (``exports.xpt_writer``, ``exports.dta_writer``).
 
 Each ZIP holds one file per table (the clinical datasets of the catalogue, then the analysis datasets ``ANVISIT``
 and ``ANPART``), plus ``variables.csv`` (every column: its name in the file, its full name, full label and the
@@ -19,33 +20,37 @@ bytes at most (longer ones are cut, and counted in ``README.txt``). Stata files 
 characters at most), labels of 80 characters, and value labels for coded integer variables and booleans
 (``0 "No" 1 "Yes"``) where the scope keeps codes.
 
-Memory: pyreadstat writes a whole DataFrame to a file, so each table is read into one DataFrame, written to a
-temporary file, copied into the ZIP, and released before the next table is read. The peak is one table (its
-column lists and its DataFrame), never the whole export.
+Memory: flat as the trial grows. Each table's rows are converted one at a time (``table_rows``) and handed to
+the writer, which spools them to a temporary file in chunks of a few thousand rows while it learns what the
+file's header needs (the widest text of each column, the number of rows), then writes the header and the rows
+from the spool. The peak is one chunk, never a table nor the export. The files are those pyreadstat writes for
+the same data (the writers' tests compare them), which the exports used until #21.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 import tempfile
 import unicodedata
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-import numpy as np
-import pandas as pd
-import pyreadstat
 from django.utils import translation
 
 from exports.catalogue import Variable, short_names, study_name
+from exports.dta_writer import DtaColumn
+from exports.dta_writer import write_dta as write_dta_file
 from exports.formats import Progress, ProgressBatch, RowCounts, Table
 from exports.scope import ExportScope
+from exports.xpt_writer import XptColumn
+from exports.xpt_writer import write_xpt as write_xpt_file
 from monitoring.selectors.audit import csv_cell
 
 FileKind = Literal["xpt", "dta"]
@@ -128,10 +133,10 @@ def stata_layout(columns: tuple[Variable, ...]) -> tuple[list[str], dict[str, di
     """The Stata names of ``columns`` and their value labels (by name).
 
     A name is the variable's name where that is a valid Stata name of 32 characters at most; otherwise it is
-    cleaned and cut to 32, with a number where that makes two alike. pyreadstat names each value-label set
-    after its variable plus a running number, and those names have 32 characters at most too: a coded integer
-    variable with a name too long for that is cut further, and a boolean with such a name goes without its
-    No/Yes labels (its 1/0 and its label say it).
+    cleaned and cut to 32, with a number where that makes two alike. Each value-label set is named
+    after its variable plus a running number (``dta_writer.label_set_names``, as pyreadstat names them), and those
+    names have 32 characters at most too: a coded integer variable with a name too long for that is cut further,
+    and a boolean with such a name goes without its No/Yes labels (its 1/0 and its label say it).
     """
     taken: set[str] = set()
     names: list[str] = []
@@ -185,7 +190,7 @@ class Written:
 
 
 def _cell(variable: Variable, value: Any, kind: FileKind, cut: dict[str, int]) -> Any:
-    """One value as it goes into the DataFrame: a float (NaN for missing), or text (None for missing)."""
+    """One value as it goes into the file: a float (NaN for missing), or text (None for missing)."""
     data_type = variable.data_type
     if data_type == "text":
         if value is None:
@@ -196,7 +201,7 @@ def _cell(variable: Variable, value: Any, kind: FileKind, cut: dict[str, int]) -
             text = text.encode()[:XPT_TEXT_BYTES].decode("utf-8", "ignore")
         return text
     if value is None:
-        return np.nan
+        return math.nan
     if data_type == "date":
         return sas_days(value.date() if isinstance(value, datetime) else value)
     if data_type == "datetime":
@@ -207,23 +212,15 @@ def _cell(variable: Variable, value: Any, kind: FileKind, cut: dict[str, int]) -
     return _number(value)
 
 
-def table_frame(table: Table, names: list[str], kind: FileKind, progress: Progress, written: Written) -> pd.DataFrame:
-    """The table's rows as a DataFrame with one column per variable (named ``names``), read in one pass."""
-    cells: list[list[Any]] = [[] for _ in table.columns]
+def table_rows(table: Table, kind: FileKind, progress: Progress, written: Written) -> Iterator[list[Any]]:
+    """The table's rows as the file takes them (``_cell``), one at a time, counted in ``written``."""
+    columns = table.columns
     batch = ProgressBatch(progress)
     for row in table.rows():
-        for index, (variable, value) in enumerate(zip(table.columns, row, strict=True)):
-            cells[index].append(_cell(variable, value, kind, written.cut))
+        yield [_cell(variable, value, kind, written.cut) for variable, value in zip(columns, row, strict=True)]
         written.rows += 1
         batch.add()
     batch.flush()
-    frame = pd.DataFrame(
-        {
-            name: pd.Series(values, dtype=object if variable.data_type == "text" else "float64")
-            for name, variable, values in zip(names, table.columns, cells, strict=True)
-        }
-    )
-    return frame
 
 
 def _formats(table: Table, names: list[str], kind: FileKind) -> dict[str, str]:
@@ -254,31 +251,34 @@ def value_labels(variable: Variable) -> dict[int, str] | None:
 
 def _write_xpt_file(table: Table, path: Path, progress: Progress) -> Written:
     names = xpt_names(table.columns)
+    formats = _formats(table, names, "xpt")
+    columns = [
+        XptColumn(name, xpt_label(variable.label), variable.data_type != "text", formats.get(name, ""))
+        for name, variable in zip(names, table.columns, strict=True)
+    ]
     written = Written()
-    frame = table_frame(table, names, "xpt", progress, written)
-    pyreadstat.write_xport(
-        frame,
-        str(path),
-        file_label=xpt_label(table.label),
-        column_labels=[xpt_label(v.label) for v in table.columns],
+    write_xpt_file(
+        path,
         table_name=table.name.upper()[:XPT_NAME_LENGTH],
-        file_format_version=5,
-        variable_format=_formats(table, names, "xpt"),
+        table_label=xpt_label(table.label),
+        columns=columns,
+        rows=table_rows(table, "xpt", progress, written),
     )
     return written
 
 
 def _write_dta_file(table: Table, path: Path, progress: Progress) -> Written:
     names, labels = stata_layout(table.columns)
+    formats = _formats(table, names, "dta")
+    columns = [
+        DtaColumn(
+            name, dta_label(variable.label), variable.data_type != "text", formats.get(name, ""), labels.get(name)
+        )
+        for name, variable in zip(names, table.columns, strict=True)
+    ]
     written = Written()
-    frame = table_frame(table, names, "dta", progress, written)
-    pyreadstat.write_dta(
-        frame,
-        str(path),
-        file_label=dta_label(table.label),
-        column_labels=[dta_label(v.label) for v in table.columns],
-        variable_value_labels=labels,
-        variable_format=_formats(table, names, "dta"),
+    write_dta_file(
+        path, file_label=dta_label(table.label), columns=columns, rows=table_rows(table, "dta", progress, written)
     )
     return written
 
