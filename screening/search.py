@@ -42,23 +42,43 @@ def clean_query(raw: str) -> str:
     return query if len(query) >= MIN_LENGTH else ""
 
 
-def _matching(user: Any, query: str) -> QuerySet[Participant]:
-    numbers = Q(screening_number__icontains=query) | Q(allocation__randomisation_number__icontains=query)
+def _matching_ids(user: Any, number: Q, randomisation_number: Q, initials: Q | None) -> QuerySet[Any]:
+    """The ids of the participants at the user's sites that ``number`` (on the screening number),
+    ``randomisation_number`` (on their allocation's, through the relation: screening does not import the
+    apps to its right) or ``initials`` (where the user may see them) finds: a
+    ``UNION`` of one query per field, so that each reads its own table (by index where the lookup has one) instead
+    of one scan of every participant joined to every allocation."""
+    sites = sorted(searchable_site_ids(user))
+    found = (
+        Participant.objects.filter(number, site_id__in=sites)
+        .values("pk")
+        .union(Participant.objects.filter(randomisation_number, site_id__in=sites).values("pk"))
+    )
     # Initials only at the sites where the user may see them (the one rule: trial_site.permissions).
     initials_sites = sorted(site_ids_where(user, SEE_IDENTIFIERS))
-    initials = Q(initials__icontains=query, site_id__in=initials_sites) if initials_sites else Q(pk__in=[])
-    return Participant.objects.filter(site_id__in=sorted(searchable_site_ids(user))).filter(numbers | initials)
+    if initials is not None and initials_sites:
+        found = found.union(Participant.objects.filter(initials, site_id__in=initials_sites).order_by().values("pk"))
+    return found
+
+
+def _matching(user: Any, query: str) -> QuerySet[Participant]:
+    ids = _matching_ids(
+        user,
+        Q(screening_number__icontains=query),
+        Q(allocation__randomisation_number__icontains=query),
+        Q(initials__icontains=query),
+    )
+    return Participant.objects.filter(pk__in=ids)
 
 
 def exact_match(user: Any, query: str) -> Participant | None:
-    """The one participant whose screening or randomisation number is ``query`` (any case), at the user's sites."""
+    """The one participant whose screening or randomisation number is ``query`` (any case), at the user's sites
+    (each number read by its index of the upper-case number)."""
     if not query:
         return None
-    found = list(
-        _matching(user, query)
-        .filter(Q(screening_number__iexact=query) | Q(allocation__randomisation_number__iexact=query))
-        .select_related("site", "allocation")[:2]
-    )
+    number, randomisation_number = Q(screening_number__iexact=query), Q(allocation__randomisation_number__iexact=query)
+    ids = _matching_ids(user, number, randomisation_number, None)
+    found = list(Participant.objects.filter(pk__in=ids).select_related("site", "allocation")[:2])
     return found[0] if len(found) == 1 else None
 
 
@@ -83,12 +103,17 @@ def page_for(user: Any, participant: Participant) -> str:
 
 
 def search_page(user: Any, query: str, page_number: Any = 1) -> Page:
-    """One page of the participants matching ``query``, each a ``SearchHit`` (status, randomisation number)."""
-    matching = participants_with_screening(_matching(user, query)).order_by("site__code", "screening_number")
-    page = Paginator(matching, PAGE_SIZE).get_page(page_number)
+    """One page of the participants matching ``query``, each a ``SearchHit`` (status, randomisation number). The
+    matching ids are read first, in order, in one query (numbers and initials alone: it gives the count and the
+    page), then only the page's 25 participants are read with their screening forms; joined before the choice,
+    every participant of the user's sites was joined to its forms."""
+    ids = list(_matching(user, query).order_by("site__code", "screening_number").values_list("pk", flat=True))
+    page = Paginator(ids, PAGE_SIZE).get_page(page_number)
+    chosen = list(page.object_list)
+    read = {p.pk: p for p in participants_with_screening(Participant.objects.filter(pk__in=chosen))}
     identifier_sites = site_ids_where(user, SEE_IDENTIFIERS)
     hits = []
-    for participant in with_protocol_versions(page.object_list):
+    for participant in with_protocol_versions([read[pk] for pk in chosen]):
         allocation = getattr(participant, "allocation", None)
         hits.append(
             SearchHit(

@@ -71,6 +71,19 @@ def test_an_exact_randomisation_number_opens_the_schedule_without_the_arm_for_a_
     assert "baricitinib" not in page and "methotrexate" not in page
 
 
+def test_a_part_of_a_randomisation_number_lists_the_participant_once(
+    site: Any, coordinator: Any, investigator: Any, statistician: Any
+) -> None:
+    list_in_use(statistician)
+    participant = randomised_on(timezone.localdate() - timedelta(days=3), site, coordinator, investigator)
+    register(site, coordinator)  # not randomised: no randomisation number to find
+    assert participant.allocation.randomisation_number == "DHK-R-001"
+    response = logged_in(coordinator).get("/search/", {"q": "k-r-00"})  # in no screening number
+    assert response.status_code == 200 and hits(response) == [participant.screening_number]
+    both = logged_in(coordinator).get("/search/", {"q": "DHK-"})  # in both of its numbers, and the other's
+    assert hits(both) == [participant.screening_number, "DHK-S-0002"]
+
+
 def test_another_sites_participant_is_not_found_by_number_or_initials(
     site: Any, other_site: Any, coordinator: Any
 ) -> None:
