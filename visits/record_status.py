@@ -283,8 +283,9 @@ def visit_cells(visits: Iterable[Visit], user: Any = None, *, today: date | None
 def _read(visits: list[Visit], user: Any) -> tuple[dict[int, dict[str, FormState]], dict[int, Flags]]:
     ids = [visit.pk for visit in visits]
     required: dict[int, dict[str, str]] = {visit_id: {} for visit_id in ids}
-    for visit_id, code, status in RequiredForm.objects.filter(visit_id__in=ids).values_list(
-        "visit_id", "form", "status"
+    # No order: the model's (by site and participant) joined the whole schedule to sort a page's forms.
+    for visit_id, code, status in (
+        RequiredForm.objects.filter(visit_id__in=ids).values_list("visit_id", "form", "status").order_by()
     ):
         required[visit_id][code] = status
     records = saved_records(ids)
