@@ -10,11 +10,14 @@ from django.db.models import Count, Sum
 
 from randomization.models import Allocation, AllocationTally
 from trial_site.invariants import Finding
-from trial_site.tallies import tally_add, tally_check, tally_rewrite, tally_stored
+from trial_site.tallies import Tally, tally_add
 
 KEY = ("site_id", "arm", "in_error")
 COUNTS = ("allocations",)
 Key = tuple[int, str, bool]
+ALLOCATIONS = Tally(
+    AllocationTally, KEY, COUNTS, named=lambda key: f"site {key[0]} arm {key[1]}{' in error' if key[2] else ''}"
+)
 
 
 def allocation_counted(*, site_id: int, arm: str, in_error: bool, difference: int) -> None:
@@ -34,22 +37,14 @@ def recount() -> dict[Key, Counter[str]]:
 
 
 def stored() -> dict[Key, Counter[str]]:
-    return tally_stored(AllocationTally, KEY, COUNTS)
+    return ALLOCATIONS.stored()
 
 
 def refresh_all() -> None:
     """Count every allocation afresh into the tally."""
-    tally_rewrite(AllocationTally, KEY, COUNTS, recount())
+    ALLOCATIONS.rewrite(recount())
 
 
 def allocation_tallies_hold(*, repair: bool) -> Finding:
     """The allocation tallies equal the allocations counted afresh; the repair writes the counts afresh."""
-    return tally_check(
-        Finding("the allocation tallies equal the allocations counted afresh"),
-        AllocationTally,
-        KEY,
-        COUNTS,
-        counted=recount(),
-        named=lambda key: f"site {key[0]} arm {key[1]}{' in error' if key[2] else ''}",
-        repair=repair,
-    )
+    return ALLOCATIONS.check("the allocation tallies equal the allocations counted afresh", recount(), repair=repair)

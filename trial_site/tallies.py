@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, models, transaction
@@ -43,60 +44,59 @@ def tally_add(
 Counts = Mapping[tuple[Any, ...], Mapping[str, int]]
 
 
-def tally_stored(
-    model: type[models.Model], keys: Sequence[str], counts: Sequence[str]
-) -> dict[tuple[Any, ...], Counter[str]]:
-    """The tally table of ``model`` as it holds its counts: key values → count column → count (rows and counts of
-    nothing left out)."""
-    stored = {}
-    for row in model._default_manager.values_list(*keys, *counts):
-        held = +Counter(dict(zip(counts, row[len(keys) :], strict=True)))
-        if held:
-            stored[tuple(row[: len(keys)])] = held
-    return stored
+@dataclass(frozen=True)
+class Tally:
+    """One tally table: its model, the columns of its unique key, its count columns, and how a key is named in an
+    invariant's problem. Read, rewritten and checked the same way for every tally."""
 
+    model: type[models.Model]
+    keys: tuple[str, ...]
+    counts: tuple[str, ...]
+    named: Callable[[tuple[Any, ...]], str]
 
-@transaction.atomic
-def tally_rewrite(model: type[models.Model], keys: Sequence[str], counts: Sequence[str], wanted: Counts) -> None:
-    """Make the tally table of ``model`` hold ``wanted`` (key values → count column → count; a key or count left
-    out is nothing), its rows locked meanwhile, in key order (an invariant's repair)."""
-    held = {
-        tuple(getattr(tally, key) for key in keys): tally
-        for tally in model._default_manager.select_for_update().order_by(*keys)
-    }
-    for key in sorted(set(held) | set(wanted)):
-        tally = held.get(key) or model(**dict(zip(keys, key, strict=True)))
-        values = wanted.get(key, {})
-        if tally.pk is None or any(getattr(tally, name) != values.get(name, 0) for name in counts):
-            for name in counts:
-                setattr(tally, name, values.get(name, 0))
-            tally.save()
+    def stored(self) -> dict[tuple[Any, ...], Counter[str]]:
+        """The table as it holds its counts: key values → count column → count (rows and counts of nothing left
+        out)."""
+        width = len(self.keys)
+        stored = {}
+        for row in self.model._default_manager.values_list(*self.keys, *self.counts):
+            held = +Counter(dict(zip(self.counts, row[width:], strict=True)))
+            if held:
+                stored[tuple(row[:width])] = held
+        return stored
 
+    def rewrite(self, wanted: Counts) -> None:
+        """Make the table hold ``wanted`` (key values → count column → count; a key or count left out is
+        nothing), its rows locked meanwhile, in key order (an invariant's repair)."""
+        with transaction.atomic():
+            held = {
+                tuple(getattr(tally, key) for key in self.keys): tally
+                for tally in self.model._default_manager.select_for_update().order_by(*self.keys)
+            }
+            for key in sorted(set(held) | set(wanted)):
+                tally = held.get(key) or self.model(**dict(zip(self.keys, key, strict=True)))
+                values = wanted.get(key, {})
+                if tally.pk is None or any(getattr(tally, name) != values.get(name, 0) for name in self.counts):
+                    for name in self.counts:
+                        setattr(tally, name, values.get(name, 0))
+                    tally.save()
 
-def tally_check(
-    finding: Finding,
-    model: type[models.Model],
-    keys: Sequence[str],
-    counts: Sequence[str],
-    *,
-    counted: Counts,
-    named: Callable[[tuple[Any, ...]], str],
-    repair: bool,
-) -> Finding:
-    """The invariant of one tally: its rows hold ``counted`` (what the rows it counts give when counted afresh);
-    each difference is a problem (``named`` names its key), and the repair writes the counts afresh."""
-    afresh = {key: held for key, values in counted.items() if (held := +Counter(values))}
-    stored = tally_stored(model, keys, counts)
-    wrong = sorted(key for key in set(afresh) | set(stored) if afresh.get(key) != stored.get(key))
+    def check(self, holds: str, counted: Counts, *, repair: bool) -> Finding:
+        """The invariant ``holds`` of this tally: its rows hold ``counted`` (what the rows it counts give when
+        counted afresh); each difference is a problem, and the repair writes the counts afresh."""
+        finding = Finding(holds)
+        afresh = {key: held for key, values in counted.items() if (held := +Counter(values))}
+        stored = self.stored()
+        wrong = sorted(key for key in set(afresh) | set(stored) if afresh.get(key) != stored.get(key))
 
-    def shown(values: Counter[str] | None) -> object:
-        values = values or Counter()
-        return values[counts[0]] if len(counts) == 1 else dict(values)
+        def shown(values: Counter[str] | None) -> object:
+            values = values or Counter()
+            return values[self.counts[0]] if len(self.counts) == 1 else dict(values)
 
-    finding.problems = [
-        f"{named(key)}: tally {shown(stored.get(key))}, counted {shown(afresh.get(key))}" for key in wrong
-    ]
-    if repair and wrong:
-        tally_rewrite(model, keys, counts, afresh)
-        finding.repaired = [f"{named(key)}: counted afresh" for key in wrong]
-    return finding
+        finding.problems = [
+            f"{self.named(key)}: tally {shown(stored.get(key))}, counted {shown(afresh.get(key))}" for key in wrong
+        ]
+        if repair and wrong:
+            self.rewrite(afresh)
+            finding.repaired = [f"{self.named(key)}: counted afresh" for key in wrong]
+        return finding

@@ -10,9 +10,7 @@ from randomization.models import Allocation
 from randomization.tasks import queue_randomisation_email
 from trial_site.invariants import REPAIR_REASON, Finding
 from trial_site.services import system_user
-from trial_site.tallies import tally_check
-from visits.models import OpenVisitTally, VisitTally
-from visits.progress import TALLY_COUNTS, VISIT_TALLY_KEY, open_tallies_recount, tallies_recount
+from visits.progress import OPEN_VISITS, VISITS, open_tallies_recount, tallies_recount
 from visits.services import visit_schedule_create
 
 logger = logging.getLogger(__name__)
@@ -63,26 +61,12 @@ def visit_tallies_hold(*, repair: bool) -> Finding:
     the transaction of every change; a difference comes from rows written without them. The repair writes the
     counts afresh (the visits' own counts in ``VisitProgress`` are rewritten by ``visits_refresh`` at their next
     change)."""
-    return tally_check(
-        Finding("the reports' visit tallies equal the visits and forms counted afresh"),
-        VisitTally,
-        VISIT_TALLY_KEY,
-        TALLY_COUNTS,
-        counted=tallies_recount(),
-        named=lambda key: f"site {key[0]} visit {key[1]}",
-        repair=repair,
-    )
+    holds = "the reports' visit tallies equal the visits and forms counted afresh"
+    return VISITS.check(holds, tallies_recount(), repair=repair)
 
 
 def open_visit_tallies_hold(*, repair: bool) -> Finding:
     """The pending visits counted by the last day of their window (``OpenVisitTally``, from which the reports count
     the overdue visits) equal the visits counted afresh; the repair writes the counts afresh."""
-    return tally_check(
-        Finding("the open visits' tallies equal the pending visits counted afresh"),
-        OpenVisitTally,
-        ("site_id", "code", "closes_on"),
-        ("visits",),
-        counted=open_tallies_recount(),
-        named=lambda key: f"site {key[0]} visit {key[1]} closing {key[2]:%Y-%m-%d}",
-        repair=repair,
-    )
+    holds = "the open visits' tallies equal the pending visits counted afresh"
+    return OPEN_VISITS.check(holds, open_tallies_recount(), repair=repair)

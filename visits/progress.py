@@ -24,7 +24,7 @@ from datetime import date, timedelta
 
 from django.db import transaction
 
-from trial_site.tallies import tally_add, tally_stored
+from trial_site.tallies import Tally, tally_add
 from visits.models import OpenVisitTally, RequiredForm, Visit, VisitProgress, VisitTally
 
 CHUNK = 2000
@@ -33,6 +33,13 @@ UNSCHEDULED = "UNS"
 VISIT_TALLY_KEY = ("site_id", "code")
 TALLY_COUNTS = ("on_time", "out_of_window", "missed", "no_longer_due", "pending", "forms_required", "forms_entered")
 NOT_REQUIRED = RequiredForm.Status.NOT_REQUIRED
+VISITS = Tally(VisitTally, VISIT_TALLY_KEY, TALLY_COUNTS, named=lambda key: f"site {key[0]} visit {key[1]}")
+OPEN_VISITS = Tally(
+    OpenVisitTally,
+    ("site_id", "code", "closes_on"),
+    ("visits",),
+    named=lambda key: f"site {key[0]} visit {key[1]} closing {key[2]:%Y-%m-%d}",
+)
 Forms = VisitProgress.Forms
 
 
@@ -208,7 +215,7 @@ def tallies_recount() -> dict[tuple[int, str], Counter[str]]:
 
 def tallies_stored() -> dict[tuple[int, str], Counter[str]]:
     """The tallies as ``VisitTally`` holds them (rows of nothing left out)."""
-    return tally_stored(VisitTally, VISIT_TALLY_KEY, TALLY_COUNTS)
+    return VISITS.stored()
 
 
 def open_tallies_recount() -> dict[tuple[int, str, date], Counter[str]]:
