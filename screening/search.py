@@ -46,13 +46,16 @@ def _matching_ids(user: Any, number: Q, randomisation_number: Q, initials: Q | N
     """The ids of the participants at the user's sites that ``number`` (on the screening number),
     ``randomisation_number`` (on their allocation's, through the relation: screening does not import the
     apps to its right) or ``initials`` (where the user may see them) finds: a
-    ``UNION`` of one query per field, so that each reads its own table (by index where the lookup has one) instead
-    of one scan of every participant joined to every allocation."""
+    ``UNION`` of one query per field, so that each reads its own rows instead of one scan of every participant
+    joined to every allocation (a part of a number still reads every participant of the sites: no trigram
+    index)."""
     sites = sorted(searchable_site_ids(user))
+    # No order in the parts: the model's (by site code) would join the sites and sort each part for nothing.
     found = (
         Participant.objects.filter(number, site_id__in=sites)
+        .order_by()
         .values("pk")
-        .union(Participant.objects.filter(randomisation_number, site_id__in=sites).values("pk"))
+        .union(Participant.objects.filter(randomisation_number, site_id__in=sites).order_by().values("pk"))
     )
     # Initials only at the sites where the user may see them (the one rule: trial_site.permissions).
     initials_sites = sorted(site_ids_where(user, SEE_IDENTIFIERS))
@@ -72,8 +75,7 @@ def _matching(user: Any, query: str) -> QuerySet[Participant]:
 
 
 def exact_match(user: Any, query: str) -> Participant | None:
-    """The one participant whose screening or randomisation number is ``query`` (any case), at the user's sites
-    (each number read by its index of the upper-case number)."""
+    """The one participant whose screening or randomisation number is ``query`` (any case), at the user's sites."""
     if not query:
         return None
     number, randomisation_number = Q(screening_number__iexact=query), Q(allocation__randomisation_number__iexact=query)
