@@ -10,7 +10,7 @@ from django.db.models import Count, Sum
 
 from randomization.models import Allocation, AllocationTally
 from trial_site.invariants import Finding
-from trial_site.tallies import Tally, tally_add
+from trial_site.tallies import Tally
 
 KEY = ("site_id", "arm", "in_error")
 COUNTS = ("allocations",)
@@ -22,7 +22,7 @@ ALLOCATIONS = Tally(
 
 def allocation_counted(*, site_id: int, arm: str, in_error: bool, difference: int) -> None:
     """Add ``difference`` allocations to the site's tally of ``arm`` (in error or not)."""
-    tally_add(AllocationTally, KEY, COUNTS, {(site_id, arm, in_error): {"allocations": difference}})
+    ALLOCATIONS.add({(site_id, arm, in_error): {"allocations": difference}})
 
 
 def site_allocations(site_id: int) -> int:

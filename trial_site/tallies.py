@@ -54,6 +54,10 @@ class Tally:
     counts: tuple[str, ...]
     named: Callable[[tuple[Any, ...]], str]
 
+    def add(self, differences: Mapping[tuple[Any, ...], Mapping[str, int]]) -> None:
+        """Add a service's ``differences`` to the table (``tally_add``: one upsert, keys in order)."""
+        tally_add(self.model, self.keys, self.counts, differences)
+
     def stored(self) -> dict[tuple[Any, ...], Counter[str]]:
         """The table as it holds its counts: key values → count column → count (rows and counts of nothing left
         out)."""

@@ -24,7 +24,7 @@ from datetime import date, timedelta
 
 from django.db import transaction
 
-from trial_site.tallies import Tally, tally_add
+from trial_site.tallies import Tally
 from visits.models import OpenVisitTally, RequiredForm, Visit, VisitProgress, VisitTally
 
 CHUNK = 2000
@@ -101,8 +101,8 @@ def tallies_add(
     """Add ``differences`` ((site id, visit code) → counts) to the sites' ``VisitTally`` rows and
     ``open_differences`` ((site id, visit code, window's last day) → {"visits": n}) to their ``OpenVisitTally``
     rows: one upsert each (none for no difference)."""
-    tally_add(VisitTally, ("site_id", "code"), TALLY_COUNTS, differences)
-    tally_add(OpenVisitTally, ("site_id", "code", "closes_on"), ("visits",), open_differences)
+    VISITS.add(differences)
+    OPEN_VISITS.add(open_differences)
 
 
 def visits_refresh(visit_ids: Iterable[int]) -> None:
